@@ -1,0 +1,73 @@
+/*
+ * http.h - runbookd's HTTP server on libmicrohttpd and its handlers.
+ *
+ * One thread per connection (bounded by web.max_connections): a handler
+ * may block on a store commit without holding up other connections, and
+ * the store's group commit batches what concurrent connections submit.
+ * Every request is bounded before it is read: header memory, body size
+ * (413 before buffering when Content-Length says so), idle time and total
+ * time.  Per-request state lives in struct http_req (MHD's req_cls) and is
+ * freed only in the completion callback.
+ */
+#ifndef RUNBOOKD_HTTP_H
+#define RUNBOOKD_HTTP_H
+
+#include "buf.h"
+#include "metrics.h"
+#include "rb.h"
+
+#include <microhttpd.h>
+
+struct app;
+struct rb_config;
+struct http_server;
+
+struct http_req {
+  struct app *app;
+  struct rb_config *cfg;   /* held for the request's lifetime */
+  struct MHD_Connection *conn;
+  const char *method;
+  const char *url;
+  enum http_handler handler;
+  struct buf body;
+  int64_t t0_ns;
+  int responded;           /* a response was queued during upload */
+};
+
+/* A handler answers with http_reply* and returns what MHD expects. */
+typedef enum MHD_Result (*http_handler_fn)(struct http_req *r);
+
+/* Starts listening with the limits of cfg.  err (RB_ERRLEN) says why not. */
+rb_status http_start(struct app *app, const struct rb_config *cfg,
+                     struct http_server **out, char *err);
+/* Stops accepting new connections (in-flight requests go on). */
+void http_quiesce(struct http_server *s);
+/* Closes every connection and joins the threads.  Accepts NULL. */
+void http_stop(struct http_server *s);
+
+/* Queues a response; body is copied.  type NULL means application/json. */
+enum MHD_Result http_reply(struct http_req *r, unsigned status,
+                           const char *type, const char *body, size_t len);
+/* {"status":"error","error":msg} with the given status. */
+enum MHD_Result http_reply_error(struct http_req *r, unsigned status,
+                                 const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+
+/* Checks the webhook's credentials (bearer token or basic auth, compared
+ * in constant time).  Returns 1 when accepted or when none are configured;
+ * otherwise 0 and *why says what was wrong. */
+int auth_check(const struct rb_config *cfg, struct MHD_Connection *conn,
+               const char **why);
+/* Constant-time equality of two strings of possibly different lengths. */
+int auth_equal(const char *a, const char *b);
+
+/* Handlers (api_*.c). */
+enum MHD_Result api_webhook(struct http_req *r);
+enum MHD_Result api_incidents(struct http_req *r);
+enum MHD_Result api_healthy(struct http_req *r);
+enum MHD_Result api_ready(struct http_req *r);
+enum MHD_Result api_reload(struct http_req *r);
+enum MHD_Result api_metrics(struct http_req *r);
+enum MHD_Result api_index(struct http_req *r);
+
+#endif

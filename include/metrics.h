@@ -1,0 +1,53 @@
+/*
+ * metrics.h - runbookd's own Prometheus metrics.
+ *
+ * Counters and histograms are process-wide atomics, updated from any
+ * thread without locks; metrics_render() writes the text exposition format
+ * (version 0.0.4) that `promtool check metrics` accepts.  Gauges that
+ * describe the store (incidents open by severity) are read from it at
+ * scrape time.
+ */
+#ifndef RUNBOOKD_METRICS_H
+#define RUNBOOKD_METRICS_H
+
+#include "incident.h"
+#include "rb.h"
+
+struct buf;
+struct store;
+
+enum webhook_outcome {
+  WH_ACCEPTED = 0,
+  WH_BAD_REQUEST,
+  WH_UNAUTHORIZED,
+  WH_TOO_LARGE,
+  WH_UNSUPPORTED_MEDIA_TYPE,
+  WH_METHOD_NOT_ALLOWED,
+  WH_UNAVAILABLE,
+  WH_OUTCOME_COUNT
+};
+
+enum http_handler {
+  H_WEBHOOK = 0,
+  H_INCIDENTS,
+  H_METRICS,
+  H_HEALTH,
+  H_RELOAD,
+  H_OTHER,
+  H_HANDLER_COUNT
+};
+
+void metrics_init(void);
+void metrics_webhook(enum webhook_outcome o);
+void metrics_alerts(int resolved, enum ingest_outcome o, size_t n);
+void metrics_truncated(int64_t n);
+void metrics_request(enum http_handler h, int64_t duration_ns);
+void metrics_commit(int64_t duration_ns, size_t jobs);
+void metrics_store_error(void);
+void metrics_reload(int ok);
+
+/* Appends the exposition text to b; st may be NULL (gauges from the store
+ * are then omitted). */
+rb_status metrics_render(struct buf *b, struct store *st);
+
+#endif

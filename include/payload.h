@@ -1,0 +1,85 @@
+/*
+ * payload.h - Alertmanager's webhook payload (version 4), parsed and
+ * bounded.
+ *
+ * payload_parse() checks the body before cJSON sees it (UTF-8, nesting
+ * depth), then every field's type and size against struct payload_limits.
+ * Unknown fields are ignored, as the contract says.  On failure it writes a
+ * message naming the field and the problem ("alerts[3].labels.severity:
+ * must be a string") into err.  Safe on any thread.
+ */
+#ifndef RUNBOOKD_PAYLOAD_H
+#define RUNBOOKD_PAYLOAD_H
+
+#include "rb.h"
+
+struct am_kv {
+  char *name;
+  char *value;
+};
+
+/* Sorted by name (byte order), names unique. */
+struct am_labels {
+  struct am_kv *kv;
+  size_t n;
+};
+
+struct am_alert {
+  int resolved;          /* status == "resolved" */
+  struct am_labels labels;
+  struct am_labels annotations;
+  int64_t starts_at_ns;  /* 0 when unset */
+  int64_t ends_at_ns;    /* 0 when unset (Go's zero time) */
+  char *generator_url;
+  char fingerprint[17];  /* 16 hex digits */
+  int fingerprint_computed; /* absent in the payload: computed here */
+};
+
+struct am_payload {
+  char *receiver;
+  int resolved;          /* group status */
+  char *group_key;
+  char *external_url;
+  int64_t truncated_alerts;
+  struct am_labels group_labels;
+  struct am_labels common_labels;
+  struct am_labels common_annotations;
+  struct am_alert *alerts;
+  size_t n_alerts;
+};
+
+struct payload_limits {
+  size_t max_alerts;
+  size_t max_labels;
+  size_t max_label_name_bytes;
+  size_t max_label_value_bytes;
+  size_t max_annotation_bytes;
+  unsigned max_depth;
+};
+
+/* Parses body[0..len).  On RB_OK *out is the caller's (payload_free).  On
+ * RB_EINVAL (malformed) or RB_ETOOBIG (over a limit) err holds the reason.
+ * RB_ENOMEM when allocation fails. */
+rb_status payload_parse(const char *body, size_t len,
+                        const struct payload_limits *lim,
+                        struct am_payload **out, char *err, size_t errlen);
+void payload_free(struct am_payload *p);
+
+/* Looks a label up; NULL when absent. */
+const char *am_label(const struct am_labels *ls, const char *name);
+
+/* Alertmanager's fingerprint of a label set (model.LabelSet.Fingerprint:
+ * FNV-1a 64 over sorted names and values, each followed by 0xff), as 16
+ * lowercase hex digits into out[17]. */
+void am_fingerprint(const struct am_labels *ls, char out[17]);
+
+/* Returns the byte offset of the first invalid UTF-8 sequence, or -1 when
+ * the whole buffer is valid. */
+long utf8_invalid_at(const char *s, size_t len);
+
+/* Returns the maximum nesting depth of JSON arrays/objects in s, stopping
+ * early once it exceeds limit (then returns limit + 1).  Strings are
+ * skipped, so brackets inside them do not count. */
+unsigned json_depth(const char *s, size_t len, unsigned limit);
+
+#endif

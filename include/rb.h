@@ -1,0 +1,36 @@
+/*
+ * rb.h - the one status type of runbookd and a few small helpers shared by
+ * every module.
+ *
+ * Every function that can fail returns rb_status.  The classes are kept
+ * apart on purpose: RB_EINVAL is the client's (or a file's) fault and maps
+ * to a 4xx; RB_EUNAVAIL is transient (the store is busy, full or gone) and
+ * maps to 503 so Alertmanager retries; RB_EINTERNAL is our bug.
+ */
+#ifndef RUNBOOKD_RB_H
+#define RUNBOOKD_RB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  RB_OK = 0,
+  RB_EINVAL,    /* bad input: a client's request or a file's content */
+  RB_ENOMEM,    /* allocation failed */
+  RB_ENOTFOUND, /* no such object */
+  RB_ECONFLICT, /* the object's state does not allow the operation */
+  RB_ETOOBIG,   /* input over a configured limit */
+  RB_EUNAVAIL,  /* transient: store busy, full or unavailable; retry later */
+  RB_EIO,       /* I/O error on a file or socket */
+  RB_EINTERNAL  /* a bug: an invariant did not hold */
+} rb_status;
+
+/* A static English name for a status; never NULL. */
+const char *rb_strerror(rb_status st);
+
+#define RB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Fixed-size error message buffer used by validators and parsers. */
+#define RB_ERRLEN 256
+
+#endif

@@ -1,0 +1,18 @@
+/*
+ * replay.h - `runbookd replay FILE...`: show what Alertmanager payload
+ * files would cause, touching nothing.
+ */
+#ifndef RUNBOOKD_REPLAY_H
+#define RUNBOOKD_REPLAY_H
+
+#include <stdio.h>
+
+struct rb_config;
+
+/* Reads each file (a bare webhook body, or a captured delivery
+ * {"headers":{...},"body":{...}}), parses it as the webhook would and
+ * prints each alert's identity, normalised severity and the decisions that
+ * follow.  Returns 0, or 1 when a file could not be read or parsed. */
+int replay_files(const struct rb_config *cfg, int n, char **files, FILE *out);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * store.h - the incident store: one interface, a backend per database.
+ *
+ * Writes are jobs.  A job is a function that runs on the store's single
+ * writer thread inside a transaction; the writer takes every job that is
+ * waiting, runs each under its own savepoint and commits them all at once
+ * (group commit: one fsync for many concurrent webhooks).  A job's caller
+ * learns its outcome only after the commit is durable.  A job that fails
+ * with a client error (RB_EINVAL, RB_ENOTFOUND, RB_ECONFLICT) is rolled
+ * back to its savepoint alone; a storage failure fails the whole batch
+ * with RB_EUNAVAIL, which the HTTP layer answers with 503.
+ *
+ * Reads may run on any thread; a backend serialises them as it needs.
+ *
+ * Backends implement struct store_backend (store_sqlite.c today; a
+ * PostgreSQL one fills the same table).  The store_w_* calls are only
+ * valid inside a job, on the writer thread.
+ */
+#ifndef RUNBOOKD_STORE_H
+#define RUNBOOKD_STORE_H
+
+#include "incident.h"
+#include "rb.h"
+
+struct store;
+struct store_job;
+
+typedef rb_status (*store_job_fn)(struct store *st, void *arg);
+
+struct store_job {
+  store_job_fn fn;
+  void *arg;
+  /* Called on the writer thread once the job's outcome is final (after the
+   * commit).  May be NULL for store_submit(), which waits instead. */
+  void (*done)(struct store_job *job, rb_status st);
+  void *done_arg;
+  /* private */
+  rb_status status;
+  int finished;
+  struct store_job *next;
+};
+
+struct incident_filter {
+  int state;           /* -1 all; INC_OPEN means open or acked;
+                          INC_ACKED; INC_RESOLVED; 3 = open and not acked */
+  int severity;        /* -1 any */
+  const char *alertname; /* NULL any */
+  size_t limit;
+  size_t offset;
+};
+#define INC_FILTER_UNACKED 3
+
+struct store_backend {
+  const char *name;
+  /* Transactions and savepoints on the writer connection. */
+  rb_status (*begin)(void *h);
+  rb_status (*commit)(void *h);
+  rb_status (*rollback)(void *h);
+  rb_status (*savepoint)(void *h);
+  rb_status (*release)(void *h);
+  rb_status (*rollback_to)(void *h);
+  /* Writer-side reads and writes. */
+  rb_status (*latest_by_fingerprint)(void *h, const char *fp, struct incident *out);
+  rb_status (*get_for_update)(void *h, int64_t id, struct incident *out);
+  rb_status (*insert_incident)(void *h, struct incident *inc);
+  rb_status (*update_incident)(void *h, const struct incident *inc);
+  rb_status (*append_event)(void *h, int64_t incident_id, int64_t at_ms,
+                            const char *kind, const char *actor,
+                            const char *detail_json);
+  /* Reads, any thread. */
+  rb_status (*get)(void *h, int64_t id, struct incident *out);
+  rb_status (*list)(void *h, const struct incident_filter *f,
+                    struct incident **out, size_t *n);
+  rb_status (*timeline)(void *h, int64_t id, struct tl_event **out, size_t *n);
+  rb_status (*open_counts)(void *h, int64_t counts[SEV_COUNT]);
+  rb_status (*ping)(void *h);
+  void (*close)(void *h);
+};
+
+struct store_options {
+  const char *sqlite_dir;   /* directory of the SQLite store */
+  int64_t max_bytes;        /* 0: unlimited */
+  size_t max_pending_jobs;  /* 0: default (10000) */
+  int read_only;            /* open for reading only (report, stats) */
+};
+
+/* Opens the store, applies schema migrations and starts the writer thread.
+ * err (RB_ERRLEN) says what failed.  Call from the main thread. */
+rb_status store_open(const struct store_options *opt, struct store **out,
+                     char *err);
+/* Lets queued jobs finish, stops the writer, closes the database.  Accepts
+ * NULL. */
+void store_close(struct store *st);
+
+/* Queues a job; job->done is called from the writer thread.  Returns
+ * RB_EUNAVAIL at once (without calling done) when the queue is full or the
+ * store is closing. */
+rb_status store_submit_async(struct store *st, struct store_job *job);
+/* Runs fn as a job and waits until it is committed. */
+rb_status store_submit(struct store *st, store_job_fn fn, void *arg);
+
+/* Writer-side primitives for jobs. */
+rb_status store_w_latest_by_fingerprint(struct store *st, const char *fp,
+                                        struct incident *out);
+rb_status store_w_get(struct store *st, int64_t id, struct incident *out);
+rb_status store_w_insert_incident(struct store *st, struct incident *inc);
+rb_status store_w_update_incident(struct store *st, const struct incident *inc);
+rb_status store_w_append_event(struct store *st, int64_t incident_id,
+                               int64_t at_ms, const char *kind,
+                               const char *actor, const char *detail_json);
+
+/* Reads; results are the caller's (incident_clear/tl_event_clear each, then
+ * free the array). */
+rb_status store_get(struct store *st, int64_t id, struct incident *out);
+rb_status store_list(struct store *st, const struct incident_filter *f,
+                     struct incident **out, size_t *n);
+rb_status store_timeline(struct store *st, int64_t id, struct tl_event **out,
+                         size_t *n);
+rb_status store_open_counts(struct store *st, int64_t counts[SEV_COUNT]);
+/* RB_OK when the store can take writes now (for /-/ready). */
+rb_status store_ping(struct store *st);
+
+void incidents_free(struct incident *v, size_t n);
+void tl_events_free(struct tl_event *v, size_t n);
+
+/* Backends. */
+rb_status store_sqlite_open(const struct store_options *opt,
+                            const struct store_backend **be, void **h,
+                            char *err);
+
+#endif

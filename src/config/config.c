@@ -1,0 +1,789 @@
+/*
+ * config.c - load, validate and reference-count runbookd's configuration.
+ *
+ * One table lists every option once: its JSON path, its flag, its type and
+ * where it lands in struct rb_config (Redis's config.c style).  Loading
+ * walks the table for the file, then for the flags, then validates the
+ * whole; every problem goes into a list so `check-config` can name them
+ * all with file and field.
+ */
+#include "config.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum opt_type { T_STR, T_BOOL, T_TRIBOOL, T_SIZE, T_UINT, T_I64, T_LOGLEVEL,
+                T_LOGFORMAT };
+
+struct opt {
+  const char *path;  /* JSON path, dot separated */
+  const char *flag;  /* without the leading "--" */
+  enum opt_type type;
+  size_t off;
+  long long min, max;
+  int file_relative; /* a path resolved against the config file's folder */
+  const char *help;
+};
+
+#define O(f) offsetof(struct rb_config, f)
+static const struct opt opts[] = {
+  { "web.listen_address", "web.listen-address", T_STR, O(listen_address), 0, 0, 0,
+    "HTTP listener, host:port" },
+  { "web.tls_cert_file", "web.tls-cert-file", T_STR, O(tls_cert_file), 0, 0, 1,
+    "PEM certificate; with the key, serve HTTPS" },
+  { "web.tls_key_file", "web.tls-key-file", T_STR, O(tls_key_file), 0, 0, 1,
+    "PEM private key for --web.tls-cert-file" },
+  { "web.insecure_no_auth", "web.insecure-no-auth", T_BOOL, O(insecure_no_auth), 0, 0, 0,
+    "allow a non-loopback listener without credentials" },
+  { "web.max_body_bytes", "web.max-body-bytes", T_SIZE, O(max_body_bytes), 1024, 1LL << 30, 0,
+    "largest request body accepted (413 above)" },
+  { "web.max_header_bytes", "web.max-header-bytes", T_SIZE, O(max_header_bytes), 2048, 1 << 20, 0,
+    "memory for one request's headers" },
+  { "web.max_connections", "web.max-connections", T_UINT, O(max_connections), 1, 100000, 0,
+    "concurrent connections" },
+  { "web.max_connections_per_ip", "web.max-connections-per-ip", T_UINT, O(max_connections_per_ip), 0, 100000, 0,
+    "concurrent connections from one address (0: no limit)" },
+  { "web.connection_timeout_seconds", "web.connection-timeout", T_UINT, O(connection_timeout_s), 1, 3600, 0,
+    "idle seconds before a connection is closed" },
+  { "web.threads", "web.threads", T_UINT, O(threads), 1, 256, 0,
+    "HTTP worker threads" },
+  { "web.auth.bearer_token_file", "web.auth.bearer-token-file", T_STR, O(bearer_token_file), 0, 0, 1,
+    "file holding the webhook's bearer token" },
+  { "web.auth.basic_auth.username", "web.auth.basic-username", T_STR, O(basic_username), 0, 0, 0,
+    "basic auth user name for the webhook" },
+  { "web.auth.basic_auth.password_file", "web.auth.basic-password-file", T_STR, O(basic_password_file), 0, 0, 1,
+    "file holding the basic auth password" },
+  { "storage.path", "storage.path", T_STR, O(storage_path), 0, 0, 0,
+    "embedded SQLite store directory" },
+  { "storage.postgres", "storage.postgres", T_STR, O(storage_postgres), 0, 0, 0,
+    "PostgreSQL conninfo (instead of SQLite)" },
+  { "storage.max_bytes", "storage.max-bytes", T_I64, O(storage_max_bytes), 0, LLONG_MAX, 0,
+    "refuse writes (503) once the store is this large (0: no limit)" },
+  { "intake.max_alerts", "intake.max-alerts", T_SIZE, O(max_alerts), 1, 1000000, 0,
+    "alerts in one webhook" },
+  { "intake.max_labels", "intake.max-labels", T_SIZE, O(max_labels), 1, 10000, 0,
+    "labels (or annotations) on one alert" },
+  { "intake.max_label_name_bytes", "intake.max-label-name-bytes", T_SIZE, O(max_label_name_bytes), 16, 1 << 20, 0,
+    "bytes in a label name" },
+  { "intake.max_label_value_bytes", "intake.max-label-value-bytes", T_SIZE, O(max_label_value_bytes), 16, 1 << 24, 0,
+    "bytes in a label value" },
+  { "intake.max_annotation_bytes", "intake.max-annotation-bytes", T_SIZE, O(max_annotation_bytes), 16, 1 << 24, 0,
+    "bytes in an annotation value" },
+  { "intake.max_json_depth", "intake.max-json-depth", T_UINT, O(max_json_depth), 4, 1000, 0,
+    "nesting depth of a webhook body" },
+  { "remediation.dir", "remediation.dir", T_STR, O(remediation_dir), 0, 0, 0,
+    "remediation plan files" },
+  { "remediation.dry_run", "dry-run", T_TRIBOOL, O(dry_run), 0, 0, 0,
+    "decide and record everything, change nothing (default: on without a cluster)" },
+  { "kube.api_url", "kube.api-url", T_STR, O(kube_api_url), 0, 0, 0,
+    "Kubernetes API URL (default: in-cluster)" },
+  { "kube.token_file", "kube.token-file", T_STR, O(kube_token_file), 0, 0, 1,
+    "bearer token file for the Kubernetes API" },
+  { "kube.ca_file", "kube.ca-file", T_STR, O(kube_ca_file), 0, 0, 1,
+    "CA bundle for the Kubernetes API" },
+  { "log.level", "log.level", T_LOGLEVEL, O(log_level), 0, 0, 0,
+    "debug, info, warn or error" },
+  { "log.format", "log.format", T_LOGFORMAT, O(log_json), 0, 0, 0,
+    "logfmt or json" },
+};
+#undef O
+
+/* Objects that may appear in the file (their leaves are in opts[] or are
+ * handled by name below). */
+static const char *const sections[] = {
+  "web", "web.auth", "web.auth.basic_auth", "storage", "intake", "severity",
+  "severity.map", "remediation", "kube", "log",
+};
+
+static int saved_argc;
+static char **saved_argv;
+
+void
+config_remember_flags(int argc, char **argv)
+{
+  saved_argc = argc;
+  saved_argv = argv;
+}
+
+void
+config_errors_init(struct config_errors *e)
+{
+  e->head = NULL;
+  e->tail = &e->head;
+  e->n = 0;
+}
+
+void
+config_errors_add(struct config_errors *e, const char *where, const char *fmt,
+                  ...)
+{
+  struct config_error *ce = calloc(1, sizeof(*ce));
+  char msg[512];
+  va_list ap;
+
+  if (!ce)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  ce->where = strdup(where);
+  ce->what = strdup(msg);
+  *e->tail = ce;
+  e->tail = &ce->next;
+  e->n++;
+}
+
+void
+config_errors_free(struct config_errors *e)
+{
+  struct config_error *ce, *next;
+  for (ce = e->head; ce; ce = next) {
+    next = ce->next;
+    free(ce->where);
+    free(ce->what);
+    free(ce);
+  }
+  config_errors_init(e);
+}
+
+static void
+set_defaults(struct rb_config *c)
+{
+  c->listen_address = strdup("127.0.0.1:9095");
+  c->max_body_bytes = 32u << 20;
+  c->max_header_bytes = 16u << 10;
+  c->max_connections = 1024;
+  c->max_connections_per_ip = 0;
+  c->connection_timeout_s = 30;
+  c->threads = 4;
+  c->storage_path = strdup("./data");
+  c->max_alerts = 50000;
+  c->max_labels = 256;
+  c->max_label_name_bytes = 1024;
+  c->max_label_value_bytes = 16384;
+  c->max_annotation_bytes = 65536;
+  c->max_json_depth = 32;
+  severity_map_defaults(&c->severity);
+  c->remediation_dir = strdup("./remediation");
+  c->dry_run = -1;
+  c->log_level = LOG_INFO;
+  c->log_json = 0;
+}
+
+static char **
+str_field(struct rb_config *c, const struct opt *o)
+{
+  return (char **)(void *)((char *)c + o->off);
+}
+
+/* Sets one option from its textual value (a flag's, or a JSON string's);
+ * returns a static message on error. */
+static const char *
+set_from_text(struct rb_config *c, const struct opt *o, const char *v)
+{
+  char *end;
+  long long n;
+
+  switch (o->type) {
+  case T_STR: {
+    char **p = str_field(c, o);
+    free(*p);
+    *p = *v ? strdup(v) : NULL;
+    return NULL;
+  }
+  case T_BOOL:
+  case T_TRIBOOL: {
+    int b;
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+      b = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+      b = 0;
+    else
+      return "must be true or false";
+    *(int *)(void *)((char *)c + o->off) = b;
+    return NULL;
+  }
+  case T_SIZE:
+  case T_UINT:
+  case T_I64:
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno || end == v || *end != '\0')
+      return "must be an integer";
+    if (n < o->min || n > o->max)
+      return "is out of range";
+    if (o->type == T_SIZE)
+      *(size_t *)(void *)((char *)c + o->off) = (size_t)n;
+    else if (o->type == T_UINT)
+      *(unsigned *)(void *)((char *)c + o->off) = (unsigned)n;
+    else
+      *(int64_t *)(void *)((char *)c + o->off) = (int64_t)n;
+    return NULL;
+  case T_LOGLEVEL: {
+    int l = log_level_parse(v);
+    if (l < 0)
+      return "must be one of debug, info, warn, error";
+    c->log_level = l;
+    return NULL;
+  }
+  case T_LOGFORMAT:
+    if (strcmp(v, "json") == 0)
+      c->log_json = 1;
+    else if (strcmp(v, "logfmt") == 0)
+      c->log_json = 0;
+    else
+      return "must be logfmt or json";
+    return NULL;
+  }
+  return "unsupported option type";
+}
+
+static cJSON *
+json_path(cJSON *root, const char *path)
+{
+  char part[64];
+  const char *p = path, *dot;
+  cJSON *n = root;
+
+  while (n && *p) {
+    size_t len;
+    dot = strchr(p, '.');
+    len = dot ? (size_t)(dot - p) : strlen(p);
+    if (len >= sizeof(part))
+      return NULL;
+    memcpy(part, p, len);
+    part[len] = '\0';
+    n = cJSON_GetObjectItemCaseSensitive(n, part);
+    p = dot ? dot + 1 : p + len;
+  }
+  return n;
+}
+
+static int
+known_path(const char *path, int is_object)
+{
+  if (is_object) {
+    for (size_t i = 0; i < RB_ARRAY_LEN(sections); i++)
+      if (strcmp(sections[i], path) == 0)
+        return 1;
+    return 0;
+  }
+  if (strncmp(path, "severity.map.", 13) == 0 || strcmp(path, "severity.default") == 0
+      || strcmp(path, "severity.unknown") == 0)
+    return 1;
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
+    if (strcmp(opts[i].path, path) == 0)
+      return 1;
+  return 0;
+}
+
+static void
+check_unknown(cJSON *obj, const char *prefix, const char *file,
+              struct config_errors *errs)
+{
+  cJSON *it;
+  char path[256], where[512];
+
+  cJSON_ArrayForEach(it, obj) {
+    int is_obj = cJSON_IsObject(it);
+    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+             it->string);
+    if (!known_path(path, is_obj)) {
+      snprintf(where, sizeof(where), "%s: %s", file, path);
+      config_errors_add(errs, where, "unknown field");
+      continue;
+    }
+    if (is_obj && strcmp(path, "severity.map") != 0)
+      check_unknown(it, path, file, errs);
+  }
+}
+
+static char *
+resolve_relative(const char *dir, const char *p)
+{
+  char *out;
+  size_t n;
+
+  if (!dir || p[0] == '/')
+    return strdup(p);
+  n = strlen(dir) + strlen(p) + 2;
+  out = malloc(n);
+  if (out)
+    snprintf(out, n, "%s/%s", dir, p);
+  return out;
+}
+
+static void
+load_severity(struct rb_config *c, cJSON *sev, const char *file,
+              struct config_errors *errs)
+{
+  static const char *const keys[] = { "default", "unknown" };
+  char where[512];
+  cJSON *it;
+
+  for (size_t i = 0; i < RB_ARRAY_LEN(keys); i++) {
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(sev, keys[i]);
+    int l;
+    if (!v)
+      continue;
+    snprintf(where, sizeof(where), "%s: severity.%s", file, keys[i]);
+    l = cJSON_IsString(v) ? severity_parse(v->valuestring) : -1;
+    if (l < 0) {
+      config_errors_add(errs, where,
+                        "must be one of emergency, critical, high, medium, low");
+      continue;
+    }
+    if (i == 0)
+      c->severity.missing = (enum severity)l;
+    else
+      c->severity.unknown = (enum severity)l;
+  }
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sev, "map")) {
+    int l = cJSON_IsString(it) ? severity_parse(it->valuestring) : -1;
+    snprintf(where, sizeof(where), "%s: severity.map.%s", file, it->string);
+    if (l < 0)
+      config_errors_add(errs, where,
+                        "must be one of emergency, critical, high, medium, low");
+    else if (severity_map_set(&c->severity, it->string, (enum severity)l))
+      config_errors_add(errs, where, "too many aliases or alias longer than 31 bytes");
+  }
+}
+
+static char *
+read_small_file(const char *path, size_t max, const char **err)
+{
+  FILE *f = fopen(path, "rb");
+  char *data;
+  size_t n;
+
+  if (!f) {
+    *err = strerror(errno);
+    return NULL;
+  }
+  data = malloc(max + 1);
+  if (!data) {
+    fclose(f);
+    *err = "out of memory";
+    return NULL;
+  }
+  n = fread(data, 1, max + 1, f);
+  fclose(f);
+  if (n > max) {
+    free(data);
+    *err = "file too large";
+    return NULL;
+  }
+  data[n] = '\0';
+  return data;
+}
+
+static void
+load_file(struct rb_config *c, const char *file, struct config_errors *errs)
+{
+  const char *err = NULL, *end = NULL;
+  char *text, *dir = NULL, *slash, where[512];
+  cJSON *root;
+
+  text = read_small_file(file, 4u << 20, &err);
+  if (!text) {
+    config_errors_add(errs, file, "cannot read: %s", err);
+    return;
+  }
+  root = cJSON_ParseWithOpts(text, &end, 1);
+  if (!root || !cJSON_IsObject(root)) {
+    size_t off = end ? (size_t)(end - text) : 0;
+    config_errors_add(errs, file, "not a JSON object (error near byte %zu)", off);
+    cJSON_Delete(root);
+    free(text);
+    return;
+  }
+  slash = strrchr(file, '/');
+  if (slash) {
+    dir = strndup(file, (size_t)(slash - file));
+    if (dir && !*dir) {
+      free(dir);
+      dir = strdup("/");
+    }
+  }
+  check_unknown(root, "", file, errs);
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++) {
+    const struct opt *o = &opts[i];
+    cJSON *v = json_path(root, o->path);
+    const char *msg = NULL;
+    char num[64];
+
+    if (!v || cJSON_IsNull(v))
+      continue;
+    snprintf(where, sizeof(where), "%s: %s", file, o->path);
+    if (o->type == T_BOOL || o->type == T_TRIBOOL) {
+      if (!cJSON_IsBool(v))
+        msg = "must be true or false";
+      else
+        msg = set_from_text(c, o, cJSON_IsTrue(v) ? "true" : "false");
+    } else if (o->type == T_SIZE || o->type == T_UINT || o->type == T_I64) {
+      if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+        msg = "must be an integer";
+      else {
+        snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);
+        msg = set_from_text(c, o, num);
+      }
+    } else if (!cJSON_IsString(v)) {
+      msg = "must be a string";
+    } else if (o->file_relative && *v->valuestring) {
+      char *abs = resolve_relative(dir, v->valuestring);
+      msg = abs ? set_from_text(c, o, abs) : "out of memory";
+      free(abs);
+    } else {
+      msg = set_from_text(c, o, v->valuestring);
+    }
+    if (msg)
+      config_errors_add(errs, where, "%s", msg);
+  }
+  if (cJSON_IsObject(json_path(root, "severity")))
+    load_severity(c, json_path(root, "severity"), file, errs);
+  free(dir);
+  cJSON_Delete(root);
+  free(text);
+}
+
+static const struct opt *
+find_flag(const char *name, size_t len)
+{
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
+    if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, name, len) == 0)
+      return &opts[i];
+  return NULL;
+}
+
+int
+config_flag_is_bool(const char *name)
+{
+  size_t len = strcspn(name, "=");
+  const struct opt *o = find_flag(name, len);
+
+  if (!o && len > 3 && strncmp(name, "no-", 3) == 0)
+    o = find_flag(name + 3, len - 3);
+  return o && (o->type == T_BOOL || o->type == T_TRIBOOL);
+}
+
+/* Walks argv.  pass 0 finds --config.file; pass 1 applies the rest. */
+static void
+apply_flags(struct rb_config *c, int argc, char **argv, int pass,
+            struct config_errors *errs)
+{
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *name, *eq, *val = NULL, *msg;
+    const struct opt *o;
+    size_t len;
+    int neg = 0;
+    char where[256];
+
+    if (strncmp(a, "--", 2) != 0) {
+      if (pass == 1)
+        config_errors_add(errs, a, "unexpected argument");
+      continue;
+    }
+    name = a + 2;
+    eq = strchr(name, '=');
+    len = eq ? (size_t)(eq - name) : strlen(name);
+    if (len == 11 && strncmp(name, "config.file", 11) == 0) {
+      if (!eq && i + 1 < argc)
+        val = argv[++i];
+      else if (eq)
+        val = eq + 1;
+      if (pass == 0) {
+        if (!val || !*val)
+          config_errors_add(errs, "--config.file", "needs a path");
+        else {
+          free(c->file);
+          c->file = strdup(val);
+        }
+      }
+      continue;
+    }
+    o = find_flag(name, len);
+    if (!o && len > 3 && strncmp(name, "no-", 3) == 0) {
+      o = find_flag(name + 3, len - 3);
+      if (o && o->type != T_BOOL && o->type != T_TRIBOOL)
+        o = NULL;
+      neg = 1;
+    }
+    snprintf(where, sizeof(where), "--%.*s", (int)len, name);
+    if (!o) {
+      if (pass == 1)
+        config_errors_add(errs, where, "unknown flag (see --help)");
+      continue;
+    }
+    if (eq)
+      val = eq + 1;
+    else if (o->type == T_BOOL || o->type == T_TRIBOOL)
+      val = neg ? "false" : "true";
+    else if (i + 1 < argc)
+      val = argv[++i];
+    if (pass == 0)
+      continue;
+    if (!val) {
+      config_errors_add(errs, where, "needs a value");
+      continue;
+    }
+    msg = set_from_text(c, o, val);
+    if (msg)
+      config_errors_add(errs, where, "%s", msg);
+  }
+}
+
+/* Where a field came from, for messages: the file path if the file set it,
+ * else its flag. */
+static void
+field_where(const struct rb_config *c, const char *path, char *out, size_t n)
+{
+  if (c->file)
+    snprintf(out, n, "%s: %s", c->file, path);
+  else
+    snprintf(out, n, "%s", path);
+}
+
+static int
+host_is_loopback(const char *addr)
+{
+  const char *colon = strrchr(addr, ':');
+  size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+  char host[256];
+
+  if (hl >= sizeof(host))
+    return 0;
+  memcpy(host, addr, hl);
+  host[hl] = '\0';
+  if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+    return 1;
+  return strncmp(host, "127.", 4) == 0;
+}
+
+static char *
+load_secret(const struct rb_config *c, const char *path, const char *field,
+            struct config_errors *errs)
+{
+  const char *err = NULL;
+  char where[512];
+  char *s = read_small_file(path, 64 * 1024, &err);
+  size_t n;
+
+  field_where(c, field, where, sizeof(where));
+  if (!s) {
+    config_errors_add(errs, where, "cannot read %s: %s", path, err);
+    return NULL;
+  }
+  /* Alertmanager trims surrounding space from credentials files. */
+  n = strlen(s);
+  while (n && isspace((unsigned char)s[n - 1]))
+    s[--n] = '\0';
+  if (n == 0 || strlen(s) != n) {
+    config_errors_add(errs, where, "%s is empty", path);
+    free(s);
+    return NULL;
+  }
+  {
+    size_t lead = strspn(s, " \t\r\n");
+    memmove(s, s + lead, n - lead + 1);
+  }
+  return s;
+}
+
+static void
+validate(struct rb_config *c, struct config_errors *errs)
+{
+  char where[512];
+  const char *colon;
+  int have_auth;
+
+  field_where(c, "web.listen_address", where, sizeof(where));
+  colon = c->listen_address ? strrchr(c->listen_address, ':') : NULL;
+  if (!colon || !colon[1] || strtol(colon + 1, NULL, 10) < 0
+      || strtol(colon + 1, NULL, 10) > 65535
+      || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+    config_errors_add(errs, where, "must be host:port with a port 0-65535 (0: any free port)");
+
+  if (!!c->tls_cert_file != !!c->tls_key_file) {
+    field_where(c, c->tls_cert_file ? "web.tls_key_file" : "web.tls_cert_file",
+                where, sizeof(where));
+    config_errors_add(errs, where, "TLS needs both a certificate and a key file");
+  } else if (c->tls_cert_file) {
+    const char *err = NULL;
+    c->tls_cert_pem = read_small_file(c->tls_cert_file, 1u << 20, &err);
+    if (!c->tls_cert_pem) {
+      field_where(c, "web.tls_cert_file", where, sizeof(where));
+      config_errors_add(errs, where, "cannot read %s: %s", c->tls_cert_file, err);
+    }
+    c->tls_key_pem = read_small_file(c->tls_key_file, 1u << 20, &err);
+    if (!c->tls_key_pem) {
+      field_where(c, "web.tls_key_file", where, sizeof(where));
+      config_errors_add(errs, where, "cannot read %s: %s", c->tls_key_file, err);
+    }
+  }
+
+  if (c->bearer_token_file)
+    c->bearer_token = load_secret(c, c->bearer_token_file,
+                                  "web.auth.bearer_token_file", errs);
+  if (c->basic_password_file || c->basic_username) {
+    if (!c->basic_username || !c->basic_password_file) {
+      field_where(c, c->basic_username ? "web.auth.basic_auth.password_file"
+                                       : "web.auth.basic_auth.username",
+                  where, sizeof(where));
+      config_errors_add(errs, where, "basic auth needs both username and password_file");
+    } else if (strchr(c->basic_username, ':')) {
+      field_where(c, "web.auth.basic_auth.username", where, sizeof(where));
+      config_errors_add(errs, where, "must not contain ':'");
+    } else {
+      c->basic_password = load_secret(c, c->basic_password_file,
+                                      "web.auth.basic_auth.password_file", errs);
+    }
+  }
+  have_auth = c->bearer_token_file || c->basic_password_file;
+  if (c->listen_address && !have_auth && !c->insecure_no_auth
+      && !host_is_loopback(c->listen_address)) {
+    field_where(c, "web.listen_address", where, sizeof(where));
+    config_errors_add(errs, where,
+                      "%s is not a loopback address and no web.auth credentials "
+                      "are configured; configure web.auth or pass "
+                      "--web.insecure-no-auth",
+                      c->listen_address);
+  }
+  if (!c->storage_path || !*c->storage_path) {
+    field_where(c, "storage.path", where, sizeof(where));
+    config_errors_add(errs, where, "must not be empty");
+  }
+  if (c->storage_postgres) {
+    field_where(c, "storage.postgres", where, sizeof(where));
+    config_errors_add(errs, where,
+                      "the PostgreSQL store is not available in this version; "
+                      "use storage.path (SQLite)");
+  }
+  if (c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) != 0
+      && strncmp(c->kube_api_url, "http://", 7) != 0) {
+    field_where(c, "kube.api_url", where, sizeof(where));
+    config_errors_add(errs, where, "must be an http:// or https:// URL");
+  }
+}
+
+struct rb_config *
+config_load(int argc, char **argv, struct config_errors *errs)
+{
+  struct rb_config *c = calloc(1, sizeof(*c));
+  size_t before = errs->n;
+
+  if (!c) {
+    config_errors_add(errs, "config", "out of memory");
+    return NULL;
+  }
+  atomic_init(&c->refs, 1);
+  set_defaults(c);
+  apply_flags(c, argc, argv, 0, errs);
+  if (c->file)
+    load_file(c, c->file, errs);
+  apply_flags(c, argc, argv, 1, errs);
+  if (errs->n == before)
+    validate(c, errs);
+  if (errs->n != before) {
+    config_drop(c);
+    return NULL;
+  }
+  return c;
+}
+
+struct rb_config *
+config_reload(const struct rb_config *prev, struct config_errors *errs)
+{
+  (void)prev;
+  return config_load(saved_argc, saved_argv, errs);
+}
+
+struct rb_config *
+config_hold(struct rb_config *c)
+{
+  if (c)
+    atomic_fetch_add(&c->refs, 1);
+  return c;
+}
+
+static void
+wipe_free(char *s)
+{
+  if (s) {
+    explicit_bzero(s, strlen(s));
+    free(s);
+  }
+}
+
+void
+config_drop(struct rb_config *c)
+{
+  if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+    return;
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
+    if (opts[i].type == T_STR)
+      free(*str_field(c, &opts[i]));
+  free(c->file);
+  wipe_free(c->tls_key_pem);
+  free(c->tls_cert_pem);
+  wipe_free(c->bearer_token);
+  wipe_free(c->basic_password);
+  free(c);
+}
+
+static int
+str_differs(const char *a, const char *b)
+{
+  if (!a || !b)
+    return a != b;
+  return strcmp(a, b) != 0;
+}
+
+const char *
+config_restart_needed(const struct rb_config *a, const struct rb_config *b)
+{
+  if (str_differs(a->listen_address, b->listen_address))
+    return "web.listen_address";
+  if (str_differs(a->tls_cert_pem, b->tls_cert_pem)
+      || str_differs(a->tls_key_pem, b->tls_key_pem))
+    return "web.tls_cert_file";
+  if (a->threads != b->threads)
+    return "web.threads";
+  if (a->max_connections != b->max_connections
+      || a->max_connections_per_ip != b->max_connections_per_ip
+      || a->connection_timeout_s != b->connection_timeout_s
+      || a->max_header_bytes != b->max_header_bytes)
+    return "web.max_connections";
+  if (str_differs(a->storage_path, b->storage_path))
+    return "storage.path";
+  if (str_differs(a->storage_postgres, b->storage_postgres))
+    return "storage.postgres";
+  return NULL;
+}
+
+void
+config_print_help(const char *prog)
+{
+  printf("usage: %s [flags]                 run the daemon\n"
+         "       %s check-config [flags]    validate configuration, exit 1 on any problem\n"
+         "       %s replay [flags] FILE...  show what Alertmanager payload files would cause\n"
+         "       %s report [flags] ID [--format=md|html|json]\n"
+         "       %s version\n\n"
+         "flags (each also settable in the JSON config file at the path shown):\n"
+         "  --config.file=PATH\n      JSON configuration file\n",
+         prog, prog, prog, prog, prog);
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++) {
+    int boolish = opts[i].type == T_BOOL || opts[i].type == T_TRIBOOL;
+    printf("  --%s%s\n      %s [%s]\n", opts[i].flag, boolish ? "" : "=VALUE",
+           opts[i].help, opts[i].path);
+  }
+  printf("  -h, --help\n      this text\n");
+}

@@ -1,0 +1,148 @@
+/*
+ * daemon.c - the daemon's lifecycle: start the store and the HTTP server,
+ * handle signals (SIGHUP reloads, SIGTERM/SIGINT stop), reload atomically
+ * and stop gracefully (in-flight requests finish, the store closes clean).
+ */
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include "version.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a stop waits for in-flight requests before closing anyway. */
+#define DRAIN_MS 10000
+
+static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
+
+struct rb_config *
+app_config(struct app *a)
+{
+  struct rb_config *c;
+  pthread_mutex_lock(&a->cfg_mu);
+  c = config_hold(a->cfg);
+  pthread_mutex_unlock(&a->cfg_mu);
+  return c;
+}
+
+rb_status
+app_reload(struct app *a, char *msg)
+{
+  struct config_errors errs;
+  struct rb_config *next, *old;
+  const char *field;
+
+  pthread_mutex_lock(&reload_mu);
+  config_errors_init(&errs);
+  old = app_config(a);
+  next = config_reload(old, &errs);
+  if (!next) {
+    for (struct config_error *e = errs.head; e; e = e->next)
+      rblog(LOG_ERROR, "configuration reload refused; keeping the running configuration",
+            "where", e->where, "problem", e->what, NULL);
+    snprintf(msg, RB_ERRLEN, "%s: %s", errs.head ? errs.head->where : "config",
+             errs.head ? errs.head->what : "invalid");
+    config_errors_free(&errs);
+    config_drop(old);
+    metrics_reload(0);
+    pthread_mutex_unlock(&reload_mu);
+    return RB_EINVAL;
+  }
+  field = config_restart_needed(old, next);
+  if (field)
+    rblog(LOG_WARN, "configuration reloaded, but this field takes effect only after a restart",
+          "field", field, NULL);
+  pthread_mutex_lock(&a->cfg_mu);
+  a->cfg = next;
+  pthread_mutex_unlock(&a->cfg_mu);
+  log_setup((enum log_level)next->log_level, next->log_json);
+  config_drop(old); /* our hold */
+  config_drop(old); /* the app's reference */
+  metrics_reload(1);
+  rblog(LOG_INFO, "configuration reloaded", "file", next->file, NULL);
+  snprintf(msg, RB_ERRLEN, "ok");
+  pthread_mutex_unlock(&reload_mu);
+  return RB_OK;
+}
+
+static void
+drain(struct app *a)
+{
+  struct timespec ts = { 0, 10 * 1000000 };
+  for (int waited = 0; waited < DRAIN_MS && atomic_load(&a->inflight) > 0; waited += 10)
+    nanosleep(&ts, NULL);
+}
+
+int
+daemon_run(struct rb_config *cfg)
+{
+  struct app a;
+  struct store_options so;
+  sigset_t set;
+  char err[RB_ERRLEN], msg[RB_ERRLEN];
+  int sig, code = 0;
+  rb_status rc;
+
+  memset(&a, 0, sizeof(a));
+  pthread_mutex_init(&a.cfg_mu, NULL);
+  a.cfg = cfg;
+  log_setup((enum log_level)cfg->log_level, cfg->log_json);
+  metrics_init();
+
+  /* Signals go to this thread only: block them before any thread starts. */
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  memset(&so, 0, sizeof(so));
+  so.sqlite_dir = cfg->storage_path;
+  so.max_bytes = cfg->storage_max_bytes;
+  rc = store_open(&so, &a.store, err);
+  if (rc) {
+    rblog(LOG_ERROR, "cannot open the store", "path", cfg->storage_path, "error", err, NULL);
+    code = 1;
+    goto out;
+  }
+  rc = http_start(&a, cfg, &a.http, err);
+  if (rc) {
+    rblog(LOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
+    code = 1;
+    goto out;
+  }
+  rblog(LOG_INFO, "runbookd started", "version", RUNBOOKD_VERSION, "config",
+        cfg->file ? cfg->file : "(built-in defaults)", "storage", cfg->storage_path,
+        "dry_run",
+        cfg->dry_run == 0 ? "false" : "true", NULL);
+
+  for (;;) {
+    if (sigwait(&set, &sig) != 0)
+      continue;
+    if (sig == SIGHUP) {
+      app_reload(&a, msg);
+      continue;
+    }
+    rblog(LOG_INFO, "stopping: finishing in-flight requests", "signal",
+          sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    break;
+  }
+  atomic_store(&a.stopping, 1);
+  http_quiesce(a.http);
+  drain(&a);
+out:
+  http_stop(a.http);
+  store_close(a.store);
+  config_drop(a.cfg);
+  pthread_mutex_destroy(&a.cfg_mu);
+  rblog(code ? LOG_ERROR : LOG_INFO, code ? "runbookd failed to start" : "runbookd stopped",
+        NULL);
+  return code;
+}

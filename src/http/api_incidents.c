@@ -1,0 +1,237 @@
+/*
+ * api_incidents.c - the read and act API on incidents:
+ *   GET  /api/v1/incidents?state=&severity=&alertname=&limit=&offset=
+ *   GET  /api/v1/incidents/{id}
+ *   POST /api/v1/incidents/{id}/ack|unack|resolve|comment  {"by":..,"comment":..}
+ */
+#include "daemon.h"
+#include "http.h"
+#include "incident.h"
+#include "rbtime.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LIST_MAX 500
+
+static int
+parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+  char *end;
+  unsigned long long v;
+
+  if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
+    return -1;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || v > max)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static enum MHD_Result
+reply_buf(struct http_req *r, unsigned status, struct buf *b)
+{
+  enum MHD_Result ret;
+  if (!b->data) {
+    buf_free(b);
+    return http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+  }
+  ret = http_reply(r, status, NULL, b->data, b->len);
+  buf_free(b);
+  return ret;
+}
+
+static enum MHD_Result
+store_failure(struct http_req *r, rb_status rc)
+{
+  return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the store is unavailable (%s)",
+                          rb_strerror(rc));
+}
+
+static enum MHD_Result
+list(struct http_req *r)
+{
+  struct incident_filter f = { INC_OPEN, -1, NULL, 100, 0 };
+  const char *state = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "state");
+  const char *sev = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "severity");
+  const char *limit = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "limit");
+  const char *offset = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "offset");
+  struct incident *v = NULL;
+  unsigned long long n;
+  size_t count = 0;
+  struct buf b;
+  rb_status rc;
+
+  f.alertname = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "alertname");
+  if (state) {
+    if (strcmp(state, "all") == 0)
+      f.state = -1;
+    else if (strcmp(state, "unacked") == 0)
+      f.state = INC_FILTER_UNACKED;
+    else if ((f.state = incident_state_parse(state)) < 0)
+      return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                              "state: must be open, acked, unacked, resolved or all");
+  }
+  if (sev && (f.severity = severity_parse(sev)) < 0)
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                            "severity: must be emergency, critical, high, medium or low");
+  if (limit) {
+    if (parse_uint(limit, LIST_MAX, &n) || n == 0)
+      return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "limit: must be 1 to %d", LIST_MAX);
+    f.limit = (size_t)n;
+  }
+  if (offset) {
+    if (parse_uint(offset, 1000000000ULL, &n))
+      return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "offset: must be a non-negative integer");
+    f.offset = (size_t)n;
+  }
+  rc = store_list(r->app->store, &f, &v, &count);
+  if (rc)
+    return store_failure(r, rc);
+  buf_init(&b, 0);
+  buf_puts(&b, "{\"incidents\":[");
+  for (size_t i = 0; i < count; i++) {
+    if (i)
+      buf_puts(&b, ",");
+    incident_to_json(&b, &v[i], 0, NULL, 0);
+  }
+  buf_printf(&b, "],\"limit\":%zu,\"offset\":%zu}\n", f.limit, f.offset);
+  incidents_free(v, count);
+  return reply_buf(r, MHD_HTTP_OK, &b);
+}
+
+static enum MHD_Result
+show(struct http_req *r, int64_t id)
+{
+  struct incident inc;
+  struct tl_event *ev = NULL;
+  size_t n = 0;
+  struct buf b;
+  rb_status rc;
+
+  rc = store_get(r->app->store, id, &inc);
+  if (rc == RB_ENOTFOUND)
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no incident %lld", (long long)id);
+  if (rc)
+    return store_failure(r, rc);
+  rc = store_timeline(r->app->store, id, &ev, &n);
+  if (rc) {
+    incident_clear(&inc);
+    return store_failure(r, rc);
+  }
+  buf_init(&b, 0);
+  incident_to_json(&b, &inc, 1, ev, n);
+  buf_puts(&b, "\n");
+  incident_clear(&inc);
+  tl_events_free(ev, n);
+  return reply_buf(r, MHD_HTTP_OK, &b);
+}
+
+static const char *const action_names[] = { "ack", "unack", "resolve", "comment" };
+
+static enum MHD_Result
+act(struct http_req *r, int64_t id, const char *action)
+{
+  char msg[RB_ERRLEN], by[257] = "", comment[8193] = "";
+  cJSON *root = NULL, *v;
+  const char *end = NULL;
+  int a = -1;
+  struct buf b;
+  rb_status rc;
+
+  for (size_t i = 0; i < RB_ARRAY_LEN(action_names); i++)
+    if (strcmp(action, action_names[i]) == 0)
+      a = (int)i;
+  if (a < 0)
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND,
+                            "no such action: %.64s (ack, unack, resolve, comment)", action);
+  if (strcmp(r->method, "POST") != 0)
+    return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST for %s", action);
+  if (r->body.len) {
+    root = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
+    if (!cJSON_IsObject(root)) {
+      cJSON_Delete(root);
+      return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                              "body must be a JSON object {\"by\":...,\"comment\":...}");
+    }
+  }
+  v = cJSON_GetObjectItemCaseSensitive(root, "by");
+  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(by))) {
+    cJSON_Delete(root);
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "by: must be a string of at most 256 bytes");
+  }
+  if (v)
+    snprintf(by, sizeof(by), "%s", v->valuestring);
+  v = cJSON_GetObjectItemCaseSensitive(root, "comment");
+  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(comment))) {
+    cJSON_Delete(root);
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+                            "comment: must be a string of at most 8192 bytes");
+  }
+  if (v)
+    snprintf(comment, sizeof(comment), "%s", v->valuestring);
+  cJSON_Delete(root);
+  if (!by[0])
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "by: who is acting is required");
+  if (a == ACT_COMMENT && !comment[0])
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "comment: must not be empty");
+  rc = incident_act(r->app->store, id, (enum incident_action)a, by,
+                    comment[0] ? comment : NULL, rb_wall_ms(), msg);
+  switch (rc) {
+  case RB_OK:
+    break;
+  case RB_ENOTFOUND:
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "%s", msg);
+  case RB_ECONFLICT:
+    return http_reply_error(r, MHD_HTTP_CONFLICT, "%s", msg);
+  default:
+    return store_failure(r, rc);
+  }
+  buf_init(&b, 0);
+  buf_puts(&b, "{\"status\":\"success\",\"message\":");
+  buf_json_str(&b, msg);
+  buf_puts(&b, "}\n");
+  return reply_buf(r, MHD_HTTP_OK, &b);
+}
+
+enum MHD_Result
+api_incidents(struct http_req *r)
+{
+  const char *rest = r->url + strlen("/api/v1/incidents");
+  char idbuf[32];
+  const char *slash;
+  unsigned long long id;
+  size_t n;
+
+  if (*rest == '\0' || strcmp(rest, "/") == 0) {
+    if (strcmp(r->method, "GET") != 0)
+      return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to list incidents");
+    return list(r);
+  }
+  rest++;
+  slash = strchr(rest, '/');
+  n = slash ? (size_t)(slash - rest) : strlen(rest);
+  if (n >= sizeof(idbuf))
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such incident");
+  memcpy(idbuf, rest, n);
+  idbuf[n] = '\0';
+  if (parse_uint(idbuf, (unsigned long long)INT64_MAX, &id))
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such incident: %s", idbuf);
+  if (!slash) {
+    if (strcmp(r->method, "GET") != 0)
+      return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to read an incident");
+    return show(r, (int64_t)id);
+  }
+  if (strchr(slash + 1, '/'))
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
+  if (strcmp(slash + 1, "report") == 0)
+    return http_reply_error(r, MHD_HTTP_NOT_IMPLEMENTED,
+                            "post-incident reports are not available in this version");
+  return act(r, (int64_t)id, slash + 1);
+}

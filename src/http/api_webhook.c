@@ -1,0 +1,86 @@
+/*
+ * api_webhook.c - POST /webhook: Alertmanager's notifications.
+ *
+ * The body is parsed and bounded (payload.c), every alert is applied to
+ * the store as one job of the writer's group commit (incident.c), and only
+ * once that commit is durable is the answer 200.  A store that cannot take
+ * it gets 503, which Alertmanager retries; a malformed body gets 400 (never
+ * retried) with a message that names the problem.
+ */
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "incident.h"
+#include "log.h"
+#include "payload.h"
+#include "rbtime.h"
+
+#include <stdio.h>
+
+static void
+limits_from(const struct rb_config *c, struct payload_limits *l)
+{
+  l->max_alerts = c->max_alerts;
+  l->max_labels = c->max_labels;
+  l->max_label_name_bytes = c->max_label_name_bytes;
+  l->max_label_value_bytes = c->max_label_value_bytes;
+  l->max_annotation_bytes = c->max_annotation_bytes;
+  l->max_depth = c->max_json_depth;
+}
+
+enum MHD_Result
+api_webhook(struct http_req *r)
+{
+  struct payload_limits lim;
+  struct am_payload *p = NULL;
+  struct ingest_result res;
+  char err[RB_ERRLEN], num[32];
+  struct buf out;
+  enum MHD_Result ret;
+  rb_status rc;
+
+  limits_from(r->cfg, &lim);
+  rc = payload_parse(r->body.data, r->body.len, &lim, &p, err, sizeof(err));
+  if (rc == RB_EINVAL || rc == RB_ETOOBIG) {
+    metrics_webhook(rc == RB_ETOOBIG ? WH_TOO_LARGE : WH_BAD_REQUEST);
+    rblog(LOG_WARN, "webhook refused", "reason", err, NULL);
+    return http_reply_error(r, rc == RB_ETOOBIG ? MHD_HTTP_CONTENT_TOO_LARGE
+                                                : MHD_HTTP_BAD_REQUEST,
+                            "%s", err);
+  }
+  if (rc) {
+    metrics_webhook(WH_UNAVAILABLE);
+    return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+  }
+  rc = incident_ingest(r->app->store, p, &r->cfg->severity, rb_wall_ms(), &res);
+  if (rc) {
+    metrics_webhook(WH_UNAVAILABLE);
+    payload_free(p);
+    return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "the incident store cannot take this notification now (%s); "
+                            "retry later",
+                            rb_strerror(rc));
+  }
+  metrics_webhook(WH_ACCEPTED);
+  for (size_t i = 0; i < res.n; i++)
+    metrics_alerts(p->alerts[i].resolved, res.outcome[i], 1);
+  if (p->truncated_alerts > 0) {
+    metrics_truncated(p->truncated_alerts);
+    snprintf(num, sizeof(num), "%lld", (long long)p->truncated_alerts);
+    rblog(LOG_WARN, "notification was truncated by Alertmanager (max_alerts)",
+          "receiver", p->receiver, "group_key", p->group_key, "truncated_alerts", num,
+          NULL);
+  }
+  buf_init(&out, 0);
+  buf_printf(&out,
+             "{\"status\":\"success\",\"alerts\":%zu,\"new\":%zu,\"repeat\":%zu,"
+             "\"refired\":%zu,\"resolved\":%zu,\"stale\":%zu,\"truncatedAlerts\":%lld}\n",
+             p->n_alerts, res.count[INGEST_NEW], res.count[INGEST_REPEAT],
+             res.count[INGEST_REFIRED], res.count[INGEST_RESOLVED], res.count[INGEST_STALE],
+             (long long)p->truncated_alerts);
+  ret = http_reply(r, MHD_HTTP_OK, NULL, out.data ? out.data : "{}", out.len);
+  buf_free(&out);
+  ingest_result_free(&res);
+  payload_free(p);
+  return ret;
+}

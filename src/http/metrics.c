@@ -1,0 +1,194 @@
+/*
+ * metrics.c - runbookd's own metrics in the Prometheus text format.
+ */
+#include "metrics.h"
+#include "buf.h"
+#include "store.h"
+#include "version.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Seconds; the same upper bounds serve request and commit latency. */
+static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+#define NB RB_ARRAY_LEN(bounds)
+
+struct histo {
+  atomic_ullong bucket[NB + 1]; /* last is +Inf */
+  atomic_ullong sum_ns;
+  atomic_ullong count;
+};
+
+static const char *const wh_names[WH_OUTCOME_COUNT] = {
+  "accepted", "bad_request", "unauthorized", "too_large",
+  "unsupported_media_type", "method_not_allowed", "unavailable"
+};
+static const char *const handler_names[H_HANDLER_COUNT] = {
+  "/webhook", "/api/v1/incidents", "/metrics", "/-/healthy", "/-/reload", "other"
+};
+
+static struct {
+  atomic_ullong webhook[WH_OUTCOME_COUNT];
+  atomic_ullong alerts[2][INGEST_OUTCOME_COUNT];
+  atomic_ullong truncated;
+  struct histo req[H_HANDLER_COUNT];
+  struct histo commit;
+  atomic_ullong commit_jobs;
+  atomic_ullong store_errors;
+  atomic_int reload_ok;
+  atomic_llong reload_ts;
+  double start_time;
+} m;
+
+void
+metrics_init(void)
+{
+  memset(&m, 0, sizeof(m));
+  atomic_store(&m.reload_ok, 1);
+  atomic_store(&m.reload_ts, (long long)time(NULL));
+  m.start_time = (double)time(NULL);
+}
+
+static void
+observe(struct histo *h, int64_t ns)
+{
+  double s = (double)ns / 1e9;
+  size_t i = 0;
+  while (i < NB && s > bounds[i])
+    i++;
+  atomic_fetch_add(&h->bucket[i], 1);
+  atomic_fetch_add(&h->sum_ns, (unsigned long long)(ns > 0 ? ns : 0));
+  atomic_fetch_add(&h->count, 1);
+}
+
+void metrics_webhook(enum webhook_outcome o) { atomic_fetch_add(&m.webhook[o], 1); }
+void metrics_truncated(int64_t n) { atomic_fetch_add(&m.truncated, (unsigned long long)n); }
+void metrics_store_error(void) { atomic_fetch_add(&m.store_errors, 1); }
+void metrics_request(enum http_handler h, int64_t ns) { observe(&m.req[h], ns); }
+
+void
+metrics_alerts(int resolved, enum ingest_outcome o, size_t n)
+{
+  atomic_fetch_add(&m.alerts[resolved ? 1 : 0][o], n);
+}
+
+void
+metrics_commit(int64_t ns, size_t jobs)
+{
+  observe(&m.commit, ns);
+  atomic_fetch_add(&m.commit_jobs, jobs);
+}
+
+void
+metrics_reload(int ok)
+{
+  atomic_store(&m.reload_ok, ok ? 1 : 0);
+  if (ok)
+    atomic_store(&m.reload_ts, (long long)time(NULL));
+}
+
+static void
+render_histo(struct buf *b, const char *name, const char *labels,
+             const struct histo *h)
+{
+  unsigned long long cum = 0;
+  const char *sep = *labels ? "," : "";
+
+  for (size_t i = 0; i <= NB; i++) {
+    cum += atomic_load(&h->bucket[i]);
+    if (i < NB)
+      buf_printf(b, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep, bounds[i], cum);
+    else
+      buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, cum);
+  }
+  buf_printf(b, "%s_sum%s%s%s %.9f\n", name, *labels ? "{" : "", labels,
+             *labels ? "}" : "", (double)atomic_load(&h->sum_ns) / 1e9);
+  buf_printf(b, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels,
+             *labels ? "}" : "", cum);
+}
+
+static long
+rss_bytes(void)
+{
+  long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+      rss = 0;
+    fclose(f);
+  }
+  return rss * sysconf(_SC_PAGESIZE);
+}
+
+rb_status
+metrics_render(struct buf *b, struct store *st)
+{
+  char labels[128];
+  int64_t open[SEV_COUNT];
+
+  buf_puts(b, "# HELP runbookd_build_info A metric with a constant '1' value labeled by version.\n"
+              "# TYPE runbookd_build_info gauge\n");
+  buf_printf(b, "runbookd_build_info{version=\"%s\"} 1\n", RUNBOOKD_VERSION);
+
+  buf_puts(b, "# HELP runbookd_webhook_requests_total Webhook deliveries by outcome.\n"
+              "# TYPE runbookd_webhook_requests_total counter\n");
+  for (int i = 0; i < WH_OUTCOME_COUNT; i++)
+    buf_printf(b, "runbookd_webhook_requests_total{outcome=\"%s\"} %llu\n", wh_names[i],
+               atomic_load(&m.webhook[i]));
+
+  buf_puts(b, "# HELP runbookd_alerts_total Alerts received, by status and what they did to incidents.\n"
+              "# TYPE runbookd_alerts_total counter\n");
+  for (int s = 0; s < 2; s++)
+    for (int o = 0; o < INGEST_OUTCOME_COUNT; o++)
+      buf_printf(b, "runbookd_alerts_total{status=\"%s\",result=\"%s\"} %llu\n",
+                 s ? "resolved" : "firing", ingest_outcome_name((enum ingest_outcome)o),
+                 atomic_load(&m.alerts[s][o]));
+
+  buf_puts(b, "# HELP runbookd_alerts_truncated_total Alerts Alertmanager left out of notifications (truncatedAlerts).\n"
+              "# TYPE runbookd_alerts_truncated_total counter\n");
+  buf_printf(b, "runbookd_alerts_truncated_total %llu\n", atomic_load(&m.truncated));
+
+  buf_puts(b, "# HELP runbookd_http_request_duration_seconds HTTP request latency by handler.\n"
+              "# TYPE runbookd_http_request_duration_seconds histogram\n");
+  for (int h = 0; h < H_HANDLER_COUNT; h++) {
+    snprintf(labels, sizeof(labels), "handler=\"%s\"", handler_names[h]);
+    render_histo(b, "runbookd_http_request_duration_seconds", labels, &m.req[h]);
+  }
+
+  if (st && store_open_counts(st, open) == RB_OK) {
+    buf_puts(b, "# HELP runbookd_incidents_open Incidents not yet resolved, by severity.\n"
+                "# TYPE runbookd_incidents_open gauge\n");
+    for (int s = 0; s < SEV_COUNT; s++)
+      buf_printf(b, "runbookd_incidents_open{severity=\"%s\"} %lld\n",
+                 severity_name((enum severity)s), (long long)open[s]);
+  }
+
+  buf_puts(b, "# HELP runbookd_store_errors_total Store transactions that failed.\n"
+              "# TYPE runbookd_store_errors_total counter\n");
+  buf_printf(b, "runbookd_store_errors_total %llu\n", atomic_load(&m.store_errors));
+  buf_puts(b, "# HELP runbookd_store_commit_duration_seconds Time of one group commit, fsync included.\n"
+              "# TYPE runbookd_store_commit_duration_seconds histogram\n");
+  render_histo(b, "runbookd_store_commit_duration_seconds", "", &m.commit);
+  buf_puts(b, "# HELP runbookd_store_committed_jobs_total Write jobs committed (several per commit under load).\n"
+              "# TYPE runbookd_store_committed_jobs_total counter\n");
+  buf_printf(b, "runbookd_store_committed_jobs_total %llu\n", atomic_load(&m.commit_jobs));
+
+  buf_puts(b, "# HELP runbookd_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
+              "# TYPE runbookd_config_last_reload_successful gauge\n");
+  buf_printf(b, "runbookd_config_last_reload_successful %d\n", atomic_load(&m.reload_ok));
+  buf_puts(b, "# HELP runbookd_config_last_reload_success_timestamp_seconds Timestamp of the last successful configuration reload.\n"
+              "# TYPE runbookd_config_last_reload_success_timestamp_seconds gauge\n");
+  buf_printf(b, "runbookd_config_last_reload_success_timestamp_seconds %lld\n",
+             atomic_load(&m.reload_ts));
+
+  buf_puts(b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+              "# TYPE process_resident_memory_bytes gauge\n");
+  buf_printf(b, "process_resident_memory_bytes %ld\n", rss_bytes());
+  buf_puts(b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+              "# TYPE process_start_time_seconds gauge\n");
+  return buf_printf(b, "process_start_time_seconds %.0f\n", m.start_time);
+}

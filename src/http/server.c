@@ -1,0 +1,408 @@
+/*
+ * server.c - the libmicrohttpd server: listener, limits, routing,
+ * authentication and request bodies.  Handlers live in api_*.c.
+ */
+#include "http.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "rbtime.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct http_server {
+  struct MHD_Daemon *d;
+};
+
+/* Bodies of the API's own actions are small. */
+#define API_BODY_MAX (64 * 1024)
+
+enum body_kind { NO_BODY = 0, WEBHOOK_BODY, API_BODY };
+
+struct route {
+  const char *path;
+  int prefix;               /* also matches path + "/..." */
+  const char *methods;      /* space separated, for Allow */
+  enum http_handler metric;
+  http_handler_fn fn;
+  int auth;
+  enum body_kind body;
+};
+
+static const struct route routes[] = {
+  { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, 1, WEBHOOK_BODY },
+  { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, 1, API_BODY },
+  { "/metrics", 0, "GET HEAD", H_METRICS, api_metrics, 0, NO_BODY },
+  { "/-/healthy", 0, "GET HEAD", H_HEALTH, api_healthy, 0, NO_BODY },
+  { "/-/ready", 0, "GET HEAD", H_HEALTH, api_ready, 0, NO_BODY },
+  { "/-/reload", 0, "POST PUT", H_RELOAD, api_reload, 1, NO_BODY },
+  { "/", 0, "GET HEAD", H_OTHER, api_index, 0, NO_BODY },
+};
+
+static const struct route *
+find_route(const char *url)
+{
+  for (size_t i = 0; i < RB_ARRAY_LEN(routes); i++) {
+    size_t n = strlen(routes[i].path);
+    if (strcmp(url, routes[i].path) == 0)
+      return &routes[i];
+    if (routes[i].prefix && strncmp(url, routes[i].path, n) == 0 && url[n] == '/')
+      return &routes[i];
+  }
+  return NULL;
+}
+
+static int
+method_allowed(const struct route *rt, const char *method)
+{
+  size_t n = strlen(method);
+  const char *p = rt->methods;
+
+  while (p && *p) {
+    const char *sp = strchr(p, ' ');
+    size_t len = sp ? (size_t)(sp - p) : strlen(p);
+    if (len == n && strncmp(p, method, n) == 0)
+      return 1;
+    p = sp ? sp + 1 : NULL;
+  }
+  return 0;
+}
+
+static enum MHD_Result
+queue(struct http_req *r, unsigned status, const char *type, const char *body,
+      size_t len, const char *hname, const char *hval)
+{
+  struct MHD_Response *resp;
+  enum MHD_Result ret;
+
+  resp = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
+                                         MHD_RESPMEM_MUST_COPY);
+  if (!resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          type ? type : "application/json");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (hname)
+    MHD_add_response_header(resp, hname, hval);
+  if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+  ret = MHD_queue_response(r->conn, status, resp);
+  MHD_destroy_response(resp);
+  r->responded = 1;
+  return ret;
+}
+
+enum MHD_Result
+http_reply(struct http_req *r, unsigned status, const char *type,
+           const char *body, size_t len)
+{
+  return queue(r, status, type, body, len, NULL, NULL);
+}
+
+static enum MHD_Result
+vreply_error(struct http_req *r, unsigned status, const char *hname,
+             const char *hval, const char *fmt, va_list ap)
+{
+  char msg[512];
+  struct buf b;
+  enum MHD_Result ret;
+
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  buf_init(&b, 0);
+  buf_puts(&b, "{\"status\":\"error\",\"error\":");
+  buf_json_str(&b, msg);
+  buf_puts(&b, "}\n");
+  ret = queue(r, status, NULL, b.data ? b.data : "", b.len, hname, hval);
+  buf_free(&b);
+  return ret;
+}
+
+enum MHD_Result
+http_reply_error(struct http_req *r, unsigned status, const char *fmt, ...)
+{
+  va_list ap;
+  enum MHD_Result ret;
+
+  va_start(ap, fmt);
+  ret = vreply_error(r, status, NULL, NULL, fmt, ap);
+  va_end(ap);
+  return ret;
+}
+
+static enum MHD_Result
+reply_error_hdr(struct http_req *r, unsigned status, const char *hname,
+                const char *hval, const char *fmt, ...)
+  __attribute__((format(printf, 5, 6)));
+
+static enum MHD_Result
+reply_error_hdr(struct http_req *r, unsigned status, const char *hname,
+                const char *hval, const char *fmt, ...)
+{
+  va_list ap;
+  enum MHD_Result ret;
+
+  va_start(ap, fmt);
+  ret = vreply_error(r, status, hname, hval, fmt, ap);
+  va_end(ap);
+  return ret;
+}
+
+static int
+is_json_type(const char *ct)
+{
+  size_t n = strlen("application/json");
+  if (!ct || strncasecmp(ct, "application/json", n) != 0)
+    return 0;
+  return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/* Checks made before any byte of the body is read. */
+static enum MHD_Result
+first_call(struct http_req *r, const struct route *rt)
+{
+  const char *why = NULL, *cl, *ct;
+  size_t max = rt->body == WEBHOOK_BODY ? r->cfg->max_body_bytes : API_BODY_MAX;
+
+  if (!method_allowed(rt, r->method)) {
+    if (rt->body == WEBHOOK_BODY)
+      metrics_webhook(WH_METHOD_NOT_ALLOWED);
+    return reply_error_hdr(r, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW,
+                           rt->methods, "method %s is not allowed on %s (allowed: %s)",
+                           r->method, rt->path, rt->methods);
+  }
+  if (rt->auth && !auth_check(r->cfg, r->conn, &why)) {
+    if (rt->body == WEBHOOK_BODY)
+      metrics_webhook(WH_UNAUTHORIZED);
+    rblog(LOG_WARN, "request refused", "path", r->url, "reason", why, NULL);
+    return reply_error_hdr(r, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                           r->cfg->bearer_token ? "Bearer realm=\"runbookd\""
+                                                : "Basic realm=\"runbookd\"",
+                           "%s", why);
+  }
+  if (rt->body == NO_BODY || strcmp(r->method, "GET") == 0)
+    return MHD_YES;
+  ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (rt->body == WEBHOOK_BODY && !is_json_type(ct)) {
+    metrics_webhook(WH_UNSUPPORTED_MEDIA_TYPE);
+    return http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                            "Content-Type must be application/json, not %s",
+                            ct ? ct : "missing");
+  }
+  cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl && strtoull(cl, NULL, 10) > max) {
+    if (rt->body == WEBHOOK_BODY)
+      metrics_webhook(WH_TOO_LARGE);
+    return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "body of %s bytes is larger than the limit of %zu", cl, max);
+  }
+  buf_init(&r->body, max);
+  return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+           const char *method, const char *version, const char *upload_data,
+           size_t *upload_data_size, void **req_cls)
+{
+  struct app *app = cls;
+  struct http_req *r = *req_cls;
+  const struct route *rt;
+
+  if (!r) {
+    r = calloc(1, sizeof(*r));
+    if (!r)
+      return MHD_NO;
+    *req_cls = r;
+    r->app = app;
+    r->cfg = app_config(app);
+    r->conn = conn;
+    r->method = method;
+    r->url = url;
+    r->t0_ns = rb_mono_ns();
+    r->handler = H_OTHER;
+    atomic_fetch_add(&app->inflight, 1);
+    rt = find_route(url);
+    if (!rt)
+      return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: %.200s", url);
+    r->handler = rt->metric;
+    return first_call(r, rt);
+  }
+  if (r->responded) {
+    *upload_data_size = 0; /* discard what follows an early answer */
+    return MHD_YES;
+  }
+  rt = find_route(url);
+  if (*upload_data_size) {
+    rb_status rc = RB_ETOOBIG;
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (r->body.max)
+      rc = buf_append(&r->body, upload_data, n);
+    if (rc == RB_ETOOBIG) {
+      if (rt && rt->body == WEBHOOK_BODY)
+        metrics_webhook(WH_TOO_LARGE);
+      return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                              r->body.max ? "body is larger than the limit of %zu bytes"
+                                          : "this endpoint takes no body%.0zu",
+                              r->body.max);
+    }
+    if (rc)
+      return MHD_NO;
+    if (rb_mono_ns() - r->t0_ns > 2 * (int64_t)r->cfg->connection_timeout_s * 1000000000) {
+      return http_reply_error(r, MHD_HTTP_REQUEST_TIMEOUT,
+                              "request body took longer than %u seconds",
+                              2 * r->cfg->connection_timeout_s);
+    }
+    return MHD_YES;
+  }
+  return rt->fn(r);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+  struct app *app = cls;
+  struct http_req *r = *req_cls;
+
+  if (!r)
+    return;
+  metrics_request(r->handler, rb_mono_ns() - r->t0_ns);
+  buf_free(&r->body);
+  config_drop(r->cfg);
+  free(r);
+  *req_cls = NULL;
+  atomic_fetch_sub(&app->inflight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+  char msg[512];
+  size_t n;
+
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  rblog(LOG_DEBUG, "http", "detail", msg, NULL);
+}
+
+static rb_status
+resolve_listen(const char *addr, struct sockaddr_storage *ss, int *v6, char *err)
+{
+  char host[256];
+  const char *colon = strrchr(addr, ':');
+  size_t hl = (size_t)(colon - addr);
+  struct addrinfo hints, *res = NULL;
+  int rc;
+
+  if (hl >= sizeof(host)) {
+    snprintf(err, RB_ERRLEN, "listen address too long");
+    return RB_EINVAL;
+  }
+  memcpy(host, addr, hl);
+  host[hl] = '\0';
+  if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+    memmove(host, host + 1, hl - 2);
+    host[hl - 2] = '\0';
+  }
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  rc = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
+  if (rc != 0 || !res) {
+    snprintf(err, RB_ERRLEN, "cannot resolve listen address %s: %s", addr, gai_strerror(rc));
+    return RB_EINVAL;
+  }
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  *v6 = res->ai_family == AF_INET6;
+  freeaddrinfo(res);
+  return RB_OK;
+}
+
+rb_status
+http_start(struct app *app, const struct rb_config *cfg,
+           struct http_server **out, char *err)
+{
+  struct http_server *s = calloc(1, sizeof(*s));
+  struct sockaddr_storage ss;
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                   | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  const union MHD_DaemonInfo *info;
+  int v6 = 0;
+  char port[16];
+
+  *out = NULL;
+  if (!s) {
+    snprintf(err, RB_ERRLEN, "out of memory");
+    return RB_ENOMEM;
+  }
+  if (resolve_listen(cfg->listen_address, &ss, &v6, err)) {
+    free(s);
+    return RB_EINVAL;
+  }
+  if (v6)
+    flags |= MHD_USE_IPv6;
+  if (cfg->tls_cert_pem)
+    flags |= MHD_USE_TLS;
+  s->d = MHD_start_daemon(
+    flags, 0, NULL, NULL, on_request, app,
+    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+    MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
+    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+    MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
+    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes + (size_t)16384,
+    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+    cfg->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert_pem,
+    MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
+    MHD_OPTION_END);
+  if (!s->d) {
+    snprintf(err, RB_ERRLEN, "cannot listen on %s (address in use, or bad TLS files?)",
+             cfg->listen_address);
+    free(s);
+    return RB_EIO;
+  }
+  info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+  snprintf(port, sizeof(port), "%u", info ? (unsigned)info->port : 0);
+  rblog(LOG_INFO, "listening", "address", cfg->listen_address, "port", port, "tls",
+        cfg->tls_cert_pem ? "true" : "false", "auth",
+        cfg->bearer_token && cfg->basic_password ? "bearer,basic"
+        : cfg->bearer_token                      ? "bearer"
+        : cfg->basic_password                    ? "basic"
+                                                 : "none",
+        NULL);
+  *out = s;
+  return RB_OK;
+}
+
+void
+http_quiesce(struct http_server *s)
+{
+  if (s && s->d) {
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+      close(fd);
+  }
+}
+
+void
+http_stop(struct http_server *s)
+{
+  if (!s)
+    return;
+  if (s->d)
+    MHD_stop_daemon(s->d);
+  free(s);
+}

@@ -1,0 +1,292 @@
+/*
+ * store.c - the backend-independent part of the store: the writer thread,
+ * its job queue and group commit; reads are forwarded to the backend.
+ */
+#include "store.h"
+#include "log.h"
+#include "metrics.h"
+#include "rbtime.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Jobs taken into one transaction at most: bounds the latency a single
+ * batch adds and the work lost to one storage failure. */
+#define BATCH_MAX 512
+
+struct store {
+  const struct store_backend *be;
+  void *h;
+  pthread_t writer;
+  int writer_started;
+  pthread_mutex_t mu;
+  pthread_cond_t wake;   /* jobs queued or stopping */
+  pthread_cond_t done;   /* a batch finished */
+  struct store_job *head, **tail;
+  size_t pending;
+  size_t max_pending;
+  int stopping;
+};
+
+static int
+storage_failure(rb_status st)
+{
+  return st == RB_EUNAVAIL || st == RB_EIO || st == RB_ENOMEM
+         || st == RB_EINTERNAL;
+}
+
+static void
+finish(struct store *st, struct store_job **jobs, size_t n, rb_status all)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (all)
+      jobs[i]->status = all;
+    if (jobs[i]->done)
+      jobs[i]->done(jobs[i], jobs[i]->status);
+  }
+  pthread_mutex_lock(&st->mu);
+  for (size_t i = 0; i < n; i++)
+    jobs[i]->finished = 1;
+  pthread_cond_broadcast(&st->done);
+  pthread_mutex_unlock(&st->mu);
+}
+
+static void
+run_batch(struct store *st, struct store_job **jobs, size_t n)
+{
+  int64_t t0 = rb_mono_ns();
+  rb_status rc;
+
+  rc = st->be->begin(st->h);
+  if (rc)
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    rc = st->be->savepoint(st->h);
+    if (rc)
+      goto fail_rollback;
+    jobs[i]->status = jobs[i]->fn(st, jobs[i]->arg);
+    if (jobs[i]->status == RB_OK) {
+      rc = st->be->release(st->h);
+    } else if (storage_failure(jobs[i]->status)) {
+      rc = jobs[i]->status;
+    } else {
+      rc = st->be->rollback_to(st->h);
+    }
+    if (rc)
+      goto fail_rollback;
+  }
+  rc = st->be->commit(st->h);
+  if (rc)
+    goto fail_rollback;
+  metrics_commit(rb_mono_ns() - t0, n);
+  finish(st, jobs, n, RB_OK);
+  return;
+
+fail_rollback:
+  st->be->rollback(st->h);
+fail:
+  metrics_store_error();
+  rblog(LOG_ERROR, "store transaction failed; answering 503 so senders retry",
+        "error", rb_strerror(rc), NULL);
+  finish(st, jobs, n, RB_EUNAVAIL);
+}
+
+static void *
+writer_main(void *arg)
+{
+  struct store *st = arg;
+  struct store_job *batch[BATCH_MAX];
+
+  for (;;) {
+    size_t n = 0;
+    pthread_mutex_lock(&st->mu);
+    while (!st->head && !st->stopping)
+      pthread_cond_wait(&st->wake, &st->mu);
+    if (!st->head && st->stopping) {
+      pthread_mutex_unlock(&st->mu);
+      break;
+    }
+    while (st->head && n < BATCH_MAX) {
+      batch[n++] = st->head;
+      st->head = st->head->next;
+    }
+    if (!st->head)
+      st->tail = &st->head;
+    st->pending -= n;
+    pthread_mutex_unlock(&st->mu);
+    run_batch(st, batch, n);
+  }
+  return NULL;
+}
+
+rb_status
+store_open(const struct store_options *opt, struct store **out, char *err)
+{
+  struct store *st = calloc(1, sizeof(*st));
+  rb_status rc;
+
+  *out = NULL;
+  if (!st) {
+    snprintf(err, RB_ERRLEN, "out of memory");
+    return RB_ENOMEM;
+  }
+  rc = store_sqlite_open(opt, &st->be, &st->h, err);
+  if (rc) {
+    free(st);
+    return rc;
+  }
+  pthread_mutex_init(&st->mu, NULL);
+  pthread_cond_init(&st->wake, NULL);
+  pthread_cond_init(&st->done, NULL);
+  st->tail = &st->head;
+  st->max_pending = opt->max_pending_jobs ? opt->max_pending_jobs : 10000;
+  if (!opt->read_only) {
+    if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+      snprintf(err, RB_ERRLEN, "cannot start the store writer thread");
+      store_close(st);
+      return RB_EINTERNAL;
+    }
+    st->writer_started = 1;
+  }
+  *out = st;
+  return RB_OK;
+}
+
+void
+store_close(struct store *st)
+{
+  if (!st)
+    return;
+  pthread_mutex_lock(&st->mu);
+  st->stopping = 1;
+  pthread_cond_broadcast(&st->wake);
+  pthread_mutex_unlock(&st->mu);
+  if (st->writer_started)
+    pthread_join(st->writer, NULL);
+  st->be->close(st->h);
+  pthread_mutex_destroy(&st->mu);
+  pthread_cond_destroy(&st->wake);
+  pthread_cond_destroy(&st->done);
+  free(st);
+}
+
+rb_status
+store_submit_async(struct store *st, struct store_job *job)
+{
+  pthread_mutex_lock(&st->mu);
+  if (st->stopping || !st->writer_started || st->pending >= st->max_pending) {
+    pthread_mutex_unlock(&st->mu);
+    return RB_EUNAVAIL;
+  }
+  job->next = NULL;
+  job->finished = 0;
+  job->status = RB_OK;
+  *st->tail = job;
+  st->tail = &job->next;
+  st->pending++;
+  pthread_cond_signal(&st->wake);
+  pthread_mutex_unlock(&st->mu);
+  return RB_OK;
+}
+
+rb_status
+store_submit(struct store *st, store_job_fn fn, void *arg)
+{
+  struct store_job job;
+  rb_status rc;
+
+  memset(&job, 0, sizeof(job));
+  job.fn = fn;
+  job.arg = arg;
+  rc = store_submit_async(st, &job);
+  if (rc)
+    return rc;
+  pthread_mutex_lock(&st->mu);
+  while (!job.finished)
+    pthread_cond_wait(&st->done, &st->mu);
+  pthread_mutex_unlock(&st->mu);
+  return job.status;
+}
+
+rb_status
+store_w_latest_by_fingerprint(struct store *st, const char *fp,
+                              struct incident *out)
+{
+  return st->be->latest_by_fingerprint(st->h, fp, out);
+}
+
+rb_status
+store_w_get(struct store *st, int64_t id, struct incident *out)
+{
+  return st->be->get_for_update(st->h, id, out);
+}
+
+rb_status
+store_w_insert_incident(struct store *st, struct incident *inc)
+{
+  return st->be->insert_incident(st->h, inc);
+}
+
+rb_status
+store_w_update_incident(struct store *st, const struct incident *inc)
+{
+  return st->be->update_incident(st->h, inc);
+}
+
+rb_status
+store_w_append_event(struct store *st, int64_t incident_id, int64_t at_ms,
+                     const char *kind, const char *actor,
+                     const char *detail_json)
+{
+  return st->be->append_event(st->h, incident_id, at_ms, kind, actor,
+                              detail_json ? detail_json : "{}");
+}
+
+rb_status
+store_get(struct store *st, int64_t id, struct incident *out)
+{
+  return st->be->get(st->h, id, out);
+}
+
+rb_status
+store_list(struct store *st, const struct incident_filter *f,
+           struct incident **out, size_t *n)
+{
+  return st->be->list(st->h, f, out, n);
+}
+
+rb_status
+store_timeline(struct store *st, int64_t id, struct tl_event **out, size_t *n)
+{
+  return st->be->timeline(st->h, id, out, n);
+}
+
+rb_status
+store_open_counts(struct store *st, int64_t counts[SEV_COUNT])
+{
+  return st->be->open_counts(st->h, counts);
+}
+
+rb_status
+store_ping(struct store *st)
+{
+  return st->be->ping(st->h);
+}
+
+void
+incidents_free(struct incident *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    incident_clear(&v[i]);
+  free(v);
+}
+
+void
+tl_events_free(struct tl_event *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    tl_event_clear(&v[i]);
+  free(v);
+}

@@ -1,0 +1,664 @@
+/*
+ * store_sqlite.c - the embedded SQLite backend of the store.
+ *
+ * Two connections: the writer's (used only by the store's writer thread)
+ * and a reader's behind a mutex.  WAL mode lets reads run beside a write;
+ * synchronous=FULL makes every commit durable (fsync'd) before the writer
+ * reports it, so a webhook answered 200 survives kill -9 and power loss.
+ * The schema is versioned with PRAGMA user_version and migrated at open.
+ * Timeline rows cannot be updated or deleted (triggers).
+ */
+#include "store.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Each entry moves the schema from version i to i + 1.  Never edit a
+ * shipped entry: append a new one. */
+static const char *const migrations[] = {
+  /* 1: incidents and their append-only timeline */
+  "CREATE TABLE incidents ("
+  "  id INTEGER PRIMARY KEY,"
+  "  fingerprint TEXT NOT NULL,"
+  "  state TEXT NOT NULL CHECK (state IN ('open','acked','resolved')),"
+  "  severity TEXT NOT NULL,"
+  "  alertname TEXT NOT NULL,"
+  "  namespace TEXT,"
+  "  summary TEXT,"
+  "  labels TEXT NOT NULL,"
+  "  annotations TEXT NOT NULL,"
+  "  starts_at_ns INTEGER NOT NULL,"
+  "  ends_at_ns INTEGER NOT NULL DEFAULT 0,"
+  "  opened_ms INTEGER NOT NULL,"
+  "  last_seen_ms INTEGER NOT NULL,"
+  "  acked_ms INTEGER NOT NULL DEFAULT 0,"
+  "  acked_by TEXT,"
+  "  resolved_ms INTEGER NOT NULL DEFAULT 0,"
+  "  resolved_by TEXT,"
+  "  deliveries INTEGER NOT NULL DEFAULT 1"
+  ");"
+  "CREATE INDEX incidents_by_fingerprint ON incidents (fingerprint, id);"
+  "CREATE INDEX incidents_by_state ON incidents (state, severity);"
+  "CREATE TABLE events ("
+  "  id INTEGER PRIMARY KEY,"
+  "  incident_id INTEGER NOT NULL REFERENCES incidents (id),"
+  "  at_ms INTEGER NOT NULL,"
+  "  kind TEXT NOT NULL,"
+  "  actor TEXT NOT NULL,"
+  "  detail TEXT NOT NULL"
+  ");"
+  "CREATE INDEX events_by_incident ON events (incident_id, id);"
+  "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+  "  BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;"
+  "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+  "  BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;",
+};
+
+#define INCIDENT_COLS                                                        \
+  "id, fingerprint, state, severity, alertname, namespace, summary, labels," \
+  " annotations, starts_at_ns, ends_at_ns, opened_ms, last_seen_ms,"         \
+  " acked_ms, acked_by, resolved_ms, resolved_by, deliveries"
+
+enum stmt_id {
+  S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+  S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+  [S_BEGIN] = "BEGIN IMMEDIATE",
+  [S_COMMIT] = "COMMIT",
+  [S_ROLLBACK] = "ROLLBACK",
+  [S_SAVEPOINT] = "SAVEPOINT job",
+  [S_RELEASE] = "RELEASE job",
+  [S_ROLLBACK_TO] = "ROLLBACK TO job",
+  [S_LATEST] = "SELECT " INCIDENT_COLS " FROM incidents WHERE fingerprint = ?"
+               " ORDER BY id DESC LIMIT 1",
+  [S_GET_W] = "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?",
+  [S_INSERT] = "INSERT INTO incidents (fingerprint, state, severity, alertname,"
+               " namespace, summary, labels, annotations, starts_at_ns,"
+               " ends_at_ns, opened_ms, last_seen_ms, acked_ms, acked_by,"
+               " resolved_ms, resolved_by, deliveries)"
+               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [S_UPDATE] = "UPDATE incidents SET fingerprint=?, state=?, severity=?,"
+               " alertname=?, namespace=?, summary=?, labels=?, annotations=?,"
+               " starts_at_ns=?, ends_at_ns=?, opened_ms=?, last_seen_ms=?,"
+               " acked_ms=?, acked_by=?, resolved_ms=?, resolved_by=?,"
+               " deliveries=? WHERE id=?",
+  [S_EVENT] = "INSERT INTO events (incident_id, at_ms, kind, actor, detail)"
+              " VALUES (?,?,?,?,?)",
+};
+
+struct sq {
+  sqlite3 *w;             /* writer connection (writer thread only) */
+  sqlite3_stmt *st[S_COUNT];
+  sqlite3 *r;             /* reader connection */
+  pthread_mutex_t rmu;
+  int read_only;
+};
+
+static rb_status
+map_rc(int rc)
+{
+  switch (rc & 0xff) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW:
+    return RB_OK;
+  case SQLITE_NOMEM:
+    return RB_ENOMEM;
+  case SQLITE_CONSTRAINT:
+  case SQLITE_MISMATCH:
+  case SQLITE_RANGE:
+  case SQLITE_ERROR:
+    return RB_EINTERNAL;
+  default: /* BUSY, LOCKED, FULL, IOERR, READONLY, CORRUPT, CANTOPEN... */
+    return RB_EUNAVAIL;
+  }
+}
+
+static rb_status
+step_done(struct sq *s, sqlite3_stmt *stmt)
+{
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    rblog(LOG_ERROR, "sqlite statement failed", "error", sqlite3_errmsg(s->w),
+          "sql", sqlite3_sql(stmt), NULL);
+    return map_rc(rc);
+  }
+  return RB_OK;
+}
+
+static rb_status
+run(struct sq *s, enum stmt_id id)
+{
+  return step_done(s, s->st[id]);
+}
+
+static rb_status sq_begin(void *h) { return run(h, S_BEGIN); }
+static rb_status sq_commit(void *h) { return run(h, S_COMMIT); }
+static rb_status sq_savepoint(void *h) { return run(h, S_SAVEPOINT); }
+static rb_status sq_release(void *h) { return run(h, S_RELEASE); }
+
+static rb_status
+sq_rollback(void *h)
+{
+  struct sq *s = h;
+  if (sqlite3_get_autocommit(s->w))
+    return RB_OK; /* SQLite already rolled back (e.g. on SQLITE_FULL) */
+  return run(s, S_ROLLBACK);
+}
+
+static rb_status
+sq_rollback_to(void *h)
+{
+  rb_status rc = run(h, S_ROLLBACK_TO);
+  return rc ? rc : run(h, S_RELEASE);
+}
+
+static char *
+col_str(sqlite3_stmt *st, int i)
+{
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+static void
+row_to_incident(sqlite3_stmt *st, struct incident *inc)
+{
+  const unsigned char *fp = sqlite3_column_text(st, 1);
+  const unsigned char *state = sqlite3_column_text(st, 2);
+  const unsigned char *sev = sqlite3_column_text(st, 3);
+  int s;
+
+  memset(inc, 0, sizeof(*inc));
+  inc->id = sqlite3_column_int64(st, 0);
+  snprintf(inc->fingerprint, sizeof(inc->fingerprint), "%s", fp ? (const char *)fp : "");
+  s = incident_state_parse(state ? (const char *)state : "");
+  inc->state = s < 0 ? INC_OPEN : (enum incident_state)s;
+  s = severity_parse(sev ? (const char *)sev : "");
+  inc->severity = s < 0 ? SEV_MEDIUM : (enum severity)s;
+  inc->alertname = col_str(st, 4);
+  inc->namespace_ = col_str(st, 5);
+  inc->summary = col_str(st, 6);
+  inc->labels_json = col_str(st, 7);
+  inc->annotations_json = col_str(st, 8);
+  inc->starts_at_ns = sqlite3_column_int64(st, 9);
+  inc->ends_at_ns = sqlite3_column_int64(st, 10);
+  inc->opened_ms = sqlite3_column_int64(st, 11);
+  inc->last_seen_ms = sqlite3_column_int64(st, 12);
+  inc->acked_ms = sqlite3_column_int64(st, 13);
+  inc->acked_by = col_str(st, 14);
+  inc->resolved_ms = sqlite3_column_int64(st, 15);
+  inc->resolved_by = col_str(st, 16);
+  inc->deliveries = sqlite3_column_int64(st, 17);
+}
+
+/* Runs a prepared single-row SELECT; RB_ENOTFOUND when no row. */
+static rb_status
+select_one(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out)
+{
+  int rc = sqlite3_step(stmt);
+  rb_status st = RB_OK;
+
+  if (rc == SQLITE_ROW)
+    row_to_incident(stmt, out);
+  else if (rc == SQLITE_DONE)
+    st = RB_ENOTFOUND;
+  else {
+    rblog(LOG_ERROR, "sqlite query failed", "error", sqlite3_errmsg(db), NULL);
+    st = map_rc(rc);
+  }
+  sqlite3_reset(stmt);
+  return st;
+}
+
+static rb_status
+sq_latest(void *h, const char *fp, struct incident *out)
+{
+  struct sq *s = h;
+  sqlite3_bind_text(s->st[S_LATEST], 1, fp, -1, SQLITE_STATIC);
+  return select_one(s->w, s->st[S_LATEST], out);
+}
+
+static rb_status
+sq_get_w(void *h, int64_t id, struct incident *out)
+{
+  struct sq *s = h;
+  sqlite3_bind_int64(s->st[S_GET_W], 1, id);
+  return select_one(s->w, s->st[S_GET_W], out);
+}
+
+static void
+bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+  if (v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static void
+bind_incident(sqlite3_stmt *st, const struct incident *inc)
+{
+  sqlite3_bind_text(st, 1, inc->fingerprint, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, incident_state_name(inc->state), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, severity_name(inc->severity), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, inc->alertname ? inc->alertname : "", -1, SQLITE_STATIC);
+  bind_text_or_null(st, 5, inc->namespace_);
+  bind_text_or_null(st, 6, inc->summary);
+  sqlite3_bind_text(st, 7, inc->labels_json ? inc->labels_json : "{}", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 8, inc->annotations_json ? inc->annotations_json : "{}", -1,
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(st, 9, inc->starts_at_ns);
+  sqlite3_bind_int64(st, 10, inc->ends_at_ns);
+  sqlite3_bind_int64(st, 11, inc->opened_ms);
+  sqlite3_bind_int64(st, 12, inc->last_seen_ms);
+  sqlite3_bind_int64(st, 13, inc->acked_ms);
+  bind_text_or_null(st, 14, inc->acked_by);
+  sqlite3_bind_int64(st, 15, inc->resolved_ms);
+  bind_text_or_null(st, 16, inc->resolved_by);
+  sqlite3_bind_int64(st, 17, inc->deliveries);
+}
+
+static rb_status
+sq_insert(void *h, struct incident *inc)
+{
+  struct sq *s = h;
+  rb_status rc;
+
+  bind_incident(s->st[S_INSERT], inc);
+  rc = run(s, S_INSERT);
+  sqlite3_clear_bindings(s->st[S_INSERT]);
+  if (!rc)
+    inc->id = sqlite3_last_insert_rowid(s->w);
+  return rc;
+}
+
+static rb_status
+sq_update(void *h, const struct incident *inc)
+{
+  struct sq *s = h;
+  rb_status rc;
+
+  bind_incident(s->st[S_UPDATE], inc);
+  sqlite3_bind_int64(s->st[S_UPDATE], 18, inc->id);
+  rc = run(s, S_UPDATE);
+  sqlite3_clear_bindings(s->st[S_UPDATE]);
+  return rc;
+}
+
+static rb_status
+sq_event(void *h, int64_t incident_id, int64_t at_ms, const char *kind,
+         const char *actor, const char *detail)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = s->st[S_EVENT];
+  rb_status rc;
+
+  sqlite3_bind_int64(st, 1, incident_id);
+  sqlite3_bind_int64(st, 2, at_ms);
+  sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, actor, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, detail, -1, SQLITE_STATIC);
+  rc = run(s, S_EVENT);
+  sqlite3_clear_bindings(st);
+  return rc;
+}
+
+static rb_status
+sq_get(void *h, int64_t id, struct incident *out)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = NULL;
+  rb_status rc;
+
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r, "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?",
+                         -1, &st, NULL) != SQLITE_OK) {
+    rc = RB_EUNAVAIL;
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  rc = select_one(s->r, st, out);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  return rc;
+}
+
+static rb_status
+sq_list(void *h, const struct incident_filter *f, struct incident **out,
+        size_t *n)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = NULL;
+  char sql[512];
+  size_t cap = 0;
+  int rc, idx = 1;
+  rb_status ret = RB_OK;
+  const char *state_sql = "";
+
+  *out = NULL;
+  *n = 0;
+  switch (f->state) {
+  case INC_OPEN: state_sql = " AND state IN ('open','acked')"; break;
+  case INC_ACKED: state_sql = " AND state = 'acked'"; break;
+  case INC_RESOLVED: state_sql = " AND state = 'resolved'"; break;
+  case INC_FILTER_UNACKED: state_sql = " AND state = 'open'"; break;
+  default: break;
+  }
+  snprintf(sql, sizeof(sql),
+           "SELECT " INCIDENT_COLS " FROM incidents WHERE 1%s%s%s"
+           " ORDER BY id DESC LIMIT ? OFFSET ?",
+           state_sql, f->severity >= 0 ? " AND severity = ?" : "",
+           f->alertname ? " AND alertname = ?" : "");
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+    rblog(LOG_ERROR, "sqlite prepare failed", "error", sqlite3_errmsg(s->r), NULL);
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  if (f->severity >= 0)
+    sqlite3_bind_text(st, idx++, severity_name((enum severity)f->severity), -1,
+                      SQLITE_STATIC);
+  if (f->alertname)
+    sqlite3_bind_text(st, idx++, f->alertname, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->limit);
+  sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->offset);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      struct incident *p = realloc(*out, nc * sizeof(**out));
+      if (!p) {
+        ret = RB_ENOMEM;
+        goto out;
+      }
+      *out = p;
+      cap = nc;
+    }
+    row_to_incident(st, &(*out)[(*n)++]);
+  }
+  if (rc != SQLITE_DONE)
+    ret = map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  if (ret) {
+    incidents_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return ret;
+}
+
+static rb_status
+sq_timeline(void *h, int64_t id, struct tl_event **out, size_t *n)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  int rc;
+  rb_status ret = RB_OK;
+
+  *out = NULL;
+  *n = 0;
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r,
+                         "SELECT id, incident_id, at_ms, kind, actor, detail FROM events"
+                         " WHERE incident_id = ? ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct tl_event *ev;
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      struct tl_event *p = realloc(*out, nc * sizeof(**out));
+      if (!p) {
+        ret = RB_ENOMEM;
+        goto out;
+      }
+      *out = p;
+      cap = nc;
+    }
+    ev = &(*out)[(*n)++];
+    ev->id = sqlite3_column_int64(st, 0);
+    ev->incident_id = sqlite3_column_int64(st, 1);
+    ev->at_ms = sqlite3_column_int64(st, 2);
+    ev->kind = col_str(st, 3);
+    ev->actor = col_str(st, 4);
+    ev->detail = col_str(st, 5);
+  }
+  if (rc != SQLITE_DONE)
+    ret = map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  if (ret) {
+    tl_events_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return ret;
+}
+
+static rb_status
+sq_open_counts(void *h, int64_t counts[SEV_COUNT])
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = NULL;
+  rb_status ret = RB_OK;
+  int rc;
+
+  memset(counts, 0, sizeof(int64_t) * SEV_COUNT);
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r,
+                         "SELECT severity, count(*) FROM incidents"
+                         " WHERE state IN ('open','acked') GROUP BY severity",
+                         -1, &st, NULL) != SQLITE_OK) {
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int sev = severity_parse((const char *)sqlite3_column_text(st, 0));
+    if (sev >= 0)
+      counts[sev] = sqlite3_column_int64(st, 1);
+  }
+  if (rc != SQLITE_DONE)
+    ret = map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  return ret;
+}
+
+static rb_status
+sq_ping(void *h)
+{
+  struct sq *s = h;
+  rb_status rc;
+
+  pthread_mutex_lock(&s->rmu);
+  rc = map_rc(sqlite3_exec(s->r, "SELECT 1 FROM incidents LIMIT 1", NULL, NULL, NULL));
+  pthread_mutex_unlock(&s->rmu);
+  return rc;
+}
+
+static void
+sq_close(void *h)
+{
+  struct sq *s = h;
+  if (!s)
+    return;
+  for (int i = 0; i < S_COUNT; i++)
+    sqlite3_finalize(s->st[i]);
+  /* Closing the last connection checkpoints the WAL into the database. */
+  sqlite3_close(s->r);
+  sqlite3_close(s->w);
+  pthread_mutex_destroy(&s->rmu);
+  free(s);
+}
+
+static const struct store_backend sqlite_backend = {
+  .name = "sqlite",
+  .begin = sq_begin,
+  .commit = sq_commit,
+  .rollback = sq_rollback,
+  .savepoint = sq_savepoint,
+  .release = sq_release,
+  .rollback_to = sq_rollback_to,
+  .latest_by_fingerprint = sq_latest,
+  .get_for_update = sq_get_w,
+  .insert_incident = sq_insert,
+  .update_incident = sq_update,
+  .append_event = sq_event,
+  .get = sq_get,
+  .list = sq_list,
+  .timeline = sq_timeline,
+  .open_counts = sq_open_counts,
+  .ping = sq_ping,
+  .close = sq_close,
+};
+
+static rb_status
+exec_or_err(sqlite3 *db, const char *sql, char *err, const char *what)
+{
+  char *msg = NULL;
+  int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+  if (rc != SQLITE_OK) {
+    snprintf(err, RB_ERRLEN, "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return map_rc(rc) == RB_OK ? RB_EUNAVAIL : map_rc(rc);
+  }
+  return RB_OK;
+}
+
+static int
+user_version(sqlite3 *db)
+{
+  sqlite3_stmt *st = NULL;
+  int v = -1;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK
+      && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+static rb_status
+migrate(sqlite3 *db, char *err)
+{
+  int v = user_version(db);
+  int want = (int)RB_ARRAY_LEN(migrations);
+  char sql[64];
+  rb_status rc;
+
+  if (v < 0) {
+    snprintf(err, RB_ERRLEN, "cannot read the schema version: %s", sqlite3_errmsg(db));
+    return RB_EUNAVAIL;
+  }
+  if (v > want) {
+    snprintf(err, RB_ERRLEN,
+             "the store's schema version %d is newer than this runbookd knows (%d)",
+             v, want);
+    return RB_EINVAL;
+  }
+  for (; v < want; v++) {
+    rc = exec_or_err(db, "BEGIN IMMEDIATE", err, "migration");
+    if (rc)
+      return rc;
+    rc = exec_or_err(db, migrations[v], err, "migration");
+    if (!rc) {
+      snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+      rc = exec_or_err(db, sql, err, "migration");
+    }
+    if (!rc)
+      rc = exec_or_err(db, "COMMIT", err, "migration");
+    if (rc) {
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+      return rc;
+    }
+    snprintf(sql, sizeof(sql), "%d", v + 1);
+    rblog(LOG_INFO, "store schema migrated", "version", sql, NULL);
+  }
+  return RB_OK;
+}
+
+rb_status
+store_sqlite_open(const struct store_options *opt,
+                  const struct store_backend **be, void **h, char *err)
+{
+  struct sq *s = calloc(1, sizeof(*s));
+  char path[4096], sql[128];
+  int flags;
+  rb_status rc = RB_OK;
+
+  if (!s) {
+    snprintf(err, RB_ERRLEN, "out of memory");
+    return RB_ENOMEM;
+  }
+  pthread_mutex_init(&s->rmu, NULL);
+  s->read_only = opt->read_only;
+  if (!opt->read_only && mkdir(opt->sqlite_dir, 0750) != 0 && errno != EEXIST) {
+    snprintf(err, RB_ERRLEN, "cannot create %s: %s", opt->sqlite_dir, strerror(errno));
+    rc = RB_EIO;
+    goto fail;
+  }
+  snprintf(path, sizeof(path), "%s/runbookd.db", opt->sqlite_dir);
+  flags = SQLITE_OPEN_NOMUTEX
+          | (opt->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (sqlite3_open_v2(path, &s->w, flags, NULL) != SQLITE_OK) {
+    snprintf(err, RB_ERRLEN, "cannot open %s: %s", path, sqlite3_errmsg(s->w));
+    rc = RB_EUNAVAIL;
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->w, 5000);
+  if (!opt->read_only) {
+    if ((rc = exec_or_err(s->w, "PRAGMA journal_mode=WAL", err, path))
+        || (rc = exec_or_err(s->w, "PRAGMA synchronous=FULL", err, path))
+        || (rc = exec_or_err(s->w, "PRAGMA foreign_keys=ON", err, path))
+        || (rc = migrate(s->w, err)))
+      goto fail;
+    if (opt->max_bytes > 0) {
+      snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
+               (long long)(opt->max_bytes / 4096 > 0 ? opt->max_bytes / 4096 : 1));
+      if ((rc = exec_or_err(s->w, sql, err, path)))
+        goto fail;
+    }
+    for (int i = 0; i < S_COUNT; i++) {
+      if (sqlite3_prepare_v3(s->w, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                             &s->st[i], NULL) != SQLITE_OK) {
+        snprintf(err, RB_ERRLEN, "prepare: %s", sqlite3_errmsg(s->w));
+        rc = RB_EINTERNAL;
+        goto fail;
+      }
+    }
+  } else if (user_version(s->w) != (int)RB_ARRAY_LEN(migrations)) {
+    snprintf(err, RB_ERRLEN, "%s: no store of this version (run runbookd once to create it)",
+             path);
+    rc = RB_EINVAL;
+    goto fail;
+  }
+  if (sqlite3_open_v2(path, &s->r, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK) {
+    snprintf(err, RB_ERRLEN, "cannot open %s for reading: %s", path, sqlite3_errmsg(s->r));
+    rc = RB_EUNAVAIL;
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->r, 5000);
+  *be = &sqlite_backend;
+  *h = s;
+  return RB_OK;
+fail:
+  sq_close(s);
+  return rc;
+}
