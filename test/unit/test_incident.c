@@ -1,0 +1,322 @@
+/* Unit tests for incident.c over the SQLite store: the incident rules,
+ * people's actions, the append-only timeline and group commit. */
+#include "incident.h"
+#include "payload.h"
+#include "store.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static struct store *st;
+static struct severity_map sev;
+static const struct payload_limits lim = { 1000, 64, 256, 4096, 8192, 32 };
+
+static void
+open_store(void)
+{
+  struct store_options o = { .sqlite_dir = dir };
+  char err[RB_ERRLEN];
+  cr_assert_eq(store_open(&o, &st, err), RB_OK, "%s", err);
+}
+
+static void
+setup(void)
+{
+  snprintf(dir, sizeof(dir), "/tmp/rbincXXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  severity_map_defaults(&sev);
+  open_store();
+}
+
+static void
+teardown(void)
+{
+  char cmd[128];
+  store_close(st);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+}
+
+TestSuite(incident, .init = setup, .fini = teardown);
+
+static struct am_payload *
+alert(const char *status, const char *name, const char *starts, const char *severity)
+{
+  char body[1024], err[RB_ERRLEN];
+  struct am_payload *p;
+  snprintf(body, sizeof(body),
+           "{\"version\":\"4\",\"status\":\"%s\",\"receiver\":\"hook\",\"alerts\":[{\"status\":\"%s\","
+           "\"labels\":{\"alertname\":\"%s\",\"namespace\":\"ran-optimization\",\"severity\":\"%s\"},"
+           "\"annotations\":{\"summary\":\"s\"},\"startsAt\":\"%s\",\"endsAt\":\"%s\"}]}",
+           status, status, name, severity, starts,
+           strcmp(status, "resolved") == 0 ? "2026-12-03T16:00:00Z" : "0001-01-01T00:00:00Z");
+  cr_assert_eq(payload_parse(body, strlen(body), &lim, &p, err, sizeof(err)), RB_OK, "%s", err);
+  return p;
+}
+
+static enum ingest_outcome
+ingest(const char *status, const char *name, const char *starts, int64_t now, int64_t *id)
+{
+  struct am_payload *p = alert(status, name, starts, "warning");
+  struct ingest_result r;
+  enum ingest_outcome o;
+
+  cr_assert_eq(incident_ingest(st, p, &sev, now, &r), RB_OK);
+  cr_assert_eq(r.n, 1);
+  o = r.outcome[0];
+  if (id)
+    *id = r.incident_id[0];
+  ingest_result_free(&r);
+  payload_free(p);
+  return o;
+}
+
+static size_t
+timeline_len(int64_t id)
+{
+  struct tl_event *ev;
+  size_t n;
+  cr_assert_eq(store_timeline(st, id, &ev, &n), RB_OK);
+  tl_events_free(ev, n);
+  return n;
+}
+
+static struct incident
+get(int64_t id)
+{
+  struct incident inc;
+  cr_assert_eq(store_get(st, id, &inc), RB_OK);
+  return inc;
+}
+
+Test(incident, lifecycle_of_one_fingerprint)
+{
+  const char *t1 = "2026-12-03T15:00:00Z", *t2 = "2026-12-03T17:00:00Z";
+  int64_t a, b, c;
+  struct incident inc;
+
+  cr_assert_eq(ingest("firing", "X", t1, 1000, &a), INGEST_NEW);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_OPEN);
+  cr_assert_eq(inc.severity, SEV_MEDIUM);
+  cr_assert_str_eq(inc.alertname, "X");
+  cr_assert_eq(inc.deliveries, 1);
+  incident_clear(&inc);
+
+  /* Re-delivery: counter only, no timeline event. */
+  cr_assert_eq(ingest("firing", "X", t1, 2000, &b), INGEST_REPEAT);
+  cr_assert_eq(a, b);
+  cr_assert_eq(timeline_len(a), 1);
+  inc = get(a);
+  cr_assert_eq(inc.deliveries, 2);
+  cr_assert_eq(inc.last_seen_ms, 2000);
+  incident_clear(&inc);
+
+  cr_assert_eq(ingest("resolved", "X", t1, 3000, &b), INGEST_RESOLVED);
+  cr_assert_eq(a, b);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_RESOLVED);
+  cr_assert_str_eq(inc.resolved_by, "alertmanager");
+  cr_assert_eq(inc.resolved_ms, 3000);
+  incident_clear(&inc);
+  cr_assert_eq(timeline_len(a), 2);
+
+  /* The resolved notification again, and a late firing of the same start:
+   * both stale. */
+  cr_assert_eq(ingest("resolved", "X", t1, 4000, NULL), INGEST_STALE);
+  cr_assert_eq(ingest("firing", "X", t1, 4500, NULL), INGEST_STALE);
+  cr_assert_eq(timeline_len(a), 2);
+
+  /* Firing again with a new start: a new incident. */
+  cr_assert_eq(ingest("firing", "X", t2, 5000, &c), INGEST_NEW);
+  cr_assert_neq(c, a);
+}
+
+Test(incident, refire_while_open_is_recorded)
+{
+  int64_t a, b;
+  cr_assert_eq(ingest("firing", "Y", "2026-12-03T15:00:00Z", 1, &a), INGEST_NEW);
+  cr_assert_eq(ingest("firing", "Y", "2026-12-03T15:30:00Z", 2, &b), INGEST_REFIRED);
+  cr_assert_eq(a, b);
+  cr_assert_eq(timeline_len(a), 2);
+}
+
+Test(incident, resolved_without_firing_is_kept)
+{
+  int64_t a;
+  struct incident inc;
+  cr_assert_eq(ingest("resolved", "Z", "2026-12-03T15:00:00Z", 1, &a), INGEST_RESOLVED);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_RESOLVED);
+  incident_clear(&inc);
+  cr_assert_eq(timeline_len(a), 2);
+}
+
+Test(incident, people_act_on_incidents)
+{
+  char msg[RB_ERRLEN];
+  int64_t a;
+  struct incident inc;
+  struct tl_event *ev;
+  size_t n;
+
+  ingest("firing", "W", "2026-12-03T15:00:00Z", 1, &a);
+  cr_assert_eq(incident_act(st, a, ACT_UNACK, "bob", NULL, 2, msg), RB_ECONFLICT);
+  cr_assert_eq(incident_act(st, a, ACT_ACK, "alice", "looking", 3, msg), RB_OK, "%s", msg);
+  cr_assert_eq(incident_act(st, a, ACT_ACK, "bob", NULL, 4, msg), RB_ECONFLICT);
+  cr_assert(strstr(msg, "already acknowledged by alice"), "%s", msg);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_ACKED);
+  cr_assert_str_eq(inc.acked_by, "alice");
+  cr_assert_eq(inc.acked_ms, 3);
+  incident_clear(&inc);
+  cr_assert_eq(incident_act(st, a, ACT_UNACK, "alice", NULL, 5, msg), RB_OK);
+  cr_assert_eq(incident_act(st, a, ACT_COMMENT, "carol", "db looks fine", 6, msg), RB_OK);
+  cr_assert_eq(incident_act(st, a, ACT_RESOLVE, "carol", NULL, 7, msg), RB_OK);
+  cr_assert_eq(incident_act(st, a, ACT_RESOLVE, "carol", NULL, 8, msg), RB_ECONFLICT);
+  cr_assert_eq(incident_act(st, 999, ACT_ACK, "x", NULL, 9, msg), RB_ENOTFOUND);
+
+  cr_assert_eq(store_timeline(st, a, &ev, &n), RB_OK);
+  cr_assert_eq(n, 5);
+  cr_assert_str_eq(ev[1].kind, "acknowledged");
+  cr_assert_str_eq(ev[1].actor, "alice");
+  cr_assert(strstr(ev[1].detail, "looking"));
+  cr_assert_str_eq(ev[2].kind, "unacknowledged");
+  cr_assert_str_eq(ev[3].kind, "commented");
+  cr_assert_str_eq(ev[4].kind, "resolved");
+  cr_assert_str_eq(ev[4].actor, "carol");
+  tl_events_free(ev, n);
+}
+
+Test(incident, list_filters)
+{
+  struct incident_filter f = { INC_OPEN, -1, NULL, 500, 0 };
+  struct incident *v;
+  size_t n;
+  char msg[RB_ERRLEN];
+  int64_t a;
+
+  ingest("firing", "A", "2026-12-03T15:00:00Z", 1, &a);
+  ingest("firing", "B", "2026-12-03T15:00:00Z", 1, NULL);
+  ingest("firing", "C", "2026-12-03T15:00:00Z", 1, NULL);
+  ingest("resolved", "C", "2026-12-03T15:00:00Z", 2, NULL);
+  incident_act(st, a, ACT_ACK, "alice", NULL, 3, msg);
+
+  cr_assert_eq(store_list(st, &f, &v, &n), RB_OK);
+  cr_assert_eq(n, 2);
+  cr_assert_str_eq(v[0].alertname, "B"); /* newest first */
+  incidents_free(v, n);
+  f.state = INC_ACKED;
+  store_list(st, &f, &v, &n);
+  cr_assert_eq(n, 1);
+  incidents_free(v, n);
+  f.state = INC_FILTER_UNACKED;
+  store_list(st, &f, &v, &n);
+  cr_assert_eq(n, 1);
+  incidents_free(v, n);
+  f.state = -1;
+  f.alertname = "C";
+  store_list(st, &f, &v, &n);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(v[0].state, INC_RESOLVED);
+  incidents_free(v, n);
+  f.alertname = NULL;
+  f.limit = 1;
+  f.offset = 2;
+  store_list(st, &f, &v, &n);
+  cr_assert_eq(n, 1);
+  cr_assert_str_eq(v[0].alertname, "A");
+  incidents_free(v, n);
+
+  int64_t counts[SEV_COUNT];
+  cr_assert_eq(store_open_counts(st, counts), RB_OK);
+  cr_assert_eq(counts[SEV_MEDIUM], 2);
+}
+
+Test(incident, timeline_is_append_only)
+{
+  char path[128];
+  sqlite3 *db;
+  int64_t a;
+
+  ingest("firing", "T", "2026-12-03T15:00:00Z", 1, &a);
+  snprintf(path, sizeof(path), "%s/runbookd.db", dir);
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 2000);
+  cr_assert_neq(sqlite3_exec(db, "UPDATE events SET kind = 'x'", NULL, NULL, NULL), SQLITE_OK);
+  cr_assert_neq(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  cr_assert_eq(timeline_len(a), 1);
+}
+
+Test(incident, survives_reopen)
+{
+  int64_t a;
+  ingest("firing", "R", "2026-12-03T15:00:00Z", 1, &a);
+  store_close(st);
+  open_store();
+  cr_assert_eq(ingest("firing", "R", "2026-12-03T15:00:00Z", 2, NULL), INGEST_REPEAT);
+}
+
+static void *
+writer(void *arg)
+{
+  char name[32];
+  for (int i = 0; i < 50; i++) {
+    snprintf(name, sizeof(name), "G%ld-%d", (long)(intptr_t)arg, i);
+    if (ingest("firing", name, "2026-12-03T15:00:00Z", 1, NULL) != INGEST_NEW)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+/* Concurrent submitters share commits and every job lands. */
+Test(incident, group_commit_under_concurrency)
+{
+  pthread_t t[8];
+  struct incident_filter f = { -1, -1, NULL, 500, 0 };
+  struct incident *v;
+  size_t n, total = 0;
+  void *ret;
+
+  for (intptr_t i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, writer, (void *)i);
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], &ret);
+    cr_assert_null(ret);
+  }
+  for (f.offset = 0;; f.offset += n) {
+    cr_assert_eq(store_list(st, &f, &v, &n), RB_OK);
+    incidents_free(v, n);
+    total += n;
+    if (n == 0)
+      break;
+  }
+  cr_assert_eq(total, 400);
+}
+
+Test(incident, full_store_fails_with_unavailable)
+{
+  struct store_options o = { .sqlite_dir = dir, .max_bytes = 64 * 1024 };
+  char err[RB_ERRLEN], name[64];
+  rb_status rc = RB_OK;
+  int i;
+
+  store_close(st);
+  cr_assert_eq(store_open(&o, &st, err), RB_OK, "%s", err);
+  for (i = 0; i < 2000 && rc == RB_OK; i++) {
+    struct am_payload *p;
+    struct ingest_result r;
+    snprintf(name, sizeof(name), "Full-%d", i);
+    p = alert("firing", name, "2026-12-03T15:00:00Z", "high");
+    rc = incident_ingest(st, p, &sev, 1, &r);
+    ingest_result_free(&r);
+    payload_free(p);
+  }
+  cr_assert_eq(rc, RB_EUNAVAIL, "store never filled after %d alerts", i);
+}
