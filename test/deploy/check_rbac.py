@@ -307,7 +307,7 @@ for i, rule in enumerate(role.get("rules", [])):
         fail.check("*" not in values and not any("*" in v for v in values), f"rule {i}: wildcard in {field}")
     fail.check("secrets" not in resources, f"rule {i}: grants secrets")
     for res in resources:
-        want_group = "" if res in ("pods", "configmaps") else "apps"
+        want_group = "" if res in ("pods", "configmaps", "secrets", "events", "endpoints") else "apps"
         fail.check(groups == [want_group], f"rule {i}: {res} belongs to API group {want_group!r}")
         for verb in verbs:
             grant.add((res, verb))
