@@ -6,10 +6,9 @@ objects, and the generated files are up to date with their sources."""
 import json
 import os
 import re
-import shlex
 import sys
 
-from common import Failures, ROOT, k8s_objects, load_yaml, load_yaml_all, path, rel, run
+from common import Failures, k8s_objects, load_yaml, load_yaml_all, path, rel, run
 
 fail = Failures("manifests")
 
