@@ -58,6 +58,9 @@ enum MHD_Result http_reply_error(struct http_req *r, unsigned status,
  * otherwise 0 and *why says what was wrong. */
 int auth_check(const struct rb_config *cfg, struct MHD_Connection *conn,
                const char **why);
+/* The same for an Authorization header value (NULL when absent). */
+int auth_check_header(const struct rb_config *cfg, const char *header,
+                      const char **why);
 /* Constant-time equality of two strings of possibly different lengths. */
 int auth_equal(const char *a, const char *b);
 

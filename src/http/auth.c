@@ -73,11 +73,16 @@ int
 auth_check(const struct rb_config *cfg, struct MHD_Connection *conn,
            const char **why)
 {
-  const char *h;
+  return auth_check_header(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                            MHD_HTTP_HEADER_AUTHORIZATION),
+                           why);
+}
 
+int
+auth_check_header(const struct rb_config *cfg, const char *h, const char **why)
+{
   if (!cfg->bearer_token && !cfg->basic_password)
     return 1;
-  h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   if (!h) {
     *why = "credentials required (Authorization header missing)";
     return 0;

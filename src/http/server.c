@@ -109,6 +109,11 @@ http_reply(struct http_req *r, unsigned status, const char *type,
 static enum MHD_Result
 vreply_error(struct http_req *r, unsigned status, const char *hname,
              const char *hval, const char *fmt, va_list ap)
+  __attribute__((format(printf, 5, 0)));
+
+static enum MHD_Result
+vreply_error(struct http_req *r, unsigned status, const char *hname,
+             const char *hval, const char *fmt, va_list ap)
 {
   char msg[512];
   struct buf b;
@@ -281,6 +286,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   *req_cls = NULL;
   atomic_fetch_sub(&app->inflight, 1);
 }
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)

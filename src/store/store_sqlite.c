@@ -90,8 +90,8 @@ static const char *const stmt_sql[S_COUNT] = {
                " starts_at_ns=?, ends_at_ns=?, opened_ms=?, last_seen_ms=?,"
                " acked_ms=?, acked_by=?, resolved_ms=?, resolved_by=?,"
                " deliveries=? WHERE id=?",
-  [S_EVENT] = "INSERT INTO events (incident_id, at_ms, kind, actor, detail)"
-              " VALUES (?,?,?,?,?)",
+  [S_EVENT] = ("INSERT INTO events (incident_id, at_ms, kind, actor, detail)"
+               " VALUES (?,?,?,?,?)"),
 };
 
 struct sq {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for a
+# bounded time.  FUZZ_SECONDS (default 60) sets the time per target.
+# Usage: scripts/fuzz.sh [target...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${FUZZ_SECONDS:-60}"
+dir=build-fuzz
+CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
+cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth >/dev/null
+
+# Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
+corpus="$dir/corpus"
+mkdir -p "$corpus/payload" "$corpus/auth"
+fixtures="${FIXTURES_DIR:-../shared/fixtures/alertmanager}"
+if [ -d "$fixtures" ]; then
+  for f in "$fixtures"/*.json; do
+    python3 -c 'import json,sys; sys.stdout.write(json.dumps(json.load(open(sys.argv[1]))["body"]))' \
+      "$f" > "$corpus/payload/$(basename "$f")"
+  done
+fi
+cp test/fuzz/seeds/payload/* "$corpus/payload/" 2>/dev/null || true
+printf 'Bearer s3cret-token' > "$corpus/auth/bearer"
+printf 'Basic YWxlcnRtYW5hZ2VyOmh1bnRlcjI=' > "$corpus/auth/basic"
+printf 'Basic Og==' > "$corpus/auth/empty"
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth)
+for t in "${targets[@]}"; do
+  c="$corpus/${t#fuzz_}"
+  echo "fuzz: $t for ${secs}s"
+  "$dir/test/fuzz/$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 \
+    -timeout=10 -print_final_stats=1 "$c" 2>"$dir/$t.log" || {
+      echo "fuzz: $t FAILED; see $dir/$t.log"; tail -40 "$dir/$t.log"; exit 1; }
+  grep -E '^stat::number_of_executed_units' "$dir/$t.log" || true
+done
+echo "fuzz: all targets ran ${secs}s without a finding"
