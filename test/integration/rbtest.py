@@ -357,11 +357,12 @@ def payload(alerts, status=None, receiver="hook", truncated=0):
         status = "firing" if any(a.get("status") == "firing" for a in alerts) \
             else "resolved"
     common = {}
-    if alerts:
-        common = dict(alerts[0]["labels"])
-        for a in alerts[1:]:
-            common = {k: v for k, v in common.items()
-                      if a["labels"].get(k) == v}
+    lsets = [a.get("labels") if isinstance(a, dict) else None for a in alerts]
+    if lsets and all(isinstance(ls, dict) for ls in lsets):
+        common = dict(lsets[0])
+        for ls in lsets[1:]:
+            common = {k: v for k, v in common.items() if ls.get(k) == v}
+        common = {k: v for k, v in common.items() if isinstance(v, str)}
     return {
         "receiver": receiver,
         "status": status,
