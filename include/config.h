@@ -33,7 +33,6 @@ struct rb_config {
   unsigned max_connections;
   unsigned max_connections_per_ip;
   unsigned connection_timeout_s;
-  unsigned threads;
 
   /* web.auth: the webhook's credentials (what Alertmanager's http_config
    * sends). Either or both may be set. */

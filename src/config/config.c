@@ -54,8 +54,6 @@ static const struct opt opts[] = {
     "concurrent connections from one address (0: no limit)" },
   { "web.connection_timeout_seconds", "web.connection-timeout", T_UINT, O(connection_timeout_s), 1, 3600, 0,
     "idle seconds before a connection is closed" },
-  { "web.threads", "web.threads", T_UINT, O(threads), 1, 256, 0,
-    "HTTP worker threads" },
   { "web.auth.bearer_token_file", "web.auth.bearer-token-file", T_STR, O(bearer_token_file), 0, 0, 1,
     "file holding the webhook's bearer token" },
   { "web.auth.basic_auth.username", "web.auth.basic-username", T_STR, O(basic_username), 0, 0, 0,
@@ -155,6 +153,27 @@ config_errors_free(struct config_errors *e)
   config_errors_init(e);
 }
 
+/* Prints an option's default value, read from a defaults configuration. */
+static void
+print_default(const struct rb_config *d, const struct opt *o)
+{
+  const void *f = (const char *)d + o->off;
+
+  switch (o->type) {
+  case T_STR:
+    if (*(char *const *)f)
+      printf(", default %s", *(char *const *)f);
+    break;
+  case T_SIZE: printf(", default %zu", *(const size_t *)f); break;
+  case T_UINT: printf(", default %u", *(const unsigned *)f); break;
+  case T_I64: printf(", default %lld", (long long)*(const int64_t *)f); break;
+  case T_BOOL: printf(", default %s", *(const int *)f ? "true" : "false"); break;
+  case T_LOGLEVEL: printf(", default info"); break;
+  case T_LOGFORMAT: printf(", default logfmt"); break;
+  case T_TRIBOOL: break;
+  }
+}
+
 static void
 set_defaults(struct rb_config *c)
 {
@@ -164,7 +183,6 @@ set_defaults(struct rb_config *c)
   c->max_connections = 1024;
   c->max_connections_per_ip = 0;
   c->connection_timeout_s = 30;
-  c->threads = 4;
   c->storage_path = strdup("./data");
   c->max_alerts = 50000;
   c->max_labels = 256;
@@ -755,8 +773,6 @@ config_restart_needed(const struct rb_config *a, const struct rb_config *b)
   if (str_differs(a->tls_cert_pem, b->tls_cert_pem)
       || str_differs(a->tls_key_pem, b->tls_key_pem))
     return "web.tls_cert_file";
-  if (a->threads != b->threads)
-    return "web.threads";
   if (a->max_connections != b->max_connections
       || a->max_connections_per_ip != b->max_connections_per_ip
       || a->connection_timeout_s != b->connection_timeout_s
@@ -780,10 +796,19 @@ config_print_help(const char *prog)
          "flags (each also settable in the JSON config file at the path shown):\n"
          "  --config.file=PATH\n      JSON configuration file\n",
          prog, prog, prog, prog, prog);
+  struct rb_config d;
+
+  memset(&d, 0, sizeof(d));
+  set_defaults(&d);
   for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++) {
     int boolish = opts[i].type == T_BOOL || opts[i].type == T_TRIBOOL;
-    printf("  --%s%s\n      %s [%s]\n", opts[i].flag, boolish ? "" : "=VALUE",
-           opts[i].help, opts[i].path);
+    printf("  --%s%s\n      %s [%s", opts[i].flag, boolish ? "" : "=VALUE", opts[i].help,
+           opts[i].path);
+    print_default(&d, &opts[i]);
+    printf("]\n");
   }
+  for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
+    if (opts[i].type == T_STR)
+      free(*str_field(&d, &opts[i]));
   printf("  -h, --help\n      this text\n");
 }
