@@ -105,7 +105,10 @@ class Test:
         return bool(cond)
 
     def eq(self, got, want, what):
-        return self.check(got == want, "%s (want %r)" % (what, want),
+        w = repr(want)
+        if len(w) > 100:
+            w = w[:100] + "..."
+        return self.check(got == want, "%s (want %s)" % (what, w),
                           "got %r" % (got,))
 
     def note(self, msg):

@@ -121,6 +121,49 @@ def main(t):
     t.eq(len(all_incidents(d)), len(have) + 1, "clean stop/start keeps every incident")
     d.stop()
 
+    t.section("HA peers: the same notification delivered concurrently")
+    h = t.daemon(name="ha")
+    same = json.dumps(rbtest.payload([rbtest.alert("HAPeers", labels={"pod": "p-1"})])).encode()
+    results, barrier = [], threading.Barrier(THREADS)
+
+    def peer():
+        try:
+            barrier.wait(10)
+            results.append(h.post_webhook(same, timeout=20))
+        except Exception as e:  # recorded as a failure below
+            results.append(e)
+    ths = [threading.Thread(target=peer) for _ in range(THREADS)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(30)
+    codes = [getattr(r, "status", r) for r in results]
+    t.eq(codes, [200] * THREADS, "%d concurrent identical deliveries all 200" % THREADS)
+    t.eq(sum(r.json.get("new", 0) for r in results if hasattr(r, "json")), 1,
+         "exactly one of them opened the incident")
+    t.eq(sum(r.json.get("repeat", 0) for r in results if hasattr(r, "json")), THREADS - 1,
+         "the others were repeats")
+    incs = h.incidents()
+    t.eq(len(incs), 1, "one incident")
+    if incs:
+        full = h.incident(incs[0]["id"])
+        t.eq(full["deliveries"], THREADS, "deliveries == %d" % THREADS)
+        t.eq([e["kind"] for e in full["timeline"]], ["received"], "one timeline event")
+
+    t.section("one 5,000-alert webhook")
+    many = [rbtest.alert("Bulk", labels={"instance": "i-%05d" % i}) for i in range(5000)]
+    t0 = time.monotonic()
+    r = h.post_webhook(rbtest.payload(many), timeout=60)
+    el = time.monotonic() - t0
+    t.eq((r.status, r.json.get("alerts"), r.json.get("new")), (200, 5000, 5000),
+         "5,000 alerts in one webhook -> 200 new=5000 (%.2f s)" % el)
+    h.kill9()
+    h.restart()
+    stored = {i["fingerprint"] for i in all_incidents(h) if i["alertname"] == "Bulk"}
+    t.eq(len(stored), 5000, "all 5,000 incidents survive kill -9 after the 200")
+    t.eq(stored, {a["fingerprint"] for a in many}, "with the fingerprints sent")
+    h.stop()
+
     t.section("store full -> 503")
     f = t.daemon(name="full", args=["--storage.max-bytes=200000"])
     status, ok, resp = None, 0, None
