@@ -515,6 +515,15 @@ class Daemon:
         except OSError:
             return False
 
+    def sanitized(self):
+        """True when the daemon runs under AddressSanitizer (its memory
+        figures then include ASan's shadow memory and quarantine)."""
+        try:
+            with open("/proc/%d/maps" % self.proc.pid) as f:
+                return "libasan" in f.read()
+        except OSError:
+            return False
+
     def pid(self):
         return self.proc.pid
 
@@ -537,8 +546,10 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(5)
         if check:
-            self.t.check(rc == 0, "%s: SIGTERM -> exit 0 within %ss" %
-                         (self.name, timeout), "exit code %r" % rc)
+            ok = self.t.check(rc == 0, "%s: SIGTERM -> exit 0 within %ss" %
+                              (self.name, timeout), "exit code %r" % rc)
+            if not ok:  # e.g. a LeakSanitizer report under ASan
+                self.dump_log(tail=40)
         return rc
 
     def kill9(self, quiet=False):

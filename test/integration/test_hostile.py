@@ -86,6 +86,12 @@ def main(t):
     t.eq(r.status, 200, "baseline good delivery -> 200")
     rss0 = d.rss_kb()
     t.note("VmRSS before the barrage: %d kB" % rss0)
+    # 64 MB of growth is generous for the daemon; under ASan the shadow
+    # memory and the quarantine make RSS meaningless at that scale.
+    bound_kb = 64 * 1024
+    if d.sanitized():
+        bound_kb = 1024 * 1024
+        t.note("daemon built with AddressSanitizer: RSS bound relaxed to 1 GB")
 
     def expect(r, status, words, what):
         ok = t.eq(r.status, status, "%s -> %d" % (what, status))
@@ -327,8 +333,8 @@ def main(t):
         t.eq(d.get("/-/ready").status, 200, "ready while 300 connections idle")
         rss_idle = d.rss_kb()
         t.note("VmRSS with 300 idle connections: %d kB" % rss_idle)
-        t.check(rss_idle - rss0 < 64 * 1024, "RSS growth with 300 idle connections < 64 MB "
-                "(%d kB)" % (rss_idle - rss0))
+        t.check(rss_idle - rss0 < bound_kb, "RSS growth with 300 idle connections < %d MB "
+                "(%d kB)" % (bound_kb // 1024, rss_idle - rss0))
     finally:
         for s in socks:
             s.close()
@@ -337,8 +343,8 @@ def main(t):
     t.check(d.alive(), "daemon still healthy")
     rss1 = d.rss_kb()
     t.note("VmRSS after the barrage: %d kB (growth %d kB)" % (rss1, rss1 - rss0))
-    t.check(rss1 - rss0 < 64 * 1024, "RSS growth after the barrage < 64 MB (%d kB)"
-            % (rss1 - rss0))
+    t.check(rss1 - rss0 < bound_kb, "RSS growth after the barrage < %d MB (%d kB)"
+            % (bound_kb // 1024, rss1 - rss0))
     r = d.post_webhook(good_payload("AfterBarrage"))
     t.eq((r.status, r.json.get("new")), (200, 1), "good delivery after the barrage -> 200 new=1")
     names = sorted(i["alertname"] for i in d.incidents())
