@@ -367,6 +367,22 @@ def main(t):
     t.eq((r.status, r.json.get("repeat")), (200, 1), "empty fingerprint -> computed, repeat")
     d2.stop()
 
+    t.section("severity normalisation (defaults and configured)")
+    d3 = t.daemon(name="sev", start=False)
+    d3.write_config({"severity": {"map": {"sev1": "emergency", "warning": "high"},
+                                  "default": "low", "unknown": "critical"}})
+    d3.start()
+    want = {"sev1": "emergency", "SEV1": "emergency", "warning": "high", "info": "low",
+            "error": "high", "page": "critical", "emergency": "emergency",
+            "whatever": "critical", None: "low"}
+    alerts = [rbtest.alert("Sev_%s" % (k or "missing"), severity=k) for k in want]
+    r = d3.post_webhook(rbtest.payload(alerts))
+    t.eq((r.status, r.json.get("new")), (200, len(want)), "severity alerts stored")
+    got = {i["alertname"]: i["severity"] for i in d3.incidents("state=all")}
+    for k, v in want.items():
+        t.eq(got.get("Sev_%s" % (k or "missing")), v, "severity %r -> %s" % (k, v))
+    d3.stop()
+
 
 if __name__ == "__main__":
     rbtest.Test("fixtures").run(main)
