@@ -31,7 +31,9 @@ struct http_req {
   enum http_handler handler;
   struct buf body;
   int64_t t0_ns;
-  int responded;           /* a response was queued during upload */
+  int responded;           /* a response was queued */
+  size_t discarded;        /* body bytes dropped past the limit */
+  int too_large;           /* the body passed its limit: answer 413 */
 };
 
 /* A handler answers with http_reply* and returns what MHD expects. */

@@ -45,6 +45,7 @@ struct incident {
   int64_t resolved_ms;    /* 0 while open */
   char *resolved_by;
   int64_t deliveries;     /* notifications that mentioned it */
+  int remediation_pending; /* firing, not yet evaluated by remediation */
 };
 
 struct tl_event {

@@ -40,6 +40,34 @@ struct store_job {
   struct store_job *next;
 };
 
+enum run_state { RUN_RUNNING = 0, RUN_SUCCEEDED, RUN_FAILED };
+enum run_phase { PHASE_STEPS = 0, PHASE_VERIFY, PHASE_ON_FAILURE, PHASE_DONE };
+
+/* One remediation run: a plan applied to a target for an incident.  Its
+ * position (phase, step_index) and the concrete requests of the step in
+ * flight (pending) are stored before each request is sent, so a restart
+ * resumes without losing a step or applying one twice. */
+struct rem_run {
+  int64_t id;
+  int64_t incident_id;
+  char *plan;
+  char *namespace_;
+  char *deployment;
+  enum run_state state;
+  enum run_phase phase;
+  int step_index;
+  char *pending;      /* JSON array of requests being sent, or NULL */
+  int dry_run;
+  int failed;         /* a step or verification failed: end as failed */
+  char *outcome;      /* "succeeded", "failed", "unverified" when done */
+  int64_t started_ms, updated_ms, finished_ms;
+};
+
+void rem_run_clear(struct rem_run *r);
+void rem_runs_free(struct rem_run *v, size_t n);
+const char *run_state_name(enum run_state s);
+const char *run_phase_name(enum run_phase p);
+
 struct incident_filter {
   int state;           /* -1 all; INC_OPEN means open or acked;
                           INC_ACKED; INC_RESOLVED; 3 = open and not acked */
@@ -67,6 +95,9 @@ struct store_backend {
   rb_status (*append_event)(void *h, int64_t incident_id, int64_t at_ms,
                             const char *kind, const char *actor,
                             const char *detail_json);
+  rb_status (*run_insert)(void *h, struct rem_run *r);
+  rb_status (*run_update)(void *h, const struct rem_run *r);
+  rb_status (*set_remediation_done)(void *h, int64_t incident_id);
   /* Reads, any thread. */
   rb_status (*get)(void *h, int64_t id, struct incident *out);
   rb_status (*list)(void *h, const struct incident_filter *f,
@@ -74,6 +105,11 @@ struct store_backend {
   rb_status (*timeline)(void *h, int64_t id, struct tl_event **out, size_t *n);
   rb_status (*open_counts)(void *h, int64_t counts[SEV_COUNT]);
   rb_status (*ping)(void *h);
+  /* Runs started at or after since_ms, or still running, oldest first. */
+  rb_status (*runs_since)(void *h, int64_t since_ms, struct rem_run **out, size_t *n);
+  rb_status (*runs_of_incident)(void *h, int64_t incident_id, struct rem_run **out, size_t *n);
+  /* Unresolved incidents whose remediation was never evaluated. */
+  rb_status (*pending_remediation)(void *h, int64_t **ids, size_t *n);
   void (*close)(void *h);
 };
 
@@ -108,6 +144,15 @@ rb_status store_w_update_incident(struct store *st, const struct incident *inc);
 rb_status store_w_append_event(struct store *st, int64_t incident_id,
                                int64_t at_ms, const char *kind,
                                const char *actor, const char *detail_json);
+
+rb_status store_w_run_insert(struct store *st, struct rem_run *r);
+rb_status store_w_run_update(struct store *st, const struct rem_run *r);
+rb_status store_w_remediation_done(struct store *st, int64_t incident_id);
+
+rb_status store_runs_since(struct store *st, int64_t since_ms, struct rem_run **out, size_t *n);
+rb_status store_runs_of_incident(struct store *st, int64_t incident_id, struct rem_run **out,
+                                 size_t *n);
+rb_status store_pending_remediation(struct store *st, int64_t **ids, size_t *n);
 
 /* Reads; results are the caller's (incident_clear/tl_event_clear each, then
  * free the array). */

@@ -708,8 +708,7 @@ config_load(int argc, char **argv, struct config_errors *errs)
   if (c->file)
     load_file(c, c->file, errs);
   apply_flags(c, argc, argv, 1, errs);
-  if (errs->n == before)
-    validate(c, errs);
+  validate(c, errs);
   if (errs->n != before) {
     config_drop(c);
     return NULL;

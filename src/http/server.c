@@ -9,6 +9,7 @@
 #include "rbtime.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@ struct http_server {
 
 /* Bodies of the API's own actions are small. */
 #define API_BODY_MAX (64 * 1024)
+/* Bytes past the limit read and dropped before the connection is closed. */
+#define DISCARD_MAX (64u << 20)
 
 enum body_kind { NO_BODY = 0, WEBHOOK_BODY, API_BODY };
 
@@ -245,29 +248,69 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   }
   rt = find_route(url);
   if (*upload_data_size) {
-    rb_status rc = RB_ETOOBIG;
     size_t n = *upload_data_size;
+    rb_status rc = RB_ETOOBIG;
     *upload_data_size = 0;
-    if (r->body.max)
+    /* libmicrohttpd cannot answer while a body is still arriving, so past
+     * the limit the rest is read and dropped (bounded below), and 413 goes
+     * out once the body ends. */
+    if (r->body.max && !r->too_large)
       rc = buf_append(&r->body, upload_data, n);
-    if (rc == RB_ETOOBIG) {
-      if (rt && rt->body == WEBHOOK_BODY)
-        metrics_webhook(WH_TOO_LARGE);
-      return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
-                              r->body.max ? "body is larger than the limit of %zu bytes"
-                                          : "this endpoint takes no body%.0zu",
-                              r->body.max);
-    }
-    if (rc)
+    if (rc == RB_ENOMEM)
       return MHD_NO;
+    if (rc == RB_ETOOBIG) {
+      if (!r->too_large) {
+        r->too_large = 1;
+        buf_free(&r->body);
+        if (rt && rt->body == WEBHOOK_BODY)
+          metrics_webhook(WH_TOO_LARGE);
+      }
+      r->discarded += n;
+      if (r->discarded > DISCARD_MAX) {
+        rblog(LOG_WARN, "closing a connection whose body is far over the limit", "path",
+              r->url, NULL);
+        return MHD_NO;
+      }
+    }
     if (rb_mono_ns() - r->t0_ns > 2 * (int64_t)r->cfg->connection_timeout_s * 1000000000) {
-      return http_reply_error(r, MHD_HTTP_REQUEST_TIMEOUT,
-                              "request body took longer than %u seconds",
-                              2 * r->cfg->connection_timeout_s);
+      rblog(LOG_WARN, "closing a connection whose body took too long", "path", r->url, NULL);
+      return MHD_NO;
     }
     return MHD_YES;
   }
+  if (r->too_large) {
+    if (rt->body == NO_BODY || strcmp(r->method, "GET") == 0)
+      return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s %s takes no body", r->method,
+                              rt->path);
+    return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "body is larger than the limit of %zu bytes",
+                            rt->body == WEBHOOK_BODY ? r->cfg->max_body_bytes
+                                                     : (size_t)API_BODY_MAX);
+  }
   return rt->fn(r);
+}
+
+/* Decodes %HH escapes like libmicrohttpd's default, except %00: a NUL
+ * would cut the path short ("/webhook%00x" must not route to /webhook),
+ * so it stays as the three characters it was. */
+static size_t
+unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+  char *w = s;
+  const char *r = s;
+
+  while (*r) {
+    if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])
+        && !(r[1] == '0' && r[2] == '0')) {
+      char hex[3] = { r[1], r[2], '\0' };
+      *w++ = (char)strtol(hex, NULL, 16);
+      r += 3;
+    } else {
+      *w++ = *r++;
+    }
+  }
+  *w = '\0';
+  return (size_t)(w - s);
 }
 
 static void
@@ -373,6 +416,7 @@ http_start(struct app *app, const struct rb_config *cfg,
     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
     MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
     cfg->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert_pem,
     MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
     MHD_OPTION_END);

@@ -149,6 +149,7 @@ open_incident(struct store *st, const struct ingest_job *j,
   inc.opened_ms = j->now;
   inc.last_seen_ms = j->now;
   inc.deliveries = 1;
+  inc.remediation_pending = !a->resolved;
   if (!inc.labels_json || !inc.annotations_json) {
     rc = RB_ENOMEM;
     goto out;
@@ -214,6 +215,7 @@ ingest_alert(struct store *st, const struct ingest_job *j,
       *outcome = INGEST_REPEAT;
     } else {
       *outcome = INGEST_REFIRED;
+      cur.remediation_pending = 1;
       buf_reset(detail);
       buf_puts(detail, "{\"startsAt\":");
       buf_json_str(detail, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
@@ -274,6 +276,7 @@ incident_ingest(struct store *st, const struct am_payload *p,
                 struct ingest_result *res)
 {
   struct ingest_job j = { p, sev, now_ms, res };
+  rb_status rc;
 
   memset(res, 0, sizeof(*res));
   res->n = p->n_alerts;
@@ -285,7 +288,10 @@ incident_ingest(struct store *st, const struct am_payload *p,
       return RB_ENOMEM;
     }
   }
-  return store_submit(st, ingest_fn, &j);
+  rc = store_submit(st, ingest_fn, &j);
+  if (rc)
+    ingest_result_free(res);
+  return rc;
 }
 
 void

@@ -245,6 +245,78 @@ store_w_append_event(struct store *st, int64_t incident_id, int64_t at_ms,
 }
 
 rb_status
+store_w_run_insert(struct store *st, struct rem_run *r)
+{
+  return st->be->run_insert(st->h, r);
+}
+
+rb_status
+store_w_run_update(struct store *st, const struct rem_run *r)
+{
+  return st->be->run_update(st->h, r);
+}
+
+rb_status
+store_w_remediation_done(struct store *st, int64_t incident_id)
+{
+  return st->be->set_remediation_done(st->h, incident_id);
+}
+
+rb_status
+store_runs_since(struct store *st, int64_t since_ms, struct rem_run **out, size_t *n)
+{
+  return st->be->runs_since(st->h, since_ms, out, n);
+}
+
+rb_status
+store_runs_of_incident(struct store *st, int64_t incident_id, struct rem_run **out, size_t *n)
+{
+  return st->be->runs_of_incident(st->h, incident_id, out, n);
+}
+
+rb_status
+store_pending_remediation(struct store *st, int64_t **ids, size_t *n)
+{
+  return st->be->pending_remediation(st->h, ids, n);
+}
+
+static const char *const run_states[] = { "running", "succeeded", "failed" };
+static const char *const run_phases[] = { "steps", "verify", "on_failure", "done" };
+
+const char *
+run_state_name(enum run_state s)
+{
+  return (unsigned)s < RB_ARRAY_LEN(run_states) ? run_states[s] : "unknown";
+}
+
+const char *
+run_phase_name(enum run_phase p)
+{
+  return (unsigned)p < RB_ARRAY_LEN(run_phases) ? run_phases[p] : "unknown";
+}
+
+void
+rem_run_clear(struct rem_run *r)
+{
+  if (!r)
+    return;
+  free(r->plan);
+  free(r->namespace_);
+  free(r->deployment);
+  free(r->pending);
+  free(r->outcome);
+  memset(r, 0, sizeof(*r));
+}
+
+void
+rem_runs_free(struct rem_run *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    rem_run_clear(&v[i]);
+  free(v);
+}
+
+rb_status
 store_get(struct store *st, int64_t id, struct incident *out)
 {
   return st->be->get(st->h, id, out);

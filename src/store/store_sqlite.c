@@ -58,16 +58,41 @@ static const char *const migrations[] = {
   "  BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;"
   "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
   "  BEGIN SELECT RAISE(ABORT, 'the timeline is append-only'); END;",
+  /* 2: remediation runs, and which incidents still await a decision */
+  "ALTER TABLE incidents ADD COLUMN remediation_pending INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX incidents_remediation_pending ON incidents (remediation_pending)"
+  "  WHERE remediation_pending = 1;"
+  "CREATE TABLE remediation_runs ("
+  "  id INTEGER PRIMARY KEY,"
+  "  incident_id INTEGER NOT NULL REFERENCES incidents (id),"
+  "  plan TEXT NOT NULL,"
+  "  namespace TEXT NOT NULL,"
+  "  deployment TEXT NOT NULL,"
+  "  state TEXT NOT NULL CHECK (state IN ('running','succeeded','failed')),"
+  "  phase TEXT NOT NULL,"
+  "  step_index INTEGER NOT NULL DEFAULT 0,"
+  "  pending TEXT,"
+  "  dry_run INTEGER NOT NULL,"
+  "  failed INTEGER NOT NULL DEFAULT 0,"
+  "  outcome TEXT,"
+  "  started_ms INTEGER NOT NULL,"
+  "  updated_ms INTEGER NOT NULL,"
+  "  finished_ms INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "CREATE INDEX runs_by_started ON remediation_runs (started_ms);"
+  "CREATE INDEX runs_by_incident ON remediation_runs (incident_id);"
+  "CREATE INDEX runs_running ON remediation_runs (state) WHERE state = 'running';",
 };
 
 #define INCIDENT_COLS                                                        \
   "id, fingerprint, state, severity, alertname, namespace, summary, labels," \
   " annotations, starts_at_ns, ends_at_ns, opened_ms, last_seen_ms,"         \
-  " acked_ms, acked_by, resolved_ms, resolved_by, deliveries"
+  " acked_ms, acked_by, resolved_ms, resolved_by, deliveries, remediation_pending"
 
 enum stmt_id {
   S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-  S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_COUNT
+  S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_RUN_INSERT, S_RUN_UPDATE,
+  S_REM_DONE, S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -83,13 +108,20 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_INSERT] = "INSERT INTO incidents (fingerprint, state, severity, alertname,"
                " namespace, summary, labels, annotations, starts_at_ns,"
                " ends_at_ns, opened_ms, last_seen_ms, acked_ms, acked_by,"
-               " resolved_ms, resolved_by, deliveries)"
-               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               " resolved_ms, resolved_by, deliveries, remediation_pending)"
+               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
   [S_UPDATE] = "UPDATE incidents SET fingerprint=?, state=?, severity=?,"
                " alertname=?, namespace=?, summary=?, labels=?, annotations=?,"
                " starts_at_ns=?, ends_at_ns=?, opened_ms=?, last_seen_ms=?,"
                " acked_ms=?, acked_by=?, resolved_ms=?, resolved_by=?,"
-               " deliveries=? WHERE id=?",
+               " deliveries=?, remediation_pending=? WHERE id=?",
+  [S_RUN_INSERT] = "INSERT INTO remediation_runs (incident_id, plan, namespace, deployment,"
+                   " state, phase, step_index, pending, dry_run, failed, outcome, started_ms,"
+                   " updated_ms, finished_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+  [S_RUN_UPDATE] = "UPDATE remediation_runs SET incident_id=?, plan=?, namespace=?,"
+                   " deployment=?, state=?, phase=?, step_index=?, pending=?, dry_run=?,"
+                   " failed=?, outcome=?, started_ms=?, updated_ms=?, finished_ms=? WHERE id=?",
+  [S_REM_DONE] = "UPDATE incidents SET remediation_pending = 0 WHERE id = ?",
   [S_EVENT] = ("INSERT INTO events (incident_id, at_ms, kind, actor, detail)"
                " VALUES (?,?,?,?,?)"),
 };
@@ -198,6 +230,7 @@ row_to_incident(sqlite3_stmt *st, struct incident *inc)
   inc->resolved_ms = sqlite3_column_int64(st, 15);
   inc->resolved_by = col_str(st, 16);
   inc->deliveries = sqlite3_column_int64(st, 17);
+  inc->remediation_pending = sqlite3_column_int(st, 18);
 }
 
 /* Runs a prepared single-row SELECT; RB_ENOTFOUND when no row. */
@@ -265,6 +298,7 @@ bind_incident(sqlite3_stmt *st, const struct incident *inc)
   sqlite3_bind_int64(st, 15, inc->resolved_ms);
   bind_text_or_null(st, 16, inc->resolved_by);
   sqlite3_bind_int64(st, 17, inc->deliveries);
+  sqlite3_bind_int(st, 18, inc->remediation_pending);
 }
 
 static rb_status
@@ -288,7 +322,7 @@ sq_update(void *h, const struct incident *inc)
   rb_status rc;
 
   bind_incident(s->st[S_UPDATE], inc);
-  sqlite3_bind_int64(s->st[S_UPDATE], 18, inc->id);
+  sqlite3_bind_int64(s->st[S_UPDATE], 19, inc->id);
   rc = run(s, S_UPDATE);
   sqlite3_clear_bindings(s->st[S_UPDATE]);
   return rc;
@@ -310,6 +344,193 @@ sq_event(void *h, int64_t incident_id, int64_t at_ms, const char *kind,
   rc = run(s, S_EVENT);
   sqlite3_clear_bindings(st);
   return rc;
+}
+
+static const char *const run_state_sql[] = { "running", "succeeded", "failed" };
+static const char *const run_phase_sql[] = { "steps", "verify", "on_failure", "done" };
+
+static void
+bind_run(sqlite3_stmt *st, const struct rem_run *r)
+{
+  sqlite3_bind_int64(st, 1, r->incident_id);
+  sqlite3_bind_text(st, 2, r->plan, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, r->namespace_, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 4, r->deployment, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, run_state_sql[r->state], -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 6, run_phase_sql[r->phase], -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 7, r->step_index);
+  bind_text_or_null(st, 8, r->pending);
+  sqlite3_bind_int(st, 9, r->dry_run);
+  sqlite3_bind_int(st, 10, r->failed);
+  bind_text_or_null(st, 11, r->outcome);
+  sqlite3_bind_int64(st, 12, r->started_ms);
+  sqlite3_bind_int64(st, 13, r->updated_ms);
+  sqlite3_bind_int64(st, 14, r->finished_ms);
+}
+
+static rb_status
+sq_run_insert(void *h, struct rem_run *r)
+{
+  struct sq *s = h;
+  rb_status rc;
+
+  bind_run(s->st[S_RUN_INSERT], r);
+  rc = run(s, S_RUN_INSERT);
+  sqlite3_clear_bindings(s->st[S_RUN_INSERT]);
+  if (!rc)
+    r->id = sqlite3_last_insert_rowid(s->w);
+  return rc;
+}
+
+static rb_status
+sq_run_update(void *h, const struct rem_run *r)
+{
+  struct sq *s = h;
+  rb_status rc;
+
+  bind_run(s->st[S_RUN_UPDATE], r);
+  sqlite3_bind_int64(s->st[S_RUN_UPDATE], 15, r->id);
+  rc = run(s, S_RUN_UPDATE);
+  sqlite3_clear_bindings(s->st[S_RUN_UPDATE]);
+  return rc;
+}
+
+static rb_status
+sq_rem_done(void *h, int64_t incident_id)
+{
+  struct sq *s = h;
+  sqlite3_bind_int64(s->st[S_REM_DONE], 1, incident_id);
+  return run(s, S_REM_DONE);
+}
+
+static int
+index_of(const char *const *names, size_t n, const unsigned char *v)
+{
+  for (size_t i = 0; v && i < n; i++)
+    if (strcmp(names[i], (const char *)v) == 0)
+      return (int)i;
+  return 0;
+}
+
+static rb_status
+runs_query(struct sq *s, const char *where, int64_t arg, struct rem_run **out, size_t *n)
+{
+  sqlite3_stmt *st = NULL;
+  char sql[512];
+  size_t cap = 0;
+  rb_status ret = RB_OK;
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  snprintf(sql, sizeof(sql),
+           "SELECT id, incident_id, plan, namespace, deployment, state, phase, step_index,"
+           " pending, dry_run, failed, outcome, started_ms, updated_ms, finished_ms"
+           " FROM remediation_runs WHERE %s ORDER BY id", where);
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  sqlite3_bind_int64(st, 1, arg);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct rem_run *r;
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 16;
+      struct rem_run *p = realloc(*out, nc * sizeof(**out));
+      if (!p) {
+        ret = RB_ENOMEM;
+        goto out;
+      }
+      *out = p;
+      cap = nc;
+    }
+    r = &(*out)[(*n)++];
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    r->incident_id = sqlite3_column_int64(st, 1);
+    r->plan = col_str(st, 2);
+    r->namespace_ = col_str(st, 3);
+    r->deployment = col_str(st, 4);
+    r->state = (enum run_state)index_of(run_state_sql, 3, sqlite3_column_text(st, 5));
+    r->phase = (enum run_phase)index_of(run_phase_sql, 4, sqlite3_column_text(st, 6));
+    r->step_index = sqlite3_column_int(st, 7);
+    r->pending = col_str(st, 8);
+    r->dry_run = sqlite3_column_int(st, 9);
+    r->failed = sqlite3_column_int(st, 10);
+    r->outcome = col_str(st, 11);
+    r->started_ms = sqlite3_column_int64(st, 12);
+    r->updated_ms = sqlite3_column_int64(st, 13);
+    r->finished_ms = sqlite3_column_int64(st, 14);
+  }
+  if (rc != SQLITE_DONE)
+    ret = map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  if (ret) {
+    rem_runs_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return ret;
+}
+
+static rb_status
+sq_runs_since(void *h, int64_t since_ms, struct rem_run **out, size_t *n)
+{
+  return runs_query(h, "started_ms >= ?1 OR state = 'running'", since_ms, out, n);
+}
+
+static rb_status
+sq_runs_of_incident(void *h, int64_t incident_id, struct rem_run **out, size_t *n)
+{
+  return runs_query(h, "incident_id = ?1", incident_id, out, n);
+}
+
+static rb_status
+sq_pending_remediation(void *h, int64_t **ids, size_t *n)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  rb_status ret = RB_OK;
+  int rc;
+
+  *ids = NULL;
+  *n = 0;
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r,
+                         "SELECT id FROM incidents WHERE remediation_pending = 1"
+                         " AND state != 'resolved' ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      int64_t *p = realloc(*ids, nc * sizeof(**ids));
+      if (!p) {
+        ret = RB_ENOMEM;
+        goto out;
+      }
+      *ids = p;
+      cap = nc;
+    }
+    (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+  }
+  if (rc != SQLITE_DONE)
+    ret = map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  if (ret) {
+    free(*ids);
+    *ids = NULL;
+    *n = 0;
+  }
+  return ret;
 }
 
 static rb_status
@@ -521,6 +742,12 @@ static const struct store_backend sqlite_backend = {
   .insert_incident = sq_insert,
   .update_incident = sq_update,
   .append_event = sq_event,
+  .run_insert = sq_run_insert,
+  .run_update = sq_run_update,
+  .set_remediation_done = sq_rem_done,
+  .runs_since = sq_runs_since,
+  .runs_of_incident = sq_runs_of_incident,
+  .pending_remediation = sq_pending_remediation,
   .get = sq_get,
   .list = sq_list,
   .timeline = sq_timeline,

@@ -118,7 +118,7 @@ Test(config, names_every_problem_with_file_and_field)
   cr_assert_null(c);
   snprintf(where, sizeof(where), "%s/bad.json: ", dir);
   cr_assert(has_error(&e, "bad.json: web.max_body_bytes", "must be an integer"));
-  cr_assert(has_error(&e, "bad.json: web.threads", "out of range"));
+  cr_assert(has_error(&e, "bad.json: web.threads", "unknown field"));
   cr_assert(has_error(&e, "bad.json: web.lisen_address", "unknown field"));
   cr_assert(has_error(&e, "bad.json: storage.path", "must be a string"));
   cr_assert(has_error(&e, "bad.json: severity.map.p1", "must be one of"));

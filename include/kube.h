@@ -1,0 +1,108 @@
+/*
+ * kube.h - a Kubernetes API client for remediation (libcurl, OpenSSL).
+ *
+ * Two halves.  The builders (kube_req_*) are pure: they turn a decision
+ * into the exact request kubectl would send (method, path, content type,
+ * body), so dry-run and `replay` can record precisely what a live run
+ * sends.  kube_do() sends one request with the retry policy in one place:
+ * connection errors, 429 and 5xx are retried with backoff (Retry-After
+ * honoured, capped), everything else is returned to the caller, which
+ * handles 409 by reading afresh.  Every call has a timeout.
+ */
+#ifndef RUNBOOKD_KUBE_H
+#define RUNBOOKD_KUBE_H
+
+#include "rb.h"
+
+struct buf;
+struct kvlist;
+struct kube_client;
+
+#define KUBE_CT_JSON "application/json"
+#define KUBE_CT_STRATEGIC "application/strategic-merge-patch+json"
+#define KUBE_CT_MERGE "application/merge-patch+json"
+#define KUBE_CT_JSONPATCH "application/json-patch+json"
+
+struct kube_req {
+  char *method;       /* GET, PATCH, DELETE */
+  char *path;         /* absolute path with query, e.g. /apis/apps/v1/... */
+  char *content_type; /* NULL for GET */
+  char *body;         /* NULL for GET */
+};
+
+struct kube_resp {
+  long status;        /* HTTP status, 0 when no answer */
+  char *body;
+  size_t len;
+  unsigned attempts;  /* how many times it was sent */
+  /* From a Status object in the body (failures), else NULL. */
+  char *reason;
+  char *message;
+};
+
+struct kube_options {
+  const char *api_url;    /* NULL: in-cluster from KUBERNETES_SERVICE_HOST */
+  const char *token_file; /* NULL: the service account's (in-cluster only) */
+  const char *ca_file;
+  unsigned timeout_s;     /* per attempt */
+  unsigned retries;       /* extra attempts for 429/5xx/no answer */
+  unsigned backoff_ms;    /* first backoff; doubles, capped at 10 s */
+};
+
+/* Returns RB_ENOTFOUND when no cluster is configured (no URL and not
+ * in-cluster): the caller then runs in dry-run.  err (RB_ERRLEN). */
+rb_status kube_client_new(const struct kube_options *o, struct kube_client **out, char *err);
+void kube_client_free(struct kube_client *c);
+const char *kube_client_url(const struct kube_client *c);
+
+/* Sends req.  RB_OK when an HTTP answer came (any status: check
+ * resp->status); RB_EUNAVAIL when none did after the retries.  Thread-safe
+ * (each call uses its own curl handle).  resp is the caller's
+ * (kube_resp_clear). */
+rb_status kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *resp);
+void kube_resp_clear(struct kube_resp *r);
+void kube_req_clear(struct kube_req *r);
+
+/* Appends {"method":..,"path":..,"contentType":..,"body":<json or string>}. */
+void kube_req_to_json(struct buf *b, const struct kube_req *r);
+/* Parses a request list written by kube_req_to_json; RB_EINVAL if it is not. */
+rb_status kube_reqs_from_json(const char *json, struct kube_req **out, size_t *n);
+void kube_reqs_free(struct kube_req *v, size_t n);
+
+/* Builders: the requests kubectl sends.  Names must already be valid. */
+rb_status kube_req_get(const char *path, struct kube_req *out);
+/* kubectl rollout restart: strategic merge of the restartedAt annotation. */
+rb_status kube_req_restart(const char *ns, const char *name, const char *rfc3339,
+                           struct kube_req *out);
+/* kubectl scale: merge patch on the scale subresource. */
+rb_status kube_req_scale(const char *ns, const char *name, int replicas, struct kube_req *out);
+/* kubectl patch (strategic merge) of one container's resources / env. */
+rb_status kube_req_set_resources(const char *ns, const char *name, const char *container,
+                                 const struct kvlist *limits, const struct kvlist *requests,
+                                 struct kube_req *out);
+rb_status kube_req_set_env(const char *ns, const char *name, const char *container,
+                           const struct kvlist *env, struct kube_req *out);
+/* kubectl patch configmap (strategic merge of data). */
+rb_status kube_req_patch_configmap(const char *ns, const char *name, const struct kvlist *data,
+                                   struct kube_req *out);
+/* kubectl delete pod NAME (one per pod, background propagation). */
+rb_status kube_req_delete_pod(const char *ns, const char *pod, struct kube_req *out);
+/* kubectl rollout undo: a JSON patch replacing /spec/template and
+ * /metadata/annotations (template_json and annotations_json are JSON). */
+rb_status kube_req_undo(const char *ns, const char *name, const char *template_json,
+                        const char *annotations_json, struct kube_req *out);
+
+/* Paths. */
+void kube_path_deployment(char *out, size_t n, const char *ns, const char *name);
+void kube_path_scale(char *out, size_t n, const char *ns, const char *name);
+void kube_path_pod(char *out, size_t n, const char *ns, const char *name);
+void kube_path_replicaset(char *out, size_t n, const char *ns, const char *name);
+/* List paths with a label selector ("app=agentdb,tier=db"), URL-encoded. */
+void kube_path_pods_selector(char *out, size_t n, const char *ns, const char *selector);
+void kube_path_replicasets_selector(char *out, size_t n, const char *ns, const char *selector);
+
+/* kubectl's rollout status for a Deployment object: 1 done, 0 waiting,
+ * -1 failed (progress deadline exceeded); msg gets kubectl's words. */
+int kube_rollout_status(const char *deployment_json, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * kube_build.c - the requests kubectl sends, built as data (see kube.h).
+ *
+ * Bodies are produced with cJSON so strings are always escaped; names are
+ * validated by the caller before they reach a path.
+ */
+#include "kube.h"
+#include "buf.h"
+#include "plan.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rb_status
+make(struct kube_req *out, const char *method, const char *path, const char *ct, cJSON *body)
+{
+  memset(out, 0, sizeof(*out));
+  out->method = strdup(method);
+  out->path = strdup(path);
+  if (ct)
+    out->content_type = strdup(ct);
+  if (body) {
+    out->body = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!out->body)
+      goto oom;
+  }
+  if (!out->method || !out->path || (ct && !out->content_type))
+    goto oom;
+  return RB_OK;
+oom:
+  kube_req_clear(out);
+  return RB_ENOMEM;
+}
+
+void
+kube_req_clear(struct kube_req *r)
+{
+  if (!r)
+    return;
+  free(r->method);
+  free(r->path);
+  free(r->content_type);
+  free(r->body);
+  memset(r, 0, sizeof(*r));
+}
+
+void
+kube_reqs_free(struct kube_req *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    kube_req_clear(&v[i]);
+  free(v);
+}
+
+void
+kube_path_deployment(char *out, size_t n, const char *ns, const char *name)
+{
+  snprintf(out, n, "/apis/apps/v1/namespaces/%s/deployments/%s", ns, name);
+}
+
+void
+kube_path_scale(char *out, size_t n, const char *ns, const char *name)
+{
+  snprintf(out, n, "/apis/apps/v1/namespaces/%s/deployments/%s/scale", ns, name);
+}
+
+void
+kube_path_pod(char *out, size_t n, const char *ns, const char *name)
+{
+  snprintf(out, n, "/api/v1/namespaces/%s/pods/%s", ns, name);
+}
+
+void
+kube_path_replicaset(char *out, size_t n, const char *ns, const char *name)
+{
+  snprintf(out, n, "/apis/apps/v1/namespaces/%s/replicasets/%s", ns, name);
+}
+
+static void
+url_escape(char *out, size_t n, const char *s)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  size_t o = 0;
+  for (; *s && o + 4 < n; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+        || c == '_' || c == '.' || c == '~') {
+      out[o++] = (char)c;
+    } else {
+      out[o++] = '%';
+      out[o++] = hex[c >> 4];
+      out[o++] = hex[c & 15];
+    }
+  }
+  out[o] = '\0';
+}
+
+void
+kube_path_pods_selector(char *out, size_t n, const char *ns, const char *selector)
+{
+  char esc[1024];
+  url_escape(esc, sizeof(esc), selector);
+  snprintf(out, n, "/api/v1/namespaces/%s/pods?labelSelector=%s", ns, esc);
+}
+
+void
+kube_path_replicasets_selector(char *out, size_t n, const char *ns, const char *selector)
+{
+  char esc[1024];
+  url_escape(esc, sizeof(esc), selector);
+  snprintf(out, n, "/apis/apps/v1/namespaces/%s/replicasets?labelSelector=%s", ns, esc);
+}
+
+rb_status
+kube_req_get(const char *path, struct kube_req *out)
+{
+  return make(out, "GET", path, NULL, NULL);
+}
+
+/* {"spec":{"template":{...inner...}}} */
+static cJSON *
+template_patch(cJSON **tmpl)
+{
+  cJSON *root = cJSON_CreateObject();
+  cJSON *spec = cJSON_AddObjectToObject(root, "spec");
+  *tmpl = cJSON_AddObjectToObject(spec, "template");
+  return root;
+}
+
+rb_status
+kube_req_restart(const char *ns, const char *name, const char *rfc3339, struct kube_req *out)
+{
+  char path[512];
+  cJSON *tmpl, *root = template_patch(&tmpl);
+  cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(tmpl, "metadata"), "annotations");
+
+  cJSON_AddStringToObject(ann, "kubectl.kubernetes.io/restartedAt", rfc3339);
+  kube_path_deployment(path, sizeof(path), ns, name);
+  return make(out, "PATCH", path, KUBE_CT_STRATEGIC, root);
+}
+
+rb_status
+kube_req_scale(const char *ns, const char *name, int replicas, struct kube_req *out)
+{
+  char path[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddNumberToObject(cJSON_AddObjectToObject(root, "spec"), "replicas", replicas);
+  kube_path_scale(path, sizeof(path), ns, name);
+  return make(out, "PATCH", path, KUBE_CT_MERGE, root);
+}
+
+static cJSON *
+kv_object(const struct kvlist *l)
+{
+  cJSON *o = cJSON_CreateObject();
+  for (size_t i = 0; l && i < l->n; i++)
+    cJSON_AddStringToObject(o, l->key[i], l->val[i]);
+  return o;
+}
+
+/* {"spec":{"template":{"spec":{"containers":[{"name":C, ...}]}}}} */
+static cJSON *
+container_patch(const char *container, cJSON **c)
+{
+  cJSON *tmpl, *root = template_patch(&tmpl);
+  cJSON *arr = cJSON_AddArrayToObject(cJSON_AddObjectToObject(tmpl, "spec"), "containers");
+  *c = cJSON_CreateObject();
+  cJSON_AddStringToObject(*c, "name", container);
+  cJSON_AddItemToArray(arr, *c);
+  return root;
+}
+
+rb_status
+kube_req_set_resources(const char *ns, const char *name, const char *container,
+                       const struct kvlist *limits, const struct kvlist *requests,
+                       struct kube_req *out)
+{
+  char path[512];
+  cJSON *c, *root = container_patch(container, &c);
+  cJSON *res = cJSON_AddObjectToObject(c, "resources");
+
+  if (limits && limits->n)
+    cJSON_AddItemToObject(res, "limits", kv_object(limits));
+  if (requests && requests->n)
+    cJSON_AddItemToObject(res, "requests", kv_object(requests));
+  kube_path_deployment(path, sizeof(path), ns, name);
+  return make(out, "PATCH", path, KUBE_CT_STRATEGIC, root);
+}
+
+rb_status
+kube_req_set_env(const char *ns, const char *name, const char *container,
+                 const struct kvlist *env, struct kube_req *out)
+{
+  char path[512];
+  cJSON *c, *root = container_patch(container, &c);
+  cJSON *arr = cJSON_AddArrayToObject(c, "env");
+
+  for (size_t i = 0; i < env->n; i++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", env->key[i]);
+    cJSON_AddStringToObject(e, "value", env->val[i]);
+    cJSON_AddItemToArray(arr, e);
+  }
+  kube_path_deployment(path, sizeof(path), ns, name);
+  return make(out, "PATCH", path, KUBE_CT_STRATEGIC, root);
+}
+
+rb_status
+kube_req_patch_configmap(const char *ns, const char *name, const struct kvlist *data,
+                         struct kube_req *out)
+{
+  char path[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "data", kv_object(data));
+  snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+  return make(out, "PATCH", path, KUBE_CT_STRATEGIC, root);
+}
+
+rb_status
+kube_req_delete_pod(const char *ns, const char *pod, struct kube_req *out)
+{
+  char path[512];
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "kind", "DeleteOptions");
+  cJSON_AddStringToObject(root, "apiVersion", "v1");
+  cJSON_AddStringToObject(root, "propagationPolicy", "Background");
+  kube_path_pod(path, sizeof(path), ns, pod);
+  return make(out, "DELETE", path, KUBE_CT_JSON, root);
+}
+
+rb_status
+kube_req_undo(const char *ns, const char *name, const char *template_json,
+              const char *annotations_json, struct kube_req *out)
+{
+  char path[512];
+  cJSON *root = cJSON_CreateArray(), *op, *tmpl, *ann;
+
+  tmpl = cJSON_Parse(template_json);
+  ann = cJSON_Parse(annotations_json);
+  if (!tmpl || !ann) {
+    cJSON_Delete(tmpl);
+    cJSON_Delete(ann);
+    cJSON_Delete(root);
+    return RB_EINVAL;
+  }
+  op = cJSON_CreateObject();
+  cJSON_AddStringToObject(op, "op", "replace");
+  cJSON_AddStringToObject(op, "path", "/spec/template");
+  cJSON_AddItemToObject(op, "value", tmpl);
+  cJSON_AddItemToArray(root, op);
+  op = cJSON_CreateObject();
+  cJSON_AddStringToObject(op, "op", "replace");
+  cJSON_AddStringToObject(op, "path", "/metadata/annotations");
+  cJSON_AddItemToObject(op, "value", ann);
+  cJSON_AddItemToArray(root, op);
+  kube_path_deployment(path, sizeof(path), ns, name);
+  return make(out, "PATCH", path, KUBE_CT_JSONPATCH, root);
+}
+
+void
+kube_req_to_json(struct buf *b, const struct kube_req *r)
+{
+  cJSON *body = r->body ? cJSON_Parse(r->body) : NULL;
+  char *bs = NULL;
+
+  buf_puts(b, "{\"method\":");
+  buf_json_str(b, r->method);
+  buf_puts(b, ",\"path\":");
+  buf_json_str(b, r->path);
+  if (r->content_type) {
+    buf_puts(b, ",\"contentType\":");
+    buf_json_str(b, r->content_type);
+  }
+  if (r->body) {
+    buf_puts(b, ",\"body\":");
+    bs = body ? cJSON_PrintUnformatted(body) : NULL;
+    if (bs)
+      buf_puts(b, bs);
+    else
+      buf_json_str(b, r->body);
+  }
+  buf_puts(b, "}");
+  free(bs);
+  cJSON_Delete(body);
+}
+
+static char *
+dup_json_str(const cJSON *o, const char *key)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+rb_status
+kube_reqs_from_json(const char *json, struct kube_req **out, size_t *n)
+{
+  cJSON *arr = cJSON_Parse(json), *it;
+  size_t i = 0;
+
+  *out = NULL;
+  *n = 0;
+  if (!cJSON_IsArray(arr)) {
+    cJSON_Delete(arr);
+    return RB_EINVAL;
+  }
+  *out = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(**out));
+  if (!*out) {
+    cJSON_Delete(arr);
+    return RB_ENOMEM;
+  }
+  cJSON_ArrayForEach(it, arr) {
+    struct kube_req *r = &(*out)[i++];
+    const cJSON *body = cJSON_GetObjectItemCaseSensitive(it, "body");
+    r->method = dup_json_str(it, "method");
+    r->path = dup_json_str(it, "path");
+    r->content_type = dup_json_str(it, "contentType");
+    if (cJSON_IsString(body))
+      r->body = strdup(body->valuestring);
+    else if (body)
+      r->body = cJSON_PrintUnformatted(body);
+    if (!r->method || !r->path) {
+      *n = i;
+      kube_reqs_free(*out, *n);
+      *out = NULL;
+      *n = 0;
+      cJSON_Delete(arr);
+      return RB_EINVAL;
+    }
+  }
+  *n = i;
+  cJSON_Delete(arr);
+  return RB_OK;
+}
+
+static long
+num(const cJSON *o, const char *key, long def)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+  return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
+}
+
+int
+kube_rollout_status(const char *deployment_json, char *msg, size_t msglen)
+{
+  cJSON *d = cJSON_Parse(deployment_json);
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(d, "metadata");
+  const cJSON *spec = cJSON_GetObjectItemCaseSensitive(d, "spec");
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(d, "status");
+  const cJSON *conds = cJSON_GetObjectItemCaseSensitive(st, "conditions"), *c;
+  const char *name = "";
+  long gen, observed, want, updated, replicas, available;
+  int ret = 0;
+
+  if (!cJSON_IsObject(d)) {
+    snprintf(msg, msglen, "the API returned no Deployment object");
+    cJSON_Delete(d);
+    return -1;
+  }
+  if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(meta, "name")))
+    name = cJSON_GetObjectItemCaseSensitive(meta, "name")->valuestring;
+  gen = num(meta, "generation", 0);
+  observed = num(st, "observedGeneration", -1);
+  want = num(spec, "replicas", 1);
+  updated = num(st, "updatedReplicas", 0);
+  replicas = num(st, "replicas", 0);
+  available = num(st, "availableReplicas", 0);
+  /* The same order of checks as kubectl's DeploymentStatusViewer. */
+  if (gen <= observed) {
+    cJSON_ArrayForEach(c, conds) {
+      const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
+      const cJSON *reason = cJSON_GetObjectItemCaseSensitive(c, "reason");
+      if (cJSON_IsString(type) && strcmp(type->valuestring, "Progressing") == 0
+          && cJSON_IsString(reason)
+          && strcmp(reason->valuestring, "ProgressDeadlineExceeded") == 0) {
+        snprintf(msg, msglen, "deployment \"%s\" exceeded its progress deadline", name);
+        ret = -1;
+        goto out;
+      }
+    }
+    if (updated < want)
+      snprintf(msg, msglen,
+               "Waiting for deployment \"%s\" rollout to finish: %ld out of %ld new replicas "
+               "have been updated...", name, updated, want);
+    else if (replicas > updated)
+      snprintf(msg, msglen,
+               "Waiting for deployment \"%s\" rollout to finish: %ld old replicas are pending "
+               "termination...", name, replicas - updated);
+    else if (available < updated)
+      snprintf(msg, msglen,
+               "Waiting for deployment \"%s\" rollout to finish: %ld of %ld updated replicas "
+               "are available...", name, available, updated);
+    else {
+      snprintf(msg, msglen, "deployment \"%s\" successfully rolled out", name);
+      ret = 1;
+    }
+  } else {
+    snprintf(msg, msglen, "Waiting for deployment spec update to be observed...");
+  }
+out:
+  cJSON_Delete(d);
+  return ret;
+}
