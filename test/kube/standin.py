@@ -280,7 +280,7 @@ def go_json_error(text, exc):
     return "invalid character %s looking for beginning of value" % ch
 
 
-def parse_json(text, what="body"):
+def parse_json(text):
     try:
         return json.loads(text)
     except ValueError as e:
@@ -1218,7 +1218,7 @@ class Cluster:
                 self.sync_replicaset(ns, name)
             return out
 
-    def update(self, res, ns, name, new, dry=False, sub=None):
+    def update(self, res, ns, name, new, dry=False):
         """PUT semantics (also the tail of PATCH). Returns the written object."""
         with self.lock:
             cur = self.get(res, ns, name)
@@ -1261,8 +1261,6 @@ class Cluster:
                 new["status"] = copy.deepcopy(cur.get("status", {}))
             e = validate(res, new, old=cur)
             if e:
-                if sub == "scale":
-                    raise e
                 raise e
             spec_changed = _canon(new.get("spec")) != _canon(cur.get("spec"))
             if res in ("deployments", "replicasets") and spec_changed:
