@@ -44,7 +44,10 @@
  *     change whether a value matches.
  *   - Rejected: \b \B \p{..} \x.. octal escapes \Q..\E, flags other than a
  *     leading (?i)/(?s), non-ASCII characters inside [...], empty classes,
- *     repetition counts over 1000 (also nested: RE2's own limit), nesting
+ *     repetition counts over 1000 (also nested: RE2's own limit), more
+ *     than 300 optional positions (x? or the copies beyond n in x{n,m},
+ *     counted after expansion: glibc's matcher, unlike RE2's, slows down
+ *     with their cube; (.?){1000} would take 0.5 s a match), nesting
  *     deeper than MATCHER_MAX_DEPTH, and an unbalanced ')' (Alertmanager
  *     accepts `a)|(b` by accident, since it only pastes the pattern
  *     between `^(?:` and `)$`; here it is an error).

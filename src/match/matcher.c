@@ -14,10 +14,15 @@
 /* The translated pattern is bounded separately from the source: a short
  * class such as [[:print:]] expands to ~100 bytes. */
 #define RX_MAX_OUT 65536
-/* Nodes glibc will build once {n,m} copies are made.  RE2 bounds nesting
- * products at 1000; this also bounds the sum, so a 4 KiB pattern of
- * a{1000}a{1000}... cannot make regcomp allocate for seconds. */
-#define RX_MAX_NODES 20000
+/* RE2 matches in linear time; glibc does not.  Measured on glibc 2.36
+ * with a 16 KiB value: mandatory copies (a{1000}, (a|b){1000}) cost
+ * microseconds, but optional positions, each x? or each copy beyond n in
+ * x{n,m}, cost roughly their cube: (.?){300} takes 15 ms per regexec,
+ * (.?){1000} 0.5 s and ((a|b|c|d|e|f|g|h|i|j){0,20}){50} (legal in RE2)
+ * 35 s.  Patterns may come from the silence API, so optional positions
+ * after expansion are capped hard, and all positions loosely (memory). */
+#define RX_MAX_NODES 10000
+#define RX_MAX_OPTIONAL 300
 #define RX_MAX_REPEAT 1000
 
 static const char *const op_str[] = { "=", "!=", "=~", "!~" };
@@ -69,8 +74,10 @@ struct rx {
   int depth;
   long last_prod;   /* nested repetition product of the last atom */
   long last_size;   /* glibc nodes in the last atom */
+  long last_opt;    /* optional positions in the last atom */
   long prod[MATCHER_MAX_DEPTH + 1]; /* largest product in each open group */
   long size[MATCHER_MAX_DEPTH + 1]; /* nodes in each open group so far */
+  long opt[MATCHER_MAX_DEPTH + 1];  /* optional positions in each, so far */
   rb_status rc;
   const char *why;  /* static reason when rc is RB_EINVAL */
   size_t at;        /* offset of the offending construct */
@@ -341,6 +348,18 @@ translate_bracket(struct rx *x)
   return put_set(x, res, neg ^ have_neg);
 }
 
+static rb_status
+check_size(struct rx *x)
+{
+  if (x->size[x->depth] > RX_MAX_NODES)
+    return fail(x, x->p, "pattern too large (repetitions expand too far)");
+  if (x->opt[x->depth] > RX_MAX_OPTIONAL)
+    return fail(x, x->p, "pattern too costly: more than 300 optional "
+                "positions once repetitions are expanded (glibc's matcher, "
+                "unlike RE2, slows down sharply with them)");
+  return RB_OK;
+}
+
 /* Bookkeeping for an atom (something a quantifier may follow). */
 static rb_status
 atom(struct rx *x, long size)
@@ -349,10 +368,9 @@ atom(struct rx *x, long size)
   x->after_quant = 0;
   x->last_prod = 1;
   x->last_size = size;
+  x->last_opt = 0;
   x->size[x->depth] += size;
-  if (x->size[x->depth] > RX_MAX_NODES)
-    return fail(x, x->p, "pattern too large (repetitions expand too far)");
-  return RB_OK;
+  return check_size(x);
 }
 
 /* {n}, {n,} or {n,m} at x->p.  Returns 1 and the bounds when it is one
@@ -365,14 +383,14 @@ read_repeat(const char *p, long *n, long *m, const char **end)
 
   if (*p++ != '{' || !is_digit((unsigned char)*p))
     return 0;
-  while (is_digit((unsigned char)*p))
-    a = a > 100000 ? a : a * 10 + (*p++ - '0');
+  for (; is_digit((unsigned char)*p); p++)
+    a = a > 100000 ? a : a * 10 + (*p - '0');
   if (*p == ',') {
     p++;
     if (is_digit((unsigned char)*p)) {
       b = 0;
-      while (is_digit((unsigned char)*p))
-        b = b > 100000 ? b : b * 10 + (*p++ - '0');
+      for (; is_digit((unsigned char)*p); p++)
+        b = b > 100000 ? b : b * 10 + (*p - '0');
     }
   } else {
     b = a;
@@ -412,9 +430,14 @@ translate_repeat(struct rx *x, long n, long m)
       return fail(x, x->p, "invalid repeat count (nested repetitions exceed 1000)");
     if (x->last_prod > x->prod[x->depth])
       x->prod[x->depth] = x->last_prod;
+    /* k copies in all, each with the atom's own optional positions;
+     * the m - n copies beyond n are optional as a whole. */
     x->size[x->depth] += x->last_size * (k - 1);
-    if (x->size[x->depth] > RX_MAX_NODES)
-      return fail(x, x->p, "pattern too large (repetitions expand too far)");
+    x->opt[x->depth] += x->last_opt * (k - 1);
+    if (m > n)
+      x->opt[x->depth] += x->last_size * (m - n);
+    if (check_size(x))
+      return x->rc;
   }
   x->can_repeat = 0;
   x->after_quant = 1;
@@ -470,6 +493,7 @@ open_group(struct rx *x)
   x->depth++;
   x->prod[x->depth] = 1;
   x->size[x->depth] = 0;
+  x->opt[x->depth] = 0;
   x->can_repeat = 0;
   x->after_quant = 0;
   return puts_rx(x, "(");
@@ -488,12 +512,12 @@ close_group(struct rx *x)
   x->after_quant = 0;
   x->last_prod = x->prod[x->depth + 1];
   x->last_size = x->size[x->depth + 1];
+  x->last_opt = x->opt[x->depth + 1];
   if (x->last_prod > x->prod[x->depth])
     x->prod[x->depth] = x->last_prod;
   x->size[x->depth] += x->last_size;
-  if (x->size[x->depth] > RX_MAX_NODES)
-    return fail(x, x->p, "pattern too large (repetitions expand too far)");
-  return RB_OK;
+  x->opt[x->depth] += x->last_opt;
+  return check_size(x);
 }
 
 static rb_status
@@ -567,6 +591,11 @@ translate(struct rx *x)
       x->can_repeat = 0;
       x->after_quant = 1;
       x->p++;
+      if (c == '?') {
+        x->opt[x->depth] += x->last_size;
+        if (check_size(x))
+          break;
+      }
       put(x, (const char *)&c, 1);
       break;
     case '{':
