@@ -64,6 +64,15 @@ struct rb_config {
   char *kube_token_file;
   char *kube_ca_file;
   int dry_run; /* -1: decide (on when no cluster configured) */
+  unsigned rem_workers;
+  unsigned rem_queue_size;
+  unsigned rem_per_minute;
+  unsigned rem_per_hour;
+  char *prometheus_url;
+  char *pg_conninfo_file;
+  char *pg_conninfo;       /* loaded */
+  unsigned kube_timeout_s;
+  unsigned kube_retries;
 
   /* logging */
   int log_level;

@@ -13,12 +13,17 @@
 
 struct store;
 struct http_server;
+struct engine;
+struct kube_client;
+struct plan_set;
 
 struct app {
   pthread_mutex_t cfg_mu;
   struct rb_config *cfg;      /* current; guarded by cfg_mu */
   struct store *store;
   struct http_server *http;
+  struct kube_client *kube;   /* NULL without a cluster */
+  struct engine *engine;
   atomic_int inflight;        /* requests between first call and completion */
   atomic_int stopping;
 };
@@ -32,8 +37,9 @@ struct rb_config *app_config(struct app *a);
  * Any thread; reloads are serialised. */
 rb_status app_reload(struct app *a, char *msg);
 
-/* Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads.  cfg's
- * reference passes to the daemon.  Returns the process exit code. */
-int daemon_run(struct rb_config *cfg);
+/* Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads.  The
+ * references to cfg and plans pass to the daemon.  Returns the process
+ * exit code. */
+int daemon_run(struct rb_config *cfg, struct plan_set *plans);
 
 #endif

@@ -46,6 +46,26 @@ void metrics_commit(int64_t duration_ns, size_t jobs);
 void metrics_store_error(void);
 void metrics_reload(int ok);
 
+/* Remediation. */
+enum rem_decision {
+  DEC_MATCHED = 0, /* a run started */
+  DEC_NO_PLAN,
+  DEC_REFUSED,     /* a limit or guard refused it */
+  DEC_COALESCED,   /* the target already has a run going */
+  DEC_SILENCED,
+  DEC_RESOLVED,    /* resolved before a decision */
+  DEC_COUNT
+};
+void metrics_rem_decision(enum rem_decision d);
+/* outcome: "succeeded", "failed", "refused", "skipped" (steps) or
+ * "unverified"; plan and kind become labels. */
+void metrics_rem_step(const char *plan, const char *kind, const char *outcome);
+void metrics_rem_run(const char *outcome);
+void metrics_rem_escalation(void);
+void metrics_rem_queue(size_t len);
+void metrics_rem_first_request(int64_t duration_ns);
+void metrics_kube_request(long status);
+
 /* Appends the exposition text to b; st may be NULL (gauges from the store
  * are then omitted). */
 rb_status metrics_render(struct buf *b, struct store *st);

@@ -33,6 +33,7 @@ struct am_alert {
   char *generator_url;
   char fingerprint[17];  /* 16 hex digits */
   int fingerprint_computed; /* absent in the payload: computed here */
+  int remediate;         /* set by the receiver: a remediation plan matches */
 };
 
 struct am_payload {
@@ -64,6 +65,11 @@ rb_status payload_parse(const char *body, size_t len,
                         const struct payload_limits *lim,
                         struct am_payload **out, char *err, size_t errlen);
 void payload_free(struct am_payload *p);
+
+/* Builds a sorted label set from a JSON object of strings (as stored with
+ * an incident).  RB_EINVAL when it is not one. */
+rb_status am_labels_from_json(const char *json, struct am_labels *out);
+void am_labels_free(struct am_labels *ls);
 
 /* Looks a label up; NULL when absent. */
 const char *am_label(const struct am_labels *ls, const char *name);

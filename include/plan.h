@@ -52,6 +52,7 @@ struct step {
   char *deployment;      /* overrides the target's Deployment (must be allowed) */
   unsigned timeout_s;    /* per request or for the whole wait */
   unsigned interval_s;   /* polling interval of waits and checks */
+  int optional;          /* a failure is recorded but does not fail the run */
   /* scale */
   int has_replicas;
   int replicas;          /* absolute */
@@ -98,6 +99,7 @@ struct plan {
   char *name;
   char *description;
   char *runbook;
+  char *target_deployment; /* fixed target instead of the alert's label */
   struct matchers **match;
   size_t n_match;
   int severities;           /* bit mask of enum severity; 0: any */

@@ -8,11 +8,13 @@
 #include <stdio.h>
 
 struct rb_config;
+struct plan_set;
 
 /* Reads each file (a bare webhook body, or a captured delivery
  * {"headers":{...},"body":{...}}), parses it as the webhook would and
  * prints each alert's identity, normalised severity and the decisions that
  * follow.  Returns 0, or 1 when a file could not be read or parsed. */
-int replay_files(const struct rb_config *cfg, int n, char **files, FILE *out);
+int replay_files(const struct rb_config *cfg, const struct plan_set *plans, int n,
+                 char **files, FILE *out);
 
 #endif

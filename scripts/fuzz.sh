@@ -8,7 +8,7 @@ secs="${FUZZ_SECONDS:-60}"
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth >/dev/null
+cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher >/dev/null
 
 # Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
 corpus="$dir/corpus"
@@ -24,9 +24,12 @@ cp test/fuzz/seeds/payload/* "$corpus/payload/" 2>/dev/null || true
 printf 'Bearer s3cret-token' > "$corpus/auth/bearer"
 printf 'Basic YWxlcnRtYW5hZ2VyOmh1bnRlcjI=' > "$corpus/auth/basic"
 printf 'Basic Og==' > "$corpus/auth/empty"
+mkdir -p "$corpus/matcher"
+printf 'alertname="HighResponseTime"' > "$corpus/matcher/eq"
+printf '{severity=~"critical|page", namespace!="kube-system", pod!~"canary-.*"}' > "$corpus/matcher/list"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher)
 for t in "${targets[@]}"; do
   c="$corpus/${t#fuzz_}"
   echo "fuzz: $t for ${secs}s"

@@ -6,7 +6,10 @@
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "kube.h"
 #include "metrics.h"
+#include "plan.h"
+#include "remediate.h"
 #include "store.h"
 #include "version.h"
 
@@ -36,12 +39,19 @@ app_reload(struct app *a, char *msg)
 {
   struct config_errors errs;
   struct rb_config *next, *old;
+  struct plan_set *plans;
+  struct rl_global g;
   const char *field;
 
   pthread_mutex_lock(&reload_mu);
   config_errors_init(&errs);
   old = app_config(a);
   next = config_reload(old, &errs);
+  plans = next ? plan_load_dir(next->remediation_dir, &errs) : NULL;
+  if (next && !plans) {
+    config_drop(next);
+    next = NULL;
+  }
   if (!next) {
     for (struct config_error *e = errs.head; e; e = e->next)
       rblog(LOG_ERROR, "configuration reload refused; keeping the running configuration",
@@ -54,6 +64,9 @@ app_reload(struct app *a, char *msg)
     pthread_mutex_unlock(&reload_mu);
     return RB_EINVAL;
   }
+  g.per_minute = next->rem_per_minute;
+  g.per_hour = next->rem_per_hour;
+  engine_reload(a->engine, plans, &g, next->prometheus_url, next->pg_conninfo);
   field = config_restart_needed(old, next);
   if (field)
     rblog(LOG_WARN, "configuration reloaded, but this field takes effect only after a restart",
@@ -79,8 +92,44 @@ drain(struct app *a)
     nanosleep(&ts, NULL);
 }
 
+static rb_status
+start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, char *err)
+{
+  struct kube_options ko = { cfg->kube_api_url, cfg->kube_token_file, cfg->kube_ca_file,
+                             cfg->kube_timeout_s, cfg->kube_retries, 200 };
+  struct engine_options eo;
+  char kerr[RB_ERRLEN];
+  rb_status rc;
+
+  rc = kube_client_new(&ko, &a->kube, kerr);
+  if (rc && rc != RB_ENOTFOUND) {
+    plan_set_drop(plans);
+    snprintf(err, RB_ERRLEN, "%s", kerr);
+    return rc;
+  }
+  memset(&eo, 0, sizeof(eo));
+  eo.store = a->store;
+  eo.kube = a->kube;
+  eo.dry_run = cfg->dry_run == 1 || !a->kube;
+  eo.workers = cfg->rem_workers;
+  eo.queue_size = cfg->rem_queue_size;
+  eo.global.per_minute = cfg->rem_per_minute;
+  eo.global.per_hour = cfg->rem_per_hour;
+  eo.prometheus_url = cfg->prometheus_url;
+  eo.pg_conninfo = cfg->pg_conninfo;
+  rc = engine_start(&eo, plans, &a->engine, err);
+  if (!rc) {
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", plans->n);
+    rblog(LOG_INFO, "remediation ready", "plans", n, "cluster",
+          a->kube ? kube_client_url(a->kube) : "none", "dry_run",
+          engine_dry_run(a->engine) ? "true" : "false", NULL);
+  }
+  return rc;
+}
+
 int
-daemon_run(struct rb_config *cfg)
+daemon_run(struct rb_config *cfg, struct plan_set *plans)
 {
   struct app a;
   struct store_options so;
@@ -112,6 +161,13 @@ daemon_run(struct rb_config *cfg)
     code = 1;
     goto out;
   }
+  rc = start_remediation(&a, cfg, plans, err);
+  plans = NULL;
+  if (rc) {
+    rblog(LOG_ERROR, "cannot start remediation", "error", err, NULL);
+    code = 1;
+    goto out;
+  }
   rc = http_start(&a, cfg, &a.http, err);
   if (rc) {
     rblog(LOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
@@ -119,9 +175,7 @@ daemon_run(struct rb_config *cfg)
     goto out;
   }
   rblog(LOG_INFO, "runbookd started", "version", RUNBOOKD_VERSION, "config",
-        cfg->file ? cfg->file : "(built-in defaults)", "storage", cfg->storage_path,
-        "dry_run",
-        cfg->dry_run == 0 ? "false" : "true", NULL);
+        cfg->file ? cfg->file : "(built-in defaults)", "storage", cfg->storage_path, NULL);
 
   for (;;) {
     if (sigwait(&set, &sig) != 0)
@@ -139,6 +193,9 @@ daemon_run(struct rb_config *cfg)
   drain(&a);
 out:
   http_stop(a.http);
+  engine_stop(a.engine);
+  kube_client_free(a.kube);
+  plan_set_drop(plans);
   store_close(a.store);
   config_drop(a.cfg);
   pthread_mutex_destroy(&a.cfg_mu);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "plan.h"
 #include "replay.h"
 #include "version.h"
 
@@ -44,6 +45,7 @@ main(int argc, char **argv)
 {
   struct config_errors errs;
   struct rb_config *cfg;
+  struct plan_set *plans;
   const char *cmd = NULL;
   char *flags[256], *pos[256];
   int nflags = 0, npos = 0, rest = argc - 1;
@@ -86,20 +88,29 @@ main(int argc, char **argv)
   config_remember_flags(nflags, flags);
   config_errors_init(&errs);
   cfg = config_load(nflags, flags, &errs);
-  if (!cfg) {
+  /* Plans are validated with the configuration: check-config names the
+   * problems of both. */
+  plans = plan_load_dir(cfg ? cfg->remediation_dir : "./remediation", &errs);
+  if (!cfg || !plans) {
+    config_drop(cfg);
+    plan_set_drop(plans);
     int code = print_errors(&errs);
     config_errors_free(&errs);
     return code;
   }
   if (cmd && strcmp(cmd, "check-config") == 0) {
-    printf("%s: configuration is valid\n", cfg->file ? cfg->file : "built-in defaults");
+    printf("%s: configuration is valid; %zu remediation plan%s in %s\n",
+           cfg->file ? cfg->file : "built-in defaults", plans->n, plans->n == 1 ? "" : "s",
+           cfg->remediation_dir);
     config_drop(cfg);
+    plan_set_drop(plans);
     return 0;
   }
   if (cmd && strcmp(cmd, "replay") == 0) {
-    int code = replay_files(cfg, npos, pos, stdout);
+    int code = replay_files(cfg, plans, npos, pos, stdout);
     config_drop(cfg);
+    plan_set_drop(plans);
     return code;
   }
-  return daemon_run(cfg);
+  return daemon_run(cfg, plans);
 }

@@ -112,7 +112,8 @@ replay_one(const struct rb_config *cfg, const char *path, FILE *out)
 }
 
 int
-replay_files(const struct rb_config *cfg, int n, char **files, FILE *out)
+replay_files(const struct rb_config *cfg, const struct plan_set *plans, int n, char **files,
+             FILE *out)
 {
   int code = 0;
 

@@ -82,12 +82,28 @@ static const struct opt opts[] = {
     "remediation plan files" },
   { "remediation.dry_run", "dry-run", T_TRIBOOL, O(dry_run), 0, 0, 0,
     "decide and record everything, change nothing (default: on without a cluster)" },
+  { "remediation.workers", "remediation.workers", T_UINT, O(rem_workers), 1, 32, 0,
+    "threads that run remediation plans" },
+  { "remediation.queue_size", "remediation.queue-size", T_UINT, O(rem_queue_size), 1, 100000, 0,
+    "remediation decisions waiting for a worker" },
+  { "remediation.max_actions_per_minute", "remediation.max-actions-per-minute", T_UINT,
+    O(rem_per_minute), 1, 1000, 0, "remediation runs started per minute, all plans" },
+  { "remediation.max_actions_per_hour", "remediation.max-actions-per-hour", T_UINT,
+    O(rem_per_hour), 1, 100000, 0, "remediation runs started per hour, all plans" },
+  { "remediation.prometheus_url", "remediation.prometheus-url", T_STR, O(prometheus_url), 0, 0, 0,
+    "Prometheus for promql steps" },
+  { "remediation.postgres_conninfo_file", "remediation.postgres-conninfo-file", T_STR,
+    O(pg_conninfo_file), 0, 0, 1, "file holding the libpq conninfo for postgres steps" },
   { "kube.api_url", "kube.api-url", T_STR, O(kube_api_url), 0, 0, 0,
     "Kubernetes API URL (default: in-cluster)" },
   { "kube.token_file", "kube.token-file", T_STR, O(kube_token_file), 0, 0, 1,
     "bearer token file for the Kubernetes API" },
   { "kube.ca_file", "kube.ca-file", T_STR, O(kube_ca_file), 0, 0, 1,
     "CA bundle for the Kubernetes API" },
+  { "kube.timeout_seconds", "kube.timeout", T_UINT, O(kube_timeout_s), 1, 300, 0,
+    "timeout of one Kubernetes request" },
+  { "kube.retries", "kube.retries", T_UINT, O(kube_retries), 0, 10, 0,
+    "retries of a Kubernetes request answered 429 or 5xx" },
   { "log.level", "log.level", T_LOGLEVEL, O(log_level), 0, 0, 0,
     "debug, info, warn or error" },
   { "log.format", "log.format", T_LOGFORMAT, O(log_json), 0, 0, 0,
@@ -192,6 +208,12 @@ set_defaults(struct rb_config *c)
   c->max_json_depth = 32;
   severity_map_defaults(&c->severity);
   c->remediation_dir = strdup("./remediation");
+  c->rem_workers = 2;
+  c->rem_queue_size = 1000;
+  c->rem_per_minute = 6;
+  c->rem_per_hour = 30;
+  c->kube_timeout_s = 10;
+  c->kube_retries = 3;
   c->dry_run = -1;
   c->log_level = LOG_INFO;
   c->log_json = 0;
@@ -685,6 +707,14 @@ validate(struct rb_config *c, struct config_errors *errs)
                       "the PostgreSQL store is not available in this version; "
                       "use storage.path (SQLite)");
   }
+  if (c->pg_conninfo_file)
+    c->pg_conninfo = load_secret(c, c->pg_conninfo_file, "remediation.postgres_conninfo_file",
+                                 errs);
+  if (c->prometheus_url && strncmp(c->prometheus_url, "https://", 8) != 0
+      && strncmp(c->prometheus_url, "http://", 7) != 0) {
+    field_where(c, "remediation.prometheus_url", where, sizeof(where));
+    config_errors_add(errs, where, "must be an http:// or https:// URL");
+  }
   if (c->kube_api_url && strncmp(c->kube_api_url, "https://", 8) != 0
       && strncmp(c->kube_api_url, "http://", 7) != 0) {
     field_where(c, "kube.api_url", where, sizeof(where));
@@ -753,6 +783,7 @@ config_drop(struct rb_config *c)
   free(c->tls_cert_pem);
   wipe_free(c->bearer_token);
   wipe_free(c->basic_password);
+  wipe_free(c->pg_conninfo);
   free(c);
 }
 

@@ -13,6 +13,7 @@
 #include "incident.h"
 #include "log.h"
 #include "payload.h"
+#include "remediate.h"
 #include "rbtime.h"
 
 #include <stdio.h>
@@ -52,6 +53,13 @@ api_webhook(struct http_req *r)
     metrics_webhook(WH_UNAVAILABLE);
     return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
   }
+  /* Which alerts a plan matches is decided here, off the writer thread, so
+   * only those incidents wait for a remediation decision. */
+  for (size_t i = 0; i < p->n_alerts; i++)
+    if (!p->alerts[i].resolved)
+      p->alerts[i].remediate = engine_wants(
+        r->app->engine, &p->alerts[i].labels,
+        severity_normalise(&r->cfg->severity, am_label(&p->alerts[i].labels, "severity")));
   rc = incident_ingest(r->app->store, p, &r->cfg->severity, rb_wall_ms(), &res);
   if (rc) {
     metrics_webhook(WH_UNAVAILABLE);
@@ -62,8 +70,13 @@ api_webhook(struct http_req *r)
                             rb_strerror(rc));
   }
   metrics_webhook(WH_ACCEPTED);
-  for (size_t i = 0; i < res.n; i++)
+  for (size_t i = 0; i < res.n; i++) {
     metrics_alerts(p->alerts[i].resolved, res.outcome[i], 1);
+    /* Remediation decides off the request path, after the commit. */
+    if (p->alerts[i].remediate
+        && (res.outcome[i] == INGEST_NEW || res.outcome[i] == INGEST_REFIRED))
+      engine_submit(r->app->engine, res.incident_id[i], r->t0_ns);
+  }
   if (p->truncated_alerts > 0) {
     metrics_truncated(p->truncated_alerts);
     snprintf(num, sizeof(num), "%lld", (long long)p->truncated_alerts);

@@ -6,7 +6,9 @@
 #include "store.h"
 #include "version.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +41,11 @@ static struct {
   struct histo commit;
   atomic_ullong commit_jobs;
   atomic_ullong store_errors;
+  atomic_ullong decisions[DEC_COUNT];
+  atomic_ullong escalations;
+  atomic_ullong queue_len;
+  atomic_ullong kube[5]; /* 2xx, 3xx, 4xx, 5xx, no answer */
+  struct histo first_request;
   atomic_int reload_ok;
   atomic_llong reload_ts;
   double start_time;
@@ -74,6 +81,98 @@ void
 metrics_alerts(int resolved, enum ingest_outcome o, size_t n)
 {
   atomic_fetch_add(&m.alerts[resolved ? 1 : 0][o], n);
+}
+
+static const char *const decision_names[DEC_COUNT] = {
+  "matched", "no_plan", "refused", "coalesced", "silenced", "resolved"
+};
+
+/* Counters with free-form labels (plan, step kind, outcome): few distinct
+ * values, so a small locked table; past its size new series are dropped. */
+#define LABELED_MAX 512
+struct labeled {
+  char labels[256];
+  unsigned long long n;
+};
+static struct {
+  pthread_mutex_t mu;
+  struct labeled steps[LABELED_MAX];
+  size_t nsteps;
+  struct labeled runs[16];
+  size_t nruns;
+} lm = { PTHREAD_MUTEX_INITIALIZER, { { "", 0 } }, 0, { { "", 0 } }, 0 };
+
+static void
+labeled_inc(struct labeled *v, size_t *n, size_t max, const char *labels)
+{
+  pthread_mutex_lock(&lm.mu);
+  for (size_t i = 0; i < *n; i++) {
+    if (strcmp(v[i].labels, labels) == 0) {
+      v[i].n++;
+      pthread_mutex_unlock(&lm.mu);
+      return;
+    }
+  }
+  if (*n < max) {
+    snprintf(v[*n].labels, sizeof(v[*n].labels), "%s", labels);
+    v[(*n)++].n = 1;
+  }
+  pthread_mutex_unlock(&lm.mu);
+}
+
+/* Label values come from plan files (validated names) and fixed words, but
+ * escape them anyway. */
+static void
+label_value(char *out, size_t n, const char *v)
+{
+  size_t o = 0;
+  for (; *v && o + 3 < n; v++) {
+    if (*v == '"' || *v == '\\')
+      out[o++] = '\\';
+    out[o++] = *v == '\n' ? ' ' : *v;
+  }
+  out[o] = '\0';
+}
+
+void
+metrics_rem_step(const char *plan, const char *kind, const char *outcome)
+{
+  char p[128], k[64], o[32], labels[256];
+  label_value(p, sizeof(p), plan);
+  label_value(k, sizeof(k), kind);
+  label_value(o, sizeof(o), outcome);
+  snprintf(labels, sizeof(labels), "plan=\"%s\",kind=\"%s\",outcome=\"%s\"", p, k, o);
+  labeled_inc(lm.steps, &lm.nsteps, LABELED_MAX, labels);
+}
+
+void
+metrics_rem_run(const char *outcome)
+{
+  char o[32], labels[64];
+  label_value(o, sizeof(o), outcome);
+  snprintf(labels, sizeof(labels), "outcome=\"%s\"", o);
+  labeled_inc(lm.runs, &lm.nruns, 16, labels);
+}
+
+void metrics_rem_decision(enum rem_decision d) { atomic_fetch_add(&m.decisions[d], 1); }
+void metrics_rem_escalation(void) { atomic_fetch_add(&m.escalations, 1); }
+void metrics_rem_queue(size_t len) { atomic_store(&m.queue_len, len); }
+void metrics_rem_first_request(int64_t ns) { observe(&m.first_request, ns); }
+
+void
+metrics_kube_request(long status)
+{
+  int i = status >= 200 && status < 600 ? (int)(status / 100) - 2 : 4;
+  atomic_fetch_add(&m.kube[i], 1);
+}
+
+static void
+render_labeled(struct buf *b, const char *name, const struct labeled *v, size_t n)
+{
+  pthread_mutex_lock(&lm.mu);
+  for (size_t i = 0; i < n; i++)
+    buf_printf(b, "%s{%s} %llu\n", name, v[i].labels, v[i].n);
+  pthread_mutex_unlock(&lm.mu);
 }
 
 void
@@ -176,6 +275,35 @@ metrics_render(struct buf *b, struct store *st)
   buf_puts(b, "# HELP runbookd_store_committed_jobs_total Write jobs committed (several per commit under load).\n"
               "# TYPE runbookd_store_committed_jobs_total counter\n");
   buf_printf(b, "runbookd_store_committed_jobs_total %llu\n", atomic_load(&m.commit_jobs));
+
+  buf_puts(b, "# HELP runbookd_remediation_decisions_total What remediation decided for alerts.\n"
+              "# TYPE runbookd_remediation_decisions_total counter\n");
+  for (int i = 0; i < DEC_COUNT; i++)
+    buf_printf(b, "runbookd_remediation_decisions_total{decision=\"%s\"} %llu\n",
+               decision_names[i], atomic_load(&m.decisions[i]));
+  buf_puts(b, "# HELP runbookd_remediation_steps_total Remediation steps by plan, kind and outcome.\n"
+              "# TYPE runbookd_remediation_steps_total counter\n");
+  render_labeled(b, "runbookd_remediation_steps_total", lm.steps, lm.nsteps);
+  buf_puts(b, "# HELP runbookd_remediation_runs_total Finished remediation runs by outcome.\n"
+              "# TYPE runbookd_remediation_runs_total counter\n");
+  render_labeled(b, "runbookd_remediation_runs_total", lm.runs, lm.nruns);
+  buf_puts(b, "# HELP runbookd_remediation_escalations_total Refused, failed or unverified remediations handed to people.\n"
+              "# TYPE runbookd_remediation_escalations_total counter\n");
+  buf_printf(b, "runbookd_remediation_escalations_total %llu\n", atomic_load(&m.escalations));
+  buf_puts(b, "# HELP runbookd_remediation_queue_length Remediation decisions waiting for a worker.\n"
+              "# TYPE runbookd_remediation_queue_length gauge\n");
+  buf_printf(b, "runbookd_remediation_queue_length %llu\n", atomic_load(&m.queue_len));
+  buf_puts(b, "# HELP runbookd_remediation_first_request_seconds From webhook receipt to the first Kubernetes request of a remediation.\n"
+              "# TYPE runbookd_remediation_first_request_seconds histogram\n");
+  render_histo(b, "runbookd_remediation_first_request_seconds", "", &m.first_request);
+  buf_puts(b, "# HELP runbookd_kube_requests_total Kubernetes API requests by status class.\n"
+              "# TYPE runbookd_kube_requests_total counter\n");
+  {
+    static const char *const cls[] = { "2xx", "3xx", "4xx", "5xx", "error" };
+    for (int i = 0; i < 5; i++)
+      buf_printf(b, "runbookd_kube_requests_total{code=\"%s\"} %llu\n", cls[i],
+                 atomic_load(&m.kube[i]));
+  }
 
   buf_puts(b, "# HELP runbookd_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
               "# TYPE runbookd_config_last_reload_successful gauge\n");

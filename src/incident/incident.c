@@ -149,7 +149,7 @@ open_incident(struct store *st, const struct ingest_job *j,
   inc.opened_ms = j->now;
   inc.last_seen_ms = j->now;
   inc.deliveries = 1;
-  inc.remediation_pending = !a->resolved;
+  inc.remediation_pending = !a->resolved && a->remediate;
   if (!inc.labels_json || !inc.annotations_json) {
     rc = RB_ENOMEM;
     goto out;
@@ -215,7 +215,7 @@ ingest_alert(struct store *st, const struct ingest_job *j,
       *outcome = INGEST_REPEAT;
     } else {
       *outcome = INGEST_REFIRED;
-      cur.remediation_pending = 1;
+      cur.remediation_pending = a->remediate;
       buf_reset(detail);
       buf_puts(detail, "{\"startsAt\":");
       buf_json_str(detail, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));

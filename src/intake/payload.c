@@ -41,8 +41,8 @@ kv_cmp(const void *a, const void *b)
   return strcmp(((const struct am_kv *)a)->name, ((const struct am_kv *)b)->name);
 }
 
-static void
-labels_free(struct am_labels *ls)
+void
+am_labels_free(struct am_labels *ls)
 {
   for (size_t i = 0; i < ls->n; i++) {
     free(ls->kv[i].name);
@@ -328,14 +328,14 @@ payload_free(struct am_payload *p)
   if (!p)
     return;
   for (size_t i = 0; i < p->n_alerts; i++) {
-    labels_free(&p->alerts[i].labels);
-    labels_free(&p->alerts[i].annotations);
+    am_labels_free(&p->alerts[i].labels);
+    am_labels_free(&p->alerts[i].annotations);
     free(p->alerts[i].generator_url);
   }
   free(p->alerts);
-  labels_free(&p->group_labels);
-  labels_free(&p->common_labels);
-  labels_free(&p->common_annotations);
+  am_labels_free(&p->group_labels);
+  am_labels_free(&p->common_labels);
+  am_labels_free(&p->common_annotations);
   free(p->receiver);
   free(p->group_key);
   free(p->external_url);
@@ -357,4 +357,25 @@ am_label(const struct am_labels *ls, const char *name)
       hi = mid;
   }
   return NULL;
+}
+
+rb_status
+am_labels_from_json(const char *json, struct am_labels *out)
+{
+  static const struct payload_limits lim = { 1, 10000, 1 << 20, 1 << 24, 1 << 24, 4 };
+  char err[RB_ERRLEN];
+  struct ctx c = { &lim, err, sizeof(err) };
+  cJSON *root = cJSON_Parse(json ? json : "");
+  rb_status rc;
+
+  memset(out, 0, sizeof(*out));
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return RB_EINVAL;
+  }
+  rc = parse_labels(&c, root, "labels", lim.max_label_value_bytes, out);
+  cJSON_Delete(root);
+  if (rc)
+    am_labels_free(out);
+  return rc;
 }

@@ -257,6 +257,7 @@ static const char *const known_step_keys[] = {
   "min", "max", "container", "limits", "requests", "env", "configmap", "data",
   "selector", "max_pods", "url", "method", "expect_status", "max_latency_ms", "query",
   "prometheus_url", "op", "threshold", "maintenance", "max_rows", "argv", "comment",
+  "optional",
 };
 
 static void
@@ -364,6 +365,16 @@ parse_step(struct ctx *c, const struct plan *p, const cJSON *o, const char *fiel
   s->timeout_s = (unsigned)get_int(c, o, "timeout_seconds", field,
                                    s->kind == STEP_WAIT_ROLLOUT ? 300 : 10, 1, 3600, NULL);
   s->interval_s = (unsigned)get_int(c, o, "interval_seconds", field, 2, 1, 600, NULL);
+  {
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(o, "optional");
+    char f[256];
+    snprintf(f, sizeof(f), "%s.optional", field);
+    if (opt && !cJSON_IsBool(opt))
+      problem(c, f, "must be true or false");
+    s->optional = cJSON_IsTrue(opt);
+    if (s->optional && step_mutates(s->kind) && s->kind != STEP_EXEC)
+      problem(c, f, "only checks and diagnostics can be optional, not cluster changes");
+  }
 
   switch (s->kind) {
   case STEP_SCALE: {
@@ -513,8 +524,8 @@ parse_steps(struct ctx *c, const struct plan *p, const cJSON *root, const char *
 }
 
 static const char *const known_plan_keys[] = {
-  "name", "description", "runbook", "match", "severities", "allow", "steps", "verify",
-  "on_failure", "limits", "comment",
+  "name", "description", "runbook", "match", "severities", "allow", "target", "steps",
+  "verify", "on_failure", "limits", "comment",
 };
 
 rb_status
@@ -555,7 +566,12 @@ plan_parse(const char *file, const char *text, struct plan *p, struct config_err
         problem(&c, field, "must be a string such as alertname=\"HighResponseTime\"");
       else if (matchers_parse(it->valuestring, &p->match[p->n_match], err) != RB_OK)
         problem(&c, field, "%s", err);
-      else
+      else if (p->match[p->n_match]->n == 0) {
+        /* An empty list matches every alert: never what a plan means. */
+        problem(&c, field, "matches every alert; name at least one label");
+        matchers_free(p->match[p->n_match]);
+        p->match[p->n_match] = NULL;
+      } else
         p->n_match++;
       i++;
     }
@@ -594,6 +610,20 @@ plan_parse(const char *file, const char *text, struct plan *p, struct config_err
                 p->allow_deployments[i]);
   }
 
+  v = cJSON_GetObjectItemCaseSensitive(root, "target");
+  if (v) {
+    static const char *const tk[] = { "deployment" };
+    if (!cJSON_IsObject(v)) {
+      problem(&c, "target", "must be an object such as {\"deployment\": \"cognitive-core\"}");
+    } else {
+      unknown_keys(&c, v, "target", tk, RB_ARRAY_LEN(tk));
+      p->target_deployment = get_str(&c, v, "deployment", "target", 1);
+      if (p->target_deployment
+          && !in_list(p->allow_deployments, p->n_allow_deployments, p->target_deployment))
+        problem(&c, "target.deployment", "\"%s\" is not in allow.deployments",
+                p->target_deployment);
+    }
+  }
   parse_steps(&c, p, root, "steps", 0, &p->steps, &p->n_steps);
   parse_steps(&c, p, root, "verify", 1, &p->verify, &p->n_verify);
   parse_steps(&c, p, root, "on_failure", 0, &p->on_failure, &p->n_on_failure);
@@ -637,6 +667,7 @@ plan_clear(struct plan *p)
   free(p->name);
   free(p->description);
   free(p->runbook);
+  free(p->target_deployment);
   for (size_t i = 0; i < p->n_match; i++)
     matchers_free(p->match[i]);
   free(p->match);

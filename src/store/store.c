@@ -40,17 +40,29 @@ storage_failure(rb_status st)
 static void
 finish(struct store *st, struct store_job **jobs, size_t n, rb_status all)
 {
+  struct store_job *async[BATCH_MAX];
+  size_t na = 0;
+  int waiters = 0;
+
+  /* A waiter's job lives on its stack and may be gone as soon as it is
+   * marked finished; an asynchronous job belongs to its done(), which may
+   * free it.  So neither is touched after being handed back. */
+  pthread_mutex_lock(&st->mu);
   for (size_t i = 0; i < n; i++) {
     if (all)
       jobs[i]->status = all;
-    if (jobs[i]->done)
-      jobs[i]->done(jobs[i], jobs[i]->status);
+    if (jobs[i]->done) {
+      async[na++] = jobs[i];
+    } else {
+      jobs[i]->finished = 1;
+      waiters = 1;
+    }
   }
-  pthread_mutex_lock(&st->mu);
-  for (size_t i = 0; i < n; i++)
-    jobs[i]->finished = 1;
-  pthread_cond_broadcast(&st->done);
+  if (waiters)
+    pthread_cond_broadcast(&st->done);
   pthread_mutex_unlock(&st->mu);
+  for (size_t i = 0; i < na; i++)
+    async[i]->done(async[i], async[i]->status);
 }
 
 static void

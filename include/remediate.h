@@ -1,0 +1,67 @@
+/*
+ * remediate.h - the remediation engine: decides, under limits, whether a
+ * firing alert's plan runs, and runs it step by step on worker threads,
+ * never on the webhook's request path.
+ *
+ * Every decision, taken or refused, is a timeline event.  Each run is
+ * durable (store.h, struct rem_run): before a request is sent its exact
+ * form is committed, so after a crash the run resumes by re-sending that
+ * same request (all of them are idempotent once concrete) instead of
+ * computing a new one, and no step is lost or applied twice.
+ */
+#ifndef RUNBOOKD_REMEDIATE_H
+#define RUNBOOKD_REMEDIATE_H
+
+#include "ratelimit.h"
+#include "rb.h"
+
+struct am_labels;
+struct engine;
+struct kube_client;
+struct plan_set;
+struct store;
+
+struct engine_options {
+  struct store *store;
+  struct kube_client *kube;   /* NULL: no cluster; everything is dry-run */
+  int dry_run;
+  unsigned workers;
+  unsigned queue_size;
+  struct rl_global global;
+  const char *prometheus_url; /* copied */
+  const char *pg_conninfo;    /* copied, wiped on stop */
+  /* Silences (the escalation module): return 1 and the silence id when
+   * the labels are silenced.  NULL: nothing is silenced. */
+  int (*silenced)(void *arg, const struct am_labels *labels, char *id, size_t idlen);
+  /* Called when a remediation is refused, fails or does not verify. */
+  void (*escalate)(void *arg, int64_t incident_id, const char *reason);
+  void *hook_arg;
+};
+
+/* Starts the workers, and queues what a previous process left: runs still
+ * running, and incidents never evaluated.  plans' reference passes to the
+ * engine.  err (RB_ERRLEN). */
+rb_status engine_start(const struct engine_options *o, struct plan_set *plans,
+                       struct engine **out, char *err);
+
+/* Replaces the plans and limits (a reload).  plans' reference passes. */
+void engine_reload(struct engine *e, struct plan_set *plans, const struct rl_global *g,
+                   const char *prometheus_url, const char *pg_conninfo);
+
+/* Asks for a decision on an incident whose alert just fired (after its
+ * commit).  Never blocks; when the queue is full the incident stays
+ * pending in the store and is evaluated at the next start.  received_ns is
+ * the monotonic time the webhook arrived (0: unknown). */
+void engine_submit(struct engine *e, int64_t incident_id, int64_t received_ns);
+
+/* Whether a plan matches these labels at this severity (so the incident
+ * needs a decision).  Cheap; any thread. */
+int engine_wants(struct engine *e, const struct am_labels *labels, int severity);
+
+/* Stops taking work, lets each worker finish its current request, and
+ * joins them; runs in progress resume at the next start.  Accepts NULL. */
+void engine_stop(struct engine *e);
+
+int engine_dry_run(const struct engine *e);
+
+#endif

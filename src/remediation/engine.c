@@ -1,0 +1,1673 @@
+/*
+ * engine.c - the remediation engine (see remediate.h).
+ *
+ * A bounded queue feeds a few worker threads.  A worker evaluates an
+ * incident (silences, plan match, target, allow-list, limits), records the
+ * decision, and, when a run starts, executes its plan: steps, then
+ * verification, then on_failure steps when anything failed.  Every
+ * transition is one store transaction holding the run's new position and
+ * its timeline events.
+ */
+#include "remediate.h"
+#include "buf.h"
+#include "checks.h"
+#include "kube.h"
+#include "log.h"
+#include "metrics.h"
+#include "payload.h"
+#include "plan.h"
+#include "rbtime.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <time.h>
+
+/* Finished runs kept for the limits: the longest window is a breaker reset
+ * (7 days at most). */
+#define HISTORY_KEEP_MS (8LL * 86400 * 1000)
+#define MAX_409_RETRIES 3
+
+struct work {
+  int64_t incident_id;
+  int64_t received_ns;
+  struct rem_run *run; /* a run to resume, or NULL */
+};
+
+struct engine {
+  struct store *st;
+  struct kube_client *kube;
+  int dry_run;
+  int (*silenced)(void *, const struct am_labels *, char *, size_t);
+  void (*escalate)(void *, int64_t, const char *);
+  void *hook_arg;
+
+  pthread_mutex_t mu;
+  pthread_cond_t cv;       /* work queued, or stopping */
+  pthread_cond_t stopcv;   /* wakes waits early when stopping */
+  struct work *q;
+  size_t qhead, qlen, qcap;
+  int stopping;
+  pthread_t *threads;
+  unsigned nthreads;
+  /* Guarded by mu. */
+  struct plan_set *plans;
+  struct rl_global global;
+  char *prometheus_url;
+  char *pg_conninfo;
+  struct rl_history hist;
+  int64_t provisional;
+};
+
+/* One run in execution, on one worker. */
+struct runctx {
+  struct engine *e;
+  struct rem_run *run;
+  struct plan_set *plans;
+  const struct plan *plan;
+  struct am_labels labels;
+  int64_t received_ns;
+  int measured;
+};
+
+/* ---- store transactions ---------------------------------------------- */
+
+struct ev {
+  const char *kind;
+  char *detail;
+};
+
+struct tx {
+  int64_t incident_id;
+  int64_t now;
+  int mark_decided;
+  struct rem_run *insert;
+  const struct rem_run *update;
+  struct ev ev[4];
+  size_t nev;
+};
+
+static rb_status
+tx_fn(struct store *st, void *arg)
+{
+  struct tx *t = arg;
+  rb_status rc = RB_OK;
+
+  if (t->insert)
+    rc = store_w_run_insert(st, t->insert);
+  if (!rc && t->update)
+    rc = store_w_run_update(st, t->update);
+  if (!rc && t->mark_decided)
+    rc = store_w_remediation_done(st, t->incident_id);
+  for (size_t i = 0; !rc && i < t->nev; i++)
+    rc = store_w_append_event(st, t->incident_id, t->now, t->ev[i].kind, "runbookd",
+                              t->ev[i].detail ? t->ev[i].detail : "{}");
+  return rc;
+}
+
+static void
+tx_event(struct tx *t, const char *kind, struct buf *detail)
+{
+  if (t->nev < RB_ARRAY_LEN(t->ev)) {
+    t->ev[t->nev].kind = kind;
+    t->ev[t->nev].detail = detail ? buf_steal(detail) : NULL;
+    t->nev++;
+  }
+}
+
+static int engine_wait(struct engine *e, int64_t ms);
+
+/* Commits t, retrying a store that is briefly unavailable.  Frees the
+ * event details either way. */
+static rb_status
+tx_commit(struct engine *e, struct tx *t)
+{
+  rb_status rc = RB_EUNAVAIL;
+
+  t->now = rb_wall_ms();
+  for (int i = 0; i < 5; i++) {
+    rc = store_submit(e->st, tx_fn, t);
+    if (rc != RB_EUNAVAIL || engine_wait(e, 500 << i))
+      break;
+  }
+  if (rc) {
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)t->incident_id);
+    rblog(LOG_ERROR, "remediation could not record its progress; it resumes after a restart",
+          "incident", id, "error", rb_strerror(rc), NULL);
+  }
+  for (size_t i = 0; i < t->nev; i++)
+    free(t->ev[i].detail);
+  t->nev = 0;
+  return rc;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int
+engine_wait(struct engine *e, int64_t ms)
+{
+  struct timespec ts;
+  int stopping;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_mutex_lock(&e->mu);
+  while (!e->stopping) {
+    if (pthread_cond_timedwait(&e->stopcv, &e->mu, &ts) == ETIMEDOUT)
+      break;
+  }
+  stopping = e->stopping;
+  pthread_mutex_unlock(&e->mu);
+  return stopping;
+}
+
+static int
+stopping(struct engine *e)
+{
+  int s;
+  pthread_mutex_lock(&e->mu);
+  s = e->stopping;
+  pthread_mutex_unlock(&e->mu);
+  return s;
+}
+
+/* Replaces {{namespace}} and {{deployment}}; the values are validated
+ * Kubernetes names, so they are safe in paths, selectors and queries. */
+static char *
+expand(const char *tmpl, const char *ns, const char *deploy)
+{
+  struct buf b;
+  const char *p = tmpl;
+
+  if (!tmpl)
+    return NULL;
+  buf_init(&b, 1 << 20);
+  while (*p) {
+    if (strncmp(p, "{{namespace}}", 13) == 0) {
+      buf_puts(&b, ns);
+      p += 13;
+    } else if (strncmp(p, "{{deployment}}", 14) == 0) {
+      buf_puts(&b, deploy);
+      p += 14;
+    } else {
+      buf_append(&b, p++, 1);
+    }
+  }
+  return buf_steal(&b);
+}
+
+static void
+detail_head(struct buf *b, const struct runctx *c, const struct step *s, const char *phase,
+            int index, const char *deploy)
+{
+  buf_printf(b, "{\"run\":\"%lld\",\"plan\":", (long long)c->run->id);
+  buf_json_str(b, c->plan->name);
+  buf_puts(b, ",\"step\":");
+  buf_json_str(b, s->name);
+  buf_printf(b, ",\"kind\":\"%s\",\"phase\":\"%s\",\"index\":%d,\"namespace\":",
+             step_kind_name(s->kind), phase, index);
+  buf_json_str(b, c->run->namespace_);
+  buf_puts(b, ",\"deployment\":");
+  buf_json_str(b, deploy);
+  buf_printf(b, ",\"dryRun\":%s", c->run->dry_run ? "true" : "false");
+}
+
+static void
+reqs_json(struct buf *b, const struct kube_req *v, size_t n)
+{
+  buf_puts(b, "[");
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      buf_puts(b, ",");
+    kube_req_to_json(b, &v[i]);
+  }
+  buf_puts(b, "]");
+}
+
+static void
+escalate(struct runctx *c, struct tx *t, const char *reason)
+{
+  struct buf d;
+  buf_init(&d, 0);
+  buf_puts(&d, "{\"reason\":");
+  buf_json_str(&d, reason);
+  buf_puts(&d, "}");
+  tx_event(t, "escalation requested", &d);
+  metrics_rem_escalation();
+  if (c->e->escalate)
+    c->e->escalate(c->e->hook_arg, t->incident_id, reason);
+}
+
+/* ---- Kubernetes reads ------------------------------------------------- */
+
+/* GETs path; on 200 *out is the parsed object (caller frees).  Otherwise
+ * why says what happened; RB_ENOTFOUND for 404, RB_EUNAVAIL else. */
+static rb_status
+kube_get_json(struct runctx *c, const char *path, cJSON **out, char *why, size_t whylen)
+{
+  struct kube_req req;
+  struct kube_resp resp;
+  rb_status rc;
+
+  *out = NULL;
+  kube_req_get(path, &req);
+  rc = kube_do(c->e->kube, &req, &resp);
+  kube_req_clear(&req);
+  if (!c->measured && c->received_ns) {
+    metrics_rem_first_request(rb_mono_ns() - c->received_ns);
+    c->measured = 1;
+  }
+  metrics_kube_request(rc == RB_OK ? resp.status : 0);
+  if (rc != RB_OK) {
+    snprintf(why, whylen, "GET %s: no answer from the Kubernetes API: %s", path,
+             resp.message ? resp.message : "");
+  } else if (resp.status == 200) {
+    *out = cJSON_ParseWithLength(resp.body, resp.len);
+    if (!*out) {
+      snprintf(why, whylen, "GET %s: the answer is not JSON", path);
+      rc = RB_EUNAVAIL;
+    }
+  } else {
+    snprintf(why, whylen, "GET %s: %ld %s%s%s", path, resp.status,
+             resp.reason ? resp.reason : "", resp.message ? ": " : "",
+             resp.message ? resp.message : "");
+    rc = resp.status == 404 ? RB_ENOTFOUND : RB_EUNAVAIL;
+  }
+  kube_resp_clear(&resp);
+  return rc;
+}
+
+static cJSON *
+jpath(const cJSON *o, const char *a, const char *b, const char *c)
+{
+  cJSON *r = cJSON_GetObjectItemCaseSensitive(o, a);
+  if (b)
+    r = cJSON_GetObjectItemCaseSensitive(r, b);
+  if (c)
+    r = cJSON_GetObjectItemCaseSensitive(r, c);
+  return r;
+}
+
+/* "k=v,k2=v2" from a Deployment's spec.selector.matchLabels. */
+static int
+selector_of(const cJSON *deploy, char *out, size_t n)
+{
+  const cJSON *ml = jpath(deploy, "spec", "selector", "matchLabels"), *it;
+  size_t o = 0;
+
+  out[0] = '\0';
+  cJSON_ArrayForEach(it, ml) {
+    if (!cJSON_IsString(it))
+      continue;
+    o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s%s=%s", o ? "," : "", it->string,
+                          it->valuestring);
+  }
+  return o > 0 && o < n;
+}
+
+static long
+revision_of(const cJSON *obj)
+{
+  const cJSON *v = jpath(obj, "metadata", "annotations", "deployment.kubernetes.io/revision");
+  return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
+}
+
+/* Templates equal when they differ only in the pod-template-hash label. */
+static int
+templates_equal(const cJSON *a, const cJSON *b)
+{
+  cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
+  int eq;
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(x, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(y, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  eq = cJSON_Compare(x, y, 1);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
+  return eq;
+}
+
+/* ---- computing a step's requests -------------------------------------- */
+
+enum compute { C_OK = 0, C_REFUSED, C_FAILED, C_NOTHING };
+
+struct computed {
+  struct kube_req *reqs;
+  size_t n;
+  char note[512];   /* what the computation saw or why it refused */
+};
+
+static void
+computed_clear(struct computed *k)
+{
+  kube_reqs_free(k->reqs, k->n);
+  memset(k, 0, sizeof(*k));
+}
+
+static struct kube_req *
+push_req(struct computed *k)
+{
+  struct kube_req *v = realloc(k->reqs, (k->n + 1) * sizeof(*v));
+  if (!v)
+    return NULL;
+  k->reqs = v;
+  memset(&v[k->n], 0, sizeof(*v));
+  return &v[k->n++];
+}
+
+static enum compute
+compute_restart(struct runctx *c, const char *ns, const char *d, struct computed *k)
+{
+  char path[512], ts[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  cJSON *obj = NULL;
+  rb_status rc;
+
+  kube_path_deployment(path, sizeof(path), ns, d);
+  if (c->e->kube) {
+    rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
+    if (rc)
+      return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+    if (cJSON_IsTrue(jpath(obj, "spec", "paused", NULL))) {
+      snprintf(k->note, sizeof(k->note),
+               "can't restart paused deployment %s (run rollout resume first)", d);
+      cJSON_Delete(obj);
+      return C_REFUSED;
+    }
+    cJSON_Delete(obj);
+  } else {
+    snprintf(k->note, sizeof(k->note), "no cluster: the paused check was not made");
+  }
+  gmtime_r(&now, &tm);
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return kube_req_restart(ns, d, ts, push_req(k)) ? C_FAILED : C_OK;
+}
+
+static enum compute
+compute_scale(struct runctx *c, const struct step *s, const char *ns, const char *d,
+              struct computed *k)
+{
+  char path[512];
+  cJSON *obj = NULL;
+  long current, want;
+  rb_status rc;
+
+  if (s->has_replicas)
+    return kube_req_scale(ns, d, s->replicas, push_req(k)) ? C_FAILED : C_OK;
+  kube_path_scale(path, sizeof(path), ns, d);
+  if (!c->e->kube) {
+    kube_req_get(path, push_req(k));
+    snprintf(k->note, sizeof(k->note),
+             "no cluster: the new count is the current one %+d, kept within %d..%d", s->by,
+             s->min_replicas, s->max_replicas);
+    return C_OK;
+  }
+  rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
+  if (rc)
+    return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+  current = cJSON_IsNumber(jpath(obj, "spec", "replicas", NULL))
+              ? (long)jpath(obj, "spec", "replicas", NULL)->valuedouble
+              : 0;
+  cJSON_Delete(obj);
+  want = current + s->by;
+  if (want > s->max_replicas)
+    want = s->max_replicas;
+  if (want < s->min_replicas)
+    want = s->min_replicas;
+  snprintf(k->note, sizeof(k->note), "%s has %ld replicas; %+d within %d..%d gives %ld", d,
+           current, s->by, s->min_replicas, s->max_replicas, want);
+  return kube_req_scale(ns, d, (int)want, push_req(k)) ? C_FAILED : C_OK;
+}
+
+/* A strategic merge with an unknown container name would add a container:
+ * refuse instead. */
+static enum compute
+check_container(struct runctx *c, const char *ns, const char *d, const char *container,
+                struct computed *k)
+{
+  char path[512];
+  cJSON *obj = NULL;
+  const cJSON *it;
+  int found = 0;
+  rb_status rc;
+
+  if (!c->e->kube) {
+    snprintf(k->note, sizeof(k->note), "no cluster: the container was not checked");
+    return C_OK;
+  }
+  kube_path_deployment(path, sizeof(path), ns, d);
+  rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
+  if (rc)
+    return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(jpath(obj, "spec", "template", "spec"),
+                                                         "containers")) {
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+    if (cJSON_IsString(nm) && strcmp(nm->valuestring, container) == 0)
+      found = 1;
+  }
+  cJSON_Delete(obj);
+  if (!found) {
+    snprintf(k->note, sizeof(k->note), "deployment %s has no container named %s", d,
+             container);
+    return C_REFUSED;
+  }
+  return C_OK;
+}
+
+static enum compute
+compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, const char *d,
+                    struct computed *k)
+{
+  char path[1024];
+  char *sel = expand(s->selector, ns, d);
+  cJSON *list = NULL;
+  const cJSON *it;
+  int count = 0;
+  rb_status rc;
+  enum compute ret = C_OK;
+
+  kube_path_pods_selector(path, sizeof(path), ns, sel);
+  if (!c->e->kube) {
+    kube_req_get(path, push_req(k));
+    snprintf(k->note, sizeof(k->note),
+             "no cluster: one DELETE per pod matching %s, at most %d", sel, s->max_pods);
+    free(sel);
+    return C_OK;
+  }
+  rc = kube_get_json(c, path, &list, k->note, sizeof(k->note));
+  if (rc) {
+    free(sel);
+    return C_FAILED;
+  }
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) count++;
+  if (count > s->max_pods) {
+    snprintf(k->note, sizeof(k->note),
+             "selector %s matches %d pods, more than this plan's max_pods %d", sel, count,
+             s->max_pods);
+    ret = C_REFUSED;
+  } else if (count == 0) {
+    snprintf(k->note, sizeof(k->note), "no pod matches %s", sel);
+    ret = C_NOTHING;
+  } else {
+    snprintf(k->note, sizeof(k->note), "%d pod%s match %s", count, count == 1 ? "" : "s",
+             sel);
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
+      const cJSON *nm = jpath(it, "metadata", "name", NULL);
+      if (!cJSON_IsString(nm) || !kube_valid_subdomain(nm->valuestring)) {
+        ret = C_FAILED;
+        snprintf(k->note, sizeof(k->note), "the API listed a pod without a valid name");
+        break;
+      }
+      if (kube_req_delete_pod(ns, nm->valuestring, push_req(k))) {
+        ret = C_FAILED;
+        break;
+      }
+    }
+  }
+  cJSON_Delete(list);
+  free(sel);
+  return ret;
+}
+
+/* kubectl rollout undo: the previous revision's ReplicaSet template. */
+static enum compute
+compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k)
+{
+  static const char *const keep[] = {
+    "kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
+  };
+  char path[1024], sel[512];
+  cJSON *dep = NULL, *rsl = NULL, *tmpl = NULL, *ann = NULL;
+  const cJSON *it, *uid, *latest = NULL, *prev = NULL;
+  long latest_rev = -1, prev_rev = -1;
+  char *tj = NULL, *aj = NULL;
+  enum compute ret = C_OK;
+  rb_status rc;
+
+  kube_path_deployment(path, sizeof(path), ns, d);
+  if (!c->e->kube) {
+    kube_req_get(path, push_req(k));
+    snprintf(k->note, sizeof(k->note),
+             "no cluster: then the ReplicaSets of its selector are listed and the previous "
+             "revision's template is restored with a JSON patch");
+    return C_OK;
+  }
+  rc = kube_get_json(c, path, &dep, k->note, sizeof(k->note));
+  if (rc)
+    return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+  if (cJSON_IsTrue(jpath(dep, "spec", "paused", NULL))) {
+    snprintf(k->note, sizeof(k->note),
+             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+             "resume deployment/%s' and try again", d);
+    ret = C_REFUSED;
+    goto out;
+  }
+  if (!selector_of(dep, sel, sizeof(sel))) {
+    snprintf(k->note, sizeof(k->note), "deployment %s has no matchLabels selector", d);
+    ret = C_REFUSED;
+    goto out;
+  }
+  kube_path_replicasets_selector(path, sizeof(path), ns, sel);
+  rc = kube_get_json(c, path, &rsl, k->note, sizeof(k->note));
+  if (rc) {
+    ret = C_FAILED;
+    goto out;
+  }
+  uid = jpath(dep, "metadata", "uid", NULL);
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rsl, "items")) {
+    const cJSON *o;
+    int owned = 0;
+    long rev;
+    cJSON_ArrayForEach(o, jpath(it, "metadata", "ownerReferences", NULL)) {
+      const cJSON *ou = cJSON_GetObjectItemCaseSensitive(o, "uid");
+      if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")) && cJSON_IsString(ou)
+          && cJSON_IsString(uid) && strcmp(ou->valuestring, uid->valuestring) == 0)
+        owned = 1;
+    }
+    if (!owned || (rev = revision_of(it)) < 0)
+      continue;
+    if (rev > latest_rev) {
+      prev_rev = latest_rev;
+      prev = latest;
+      latest_rev = rev;
+      latest = it;
+    } else if (rev > prev_rev) {
+      prev_rev = rev;
+      prev = it;
+    }
+  }
+  if (!prev) {
+    snprintf(k->note, sizeof(k->note), "no rollout history found for deployment \"%s\"", d);
+    ret = C_REFUSED;
+    goto out;
+  }
+  if (templates_equal(jpath(prev, "spec", "template", NULL), jpath(dep, "spec", "template", NULL))) {
+    snprintf(k->note, sizeof(k->note),
+             "skipped rollback (current template already matches revision %ld)", prev_rev);
+    ret = C_NOTHING;
+    goto out;
+  }
+  tmpl = cJSON_Duplicate(jpath(prev, "spec", "template", NULL), 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(tmpl, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  ann = cJSON_CreateObject();
+  for (size_t i = 0; i < RB_ARRAY_LEN(keep); i++) {
+    const cJSON *v = jpath(dep, "metadata", "annotations", NULL);
+    v = cJSON_GetObjectItemCaseSensitive(v, keep[i]);
+    if (cJSON_IsString(v))
+      cJSON_AddStringToObject(ann, keep[i], v->valuestring);
+  }
+  cJSON_ArrayForEach(it, jpath(prev, "metadata", "annotations", NULL)) {
+    size_t i;
+    for (i = 0; i < RB_ARRAY_LEN(keep); i++)
+      if (strcmp(it->string, keep[i]) == 0)
+        break;
+    if (i == RB_ARRAY_LEN(keep) && cJSON_IsString(it))
+      cJSON_AddStringToObject(ann, it->string, it->valuestring);
+  }
+  tj = cJSON_PrintUnformatted(tmpl);
+  aj = cJSON_PrintUnformatted(ann);
+  snprintf(k->note, sizeof(k->note), "rolling back from revision %ld to revision %ld",
+           latest_rev, prev_rev);
+  if (!tj || !aj || kube_req_undo(ns, d, tj, aj, push_req(k)))
+    ret = C_FAILED;
+out:
+  free(tj);
+  free(aj);
+  cJSON_Delete(tmpl);
+  cJSON_Delete(ann);
+  cJSON_Delete(dep);
+  cJSON_Delete(rsl);
+  return ret;
+}
+
+static enum compute
+compute_step(struct runctx *c, const struct step *s, const char *d, struct computed *k)
+{
+  const char *ns = c->run->namespace_;
+  enum compute r;
+  char *container;
+
+  switch (s->kind) {
+  case STEP_ROLLOUT_RESTART:
+    return compute_restart(c, ns, d, k);
+  case STEP_SCALE:
+    return compute_scale(c, s, ns, d, k);
+  case STEP_SET_RESOURCES:
+  case STEP_SET_ENV:
+    container = expand(s->container, ns, d);
+    r = check_container(c, ns, d, container, k);
+    if (r == C_OK) {
+      rb_status rc = s->kind == STEP_SET_ENV
+                       ? kube_req_set_env(ns, d, container, &s->env, push_req(k))
+                       : kube_req_set_resources(ns, d, container, &s->limits, &s->requests,
+                                                push_req(k));
+      r = rc ? C_FAILED : C_OK;
+    }
+    free(container);
+    return r;
+  case STEP_PATCH_CONFIGMAP:
+    return kube_req_patch_configmap(ns, s->configmap, &s->data, push_req(k)) ? C_FAILED : C_OK;
+  case STEP_DELETE_PODS:
+    return compute_delete_pods(c, s, ns, d, k);
+  case STEP_ROLLOUT_UNDO:
+    return compute_undo(c, ns, d, k);
+  default:
+    snprintf(k->note, sizeof(k->note), "%s is not a cluster change", step_kind_name(s->kind));
+    return C_FAILED;
+  }
+}
+
+/* ---- running steps ----------------------------------------------------- */
+
+enum step_result { S_OK = 0, S_FAILED, S_STOPPED };
+
+/* Sends the requests of a step; returns 1 when all succeeded, 0 on a
+ * failure, -1 on 409 (the caller reads afresh).  The responses go into
+ * detail. */
+static int
+send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *detail)
+{
+  int ret = 1;
+
+  buf_puts(detail, ",\"responses\":[");
+  for (size_t i = 0; i < n && ret == 1; i++) {
+    struct kube_resp resp;
+    rb_status rc = kube_do(c->e->kube, &reqs[i], &resp);
+
+    if (!c->measured && c->received_ns) {
+      metrics_rem_first_request(rb_mono_ns() - c->received_ns);
+      c->measured = 1;
+    }
+    metrics_kube_request(rc == RB_OK ? resp.status : 0);
+    buf_printf(detail, "%s{\"method\":", i ? "," : "");
+    buf_json_str(detail, reqs[i].method);
+    buf_puts(detail, ",\"path\":");
+    buf_json_str(detail, reqs[i].path);
+    buf_printf(detail, ",\"status\":%ld,\"attempts\":%u", resp.status, resp.attempts);
+    if (resp.reason) {
+      buf_puts(detail, ",\"reason\":");
+      buf_json_str(detail, resp.reason);
+    }
+    if (resp.message) {
+      buf_puts(detail, ",\"message\":");
+      buf_json_str(detail, resp.message);
+    }
+    buf_puts(detail, "}");
+    if (rc != RB_OK)
+      ret = 0;
+    else if (resp.status == 409)
+      ret = -1;
+    else if (!((resp.status >= 200 && resp.status < 300)
+               || (resp.status == 404 && strcmp(reqs[i].method, "DELETE") == 0)))
+      ret = 0; /* a pod already gone is what a delete wanted */
+    kube_resp_clear(&resp);
+  }
+  buf_puts(detail, "]");
+  return ret;
+}
+
+/* Commits t together with the run's current position. */
+static rb_status
+save_run(struct runctx *c, struct tx *t)
+{
+  c->run->updated_ms = rb_wall_ms();
+  t->incident_id = c->run->incident_id;
+  t->update = c->run;
+  return tx_commit(c->e, t);
+}
+
+/* A step that changes the cluster.  The outcome's events are left in out
+ * for the caller to commit with the run's next position. */
+static enum step_result
+run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
+{
+  const char *phase = run_phase_name(c->run->phase);
+  const char *d = s->deployment ? s->deployment : c->run->deployment;
+  int resumed = c->run->pending != NULL;
+  struct computed k;
+  struct buf det;
+  enum step_result res = S_FAILED;
+
+  memset(&k, 0, sizeof(k));
+  for (int tries = 0;; tries++) {
+    struct tx t;
+    enum compute cr = C_OK;
+    int sent;
+
+    memset(&t, 0, sizeof(t));
+    if (resumed) {
+      if (kube_reqs_from_json(c->run->pending, &k.reqs, &k.n) != RB_OK) {
+        cr = C_FAILED;
+        snprintf(k.note, sizeof(k.note), "the recorded requests could not be read back");
+      } else {
+        snprintf(k.note, sizeof(k.note),
+                 "resumed after a restart: re-sending the requests recorded before it");
+      }
+    } else {
+      cr = compute_step(c, s, d, &k);
+    }
+    buf_init(&det, 0);
+    detail_head(&det, c, s, phase, index, d);
+    buf_puts(&det, ",\"note\":");
+    buf_json_str(&det, k.note);
+    if (cr == C_REFUSED || cr == C_FAILED) {
+      buf_puts(&det, "}");
+      tx_event(out, cr == C_REFUSED ? "step refused" : "step failed", &det);
+      metrics_rem_step(c->plan->name, step_kind_name(s->kind),
+                       cr == C_REFUSED ? "refused" : "failed");
+      res = S_FAILED;
+      break;
+    }
+    buf_puts(&det, ",\"requests\":");
+    reqs_json(&det, k.reqs, k.n);
+    if (cr == C_NOTHING) {
+      buf_puts(&det, ",\"sent\":false}");
+      tx_event(out, "step succeeded", &det);
+      metrics_rem_step(c->plan->name, step_kind_name(s->kind), "succeeded");
+      res = S_OK;
+      break;
+    }
+    /* Record exactly what will be sent, durably, before sending it. */
+    if (!resumed) {
+      struct buf pend;
+      buf_init(&pend, 0);
+      reqs_json(&pend, k.reqs, k.n);
+      free(c->run->pending);
+      c->run->pending = buf_steal(&pend);
+    }
+    buf_puts(&det, "}");
+    tx_event(&t, resumed ? "step resumed" : tries ? "step retried" : "step started", &det);
+    if (save_run(c, &t) != RB_OK) {
+      res = S_STOPPED;
+      break;
+    }
+    buf_init(&det, 0);
+    detail_head(&det, c, s, phase, index, d);
+    if (c->run->dry_run) {
+      buf_puts(&det, ",\"sent\":false,\"note\":\"dry-run: recorded, not sent\"}");
+      tx_event(out, "step succeeded", &det);
+      metrics_rem_step(c->plan->name, step_kind_name(s->kind), "succeeded");
+      res = S_OK;
+      break;
+    }
+    sent = send_all(c, k.reqs, k.n, &det);
+    if (sent == -1 && tries < MAX_409_RETRIES) {
+      /* 409: the object changed under us; read it afresh and try again. */
+      buf_puts(&det, "}");
+      tx_event(out, "step conflict", &det);
+      computed_clear(&k);
+      resumed = 0;
+      continue;
+    }
+    buf_puts(&det, "}");
+    tx_event(out, sent == 1 ? "step succeeded" : "step failed", &det);
+    metrics_rem_step(c->plan->name, step_kind_name(s->kind), sent == 1 ? "succeeded" : "failed");
+    res = sent == 1 ? S_OK : S_FAILED;
+    break;
+  }
+  computed_clear(&k);
+  if (res != S_STOPPED) {
+    free(c->run->pending);
+    c->run->pending = NULL;
+  }
+  return res;
+}
+
+/* exec's environment: a fixed PATH, the run, and the alert's labels as
+ * RUNBOOKD_LABEL_<NAME> (other characters become '_'). */
+static char **
+exec_env(const struct runctx *c)
+{
+  size_t n = c->labels.n + 8, i = 0;
+  char **env = calloc(n, sizeof(char *));
+  char buf[256];
+
+  if (!env)
+    return NULL;
+  env[i++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  snprintf(buf, sizeof(buf), "RUNBOOKD_INCIDENT_ID=%lld", (long long)c->run->incident_id);
+  env[i++] = strdup(buf);
+  snprintf(buf, sizeof(buf), "RUNBOOKD_PLAN=%s", c->plan->name);
+  env[i++] = strdup(buf);
+  snprintf(buf, sizeof(buf), "RUNBOOKD_NAMESPACE=%s", c->run->namespace_);
+  env[i++] = strdup(buf);
+  snprintf(buf, sizeof(buf), "RUNBOOKD_DEPLOYMENT=%s", c->run->deployment);
+  env[i++] = strdup(buf);
+  snprintf(buf, sizeof(buf), "RUNBOOKD_DRY_RUN=%d", c->run->dry_run);
+  env[i++] = strdup(buf);
+  for (size_t k = 0; k < c->labels.n && i < n - 1; k++) {
+    struct buf b;
+    buf_init(&b, 70000);
+    buf_puts(&b, "RUNBOOKD_LABEL_");
+    for (const char *p = c->labels.kv[k].name; *p; p++) {
+      char ch = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+      buf_append(&b, &ch, 1);
+    }
+    buf_puts(&b, "=");
+    buf_puts(&b, c->labels.kv[k].value);
+    env[i++] = buf_steal(&b);
+  }
+  env[i] = NULL;
+  return env;
+}
+
+static void
+free_strv0(char **v)
+{
+  for (size_t i = 0; v && v[i]; i++)
+    free(v[i]);
+  free(v);
+}
+
+/* One attempt of a read-only step or a verification. */
+static int
+check_once(struct runctx *c, const struct step *s, const char *d, struct buf *det, char **prom,
+           char **pg)
+{
+  const char *ns = c->run->namespace_;
+  int pass = 0;
+
+  switch (s->kind) {
+  case STEP_WAIT_ROLLOUT: {
+    char path[512], msg[512], why[512];
+    cJSON *obj = NULL;
+    kube_path_deployment(path, sizeof(path), ns, d);
+    if (kube_get_json(c, path, &obj, why, sizeof(why)) != RB_OK) {
+      buf_puts(det, "{\"error\":");
+      buf_json_str(det, why);
+      buf_puts(det, "}");
+      return 0;
+    }
+    {
+      char *text = cJSON_PrintUnformatted(obj);
+      int st = kube_rollout_status(text ? text : "", msg, sizeof(msg));
+      free(text);
+      pass = st == 1 ? 1 : st < 0 ? -1 : 0;
+    }
+    cJSON_Delete(obj);
+    buf_puts(det, "{\"status\":");
+    buf_json_str(det, msg);
+    buf_puts(det, "}");
+    return pass;
+  }
+  case STEP_HTTP_CHECK: {
+    char *url = expand(s->url, ns, d);
+    pass = check_http(s->method, url, s->expect_status, s->max_latency_ms, s->timeout_s, det);
+    free(url);
+    return pass;
+  }
+  case STEP_PROMQL: {
+    char *q = expand(s->query, ns, d);
+    const char *base = s->prometheus_url ? s->prometheus_url : *prom;
+    if (!base) {
+      buf_puts(det, "{\"error\":\"no Prometheus configured (remediation.prometheus_url)\"}");
+      free(q);
+      return 0;
+    }
+    pass = check_promql(base, q, s->op, s->threshold, s->timeout_s, det);
+    free(q);
+    return pass;
+  }
+  case STEP_POSTGRES: {
+    char *q = expand(s->query, ns, d);
+    pass = check_postgres(*pg, q, s->maintenance, s->max_rows, s->timeout_s, det);
+    free(q);
+    return pass;
+  }
+  case STEP_EXEC: {
+    char **argv = calloc(s->argc + 1, sizeof(char *)), **env = exec_env(c);
+    for (size_t i = 0; argv && i < s->argc; i++)
+      argv[i] = expand(s->argv[i], ns, d);
+    pass = argv && env ? check_exec(argv, env, s->timeout_s, det) : 0;
+    free_strv0(argv);
+    free_strv0(env);
+    return pass;
+  }
+  default:
+    buf_puts(det, "{}");
+    return 0;
+  }
+}
+
+/* A read-only step or verification, repeated (waits, http, promql) until
+ * it passes or its window closes.  Events go into out. */
+static enum step_result
+run_check(struct runctx *c, const struct step *s, int index, struct tx *out)
+{
+  const char *d = s->deployment ? s->deployment : c->run->deployment;
+  int repeat = s->kind == STEP_WAIT_ROLLOUT || s->kind == STEP_HTTP_CHECK
+               || s->kind == STEP_PROMQL;
+  int64_t deadline = rb_mono_ns() + (int64_t)s->timeout_s * 1000000000;
+  char *prom, *pg;
+  struct buf det, last;
+  int pass = 0, attempts = 0;
+
+  buf_init(&det, 0);
+  detail_head(&det, c, s, run_phase_name(c->run->phase), index, d);
+  if (c->run->dry_run) {
+    buf_puts(&det, ",\"note\":\"dry-run: checks are not run\"}");
+    tx_event(out, "step skipped", &det);
+    metrics_rem_step(c->plan->name, step_kind_name(s->kind), "skipped");
+    return S_OK;
+  }
+  pthread_mutex_lock(&c->e->mu);
+  prom = c->e->prometheus_url ? strdup(c->e->prometheus_url) : NULL;
+  pg = c->e->pg_conninfo ? strdup(c->e->pg_conninfo) : NULL;
+  pthread_mutex_unlock(&c->e->mu);
+  buf_init(&last, 0);
+  for (;;) {
+    buf_reset(&last);
+    attempts++;
+    pass = check_once(c, s, d, &last, &prom, &pg);
+    if (pass != 0 || !repeat)
+      break;
+    if (rb_mono_ns() + (int64_t)s->interval_s * 1000000000 > deadline)
+      break;
+    if (engine_wait(c->e, (int64_t)s->interval_s * 1000)) {
+      buf_free(&det);
+      buf_free(&last);
+      free(prom);
+      if (pg)
+        explicit_bzero(pg, strlen(pg));
+      free(pg);
+      return S_STOPPED;
+    }
+  }
+  free(prom);
+  if (pg)
+    explicit_bzero(pg, strlen(pg));
+  free(pg);
+  buf_printf(&det, ",\"attempts\":%d,\"result\":%s}", attempts, last.data ? last.data : "{}");
+  buf_free(&last);
+  if (c->run->phase == PHASE_VERIFY)
+    tx_event(out, pass == 1 ? "verified" : "verification failed", &det);
+  else
+    tx_event(out, pass == 1 ? "step succeeded" : "step failed", &det);
+  metrics_rem_step(c->plan->name, step_kind_name(s->kind),
+                   pass == 1 ? "succeeded" : c->run->phase == PHASE_VERIFY ? "unverified" : "failed");
+  return pass == 1 ? S_OK : S_FAILED;
+}
+
+static enum step_result
+run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
+{
+  if (step_mutates(s->kind) && s->kind != STEP_EXEC)
+    return run_mutating(c, s, index, out);
+  if (s->kind == STEP_EXEC && c->run->dry_run) {
+    struct buf det;
+    buf_init(&det, 0);
+    detail_head(&det, c, s, run_phase_name(c->run->phase), index,
+                s->deployment ? s->deployment : c->run->deployment);
+    buf_puts(&det, ",\"argv\":[");
+    for (size_t i = 0; i < s->argc; i++) {
+      buf_puts(&det, i ? "," : "");
+      buf_json_str(&det, s->argv[i]);
+    }
+    buf_puts(&det, "],\"sent\":false,\"note\":\"dry-run: not executed\"}");
+    tx_event(out, "step succeeded", &det);
+    metrics_rem_step(c->plan->name, "exec", "skipped");
+    return S_OK;
+  }
+  return run_check(c, s, index, out);
+}
+
+static void
+finish_run(struct runctx *c)
+{
+  struct engine *e = c->e;
+  struct rem_run *r = c->run;
+  struct tx t;
+  struct buf d;
+  const char *outcome = r->dry_run && !r->failed ? "dry_run"
+                        : !r->failed            ? "succeeded"
+                        : r->outcome            ? r->outcome
+                                                : "failed";
+  char *oc = strdup(outcome);
+
+  memset(&t, 0, sizeof(t));
+  free(r->outcome);
+  r->outcome = oc;
+  r->state = r->failed ? RUN_FAILED : RUN_SUCCEEDED;
+  r->phase = PHASE_DONE;
+  r->finished_ms = rb_wall_ms();
+  buf_init(&d, 0);
+  buf_printf(&d, "{\"run\":\"%lld\",\"plan\":", (long long)r->id);
+  buf_json_str(&d, r->plan);
+  buf_puts(&d, ",\"outcome\":");
+  buf_json_str(&d, r->outcome);
+  buf_printf(&d, ",\"durationMs\":%lld}", (long long)(r->finished_ms - r->started_ms));
+  tx_event(&t, "remediation finished", &d);
+  if (r->failed) {
+    char reason[256];
+    snprintf(reason, sizeof(reason), "remediation plan %s %s", r->plan,
+             strcmp(r->outcome, "unverified") == 0 ? "did not verify" : "failed");
+    escalate(c, &t, reason);
+  }
+  save_run(c, &t);
+  metrics_rem_run(r->outcome);
+  pthread_mutex_lock(&e->mu);
+  rl_history_finish(&e->hist, r->id, r->failed ? RL_FAILED : RL_SUCCEEDED, r->finished_ms);
+  rl_history_prune(&e->hist, r->finished_ms, HISTORY_KEEP_MS);
+  pthread_mutex_unlock(&e->mu);
+}
+
+/* Runs a plan from the run's stored position to the end. */
+static void
+execute(struct runctx *c)
+{
+  struct rem_run *r = c->run;
+
+  while (r->phase != PHASE_DONE) {
+    const struct step *list;
+    size_t n;
+    struct tx t;
+    enum step_result res;
+
+    if (stopping(c->e))
+      return;
+    list = r->phase == PHASE_STEPS ? c->plan->steps
+           : r->phase == PHASE_VERIFY ? c->plan->verify : c->plan->on_failure;
+    n = r->phase == PHASE_STEPS ? c->plan->n_steps
+        : r->phase == PHASE_VERIFY ? c->plan->n_verify : c->plan->n_on_failure;
+    memset(&t, 0, sizeof(t));
+    if ((size_t)r->step_index >= n) {
+      /* This phase is done: on to the next one. */
+      if (r->phase == PHASE_STEPS)
+        r->phase = PHASE_VERIFY;
+      else
+        r->phase = PHASE_DONE;
+      r->step_index = 0;
+      if (r->phase == PHASE_DONE)
+        break;
+      if (save_run(c, &t) != RB_OK)
+        return;
+      continue;
+    }
+    res = run_step(c, &list[r->step_index], r->step_index, &t);
+    if (res == S_FAILED && list[r->step_index].optional)
+      res = S_OK; /* recorded as failed; the plan goes on */
+    if (res == S_STOPPED) {
+      for (size_t i = 0; i < t.nev; i++)
+        free(t.ev[i].detail);
+      return;
+    }
+    if (res == S_OK) {
+      r->step_index++;
+    } else if (r->phase == PHASE_ON_FAILURE) {
+      r->phase = PHASE_DONE; /* a failing fallback ends the run */
+    } else {
+      r->failed = 1;
+      if (r->phase == PHASE_VERIFY) {
+        free(r->outcome);
+        r->outcome = strdup("unverified");
+      }
+      r->phase = PHASE_ON_FAILURE;
+      r->step_index = 0;
+    }
+    if (save_run(c, &t) != RB_OK)
+      return;
+  }
+  finish_run(c);
+}
+
+static const struct plan *
+find_plan(const struct plan_set *ps, const char *name)
+{
+  for (size_t i = 0; ps && i < ps->n; i++)
+    if (strcmp(ps->plans[i].name, name) == 0)
+      return &ps->plans[i];
+  return NULL;
+}
+
+static void
+run_and_free(struct engine *e, struct rem_run *run, int64_t received_ns)
+{
+  struct runctx c;
+  struct incident inc;
+
+  memset(&c, 0, sizeof(c));
+  c.e = e;
+  c.run = run;
+  c.received_ns = received_ns;
+  pthread_mutex_lock(&e->mu);
+  c.plans = plan_set_hold(e->plans);
+  pthread_mutex_unlock(&e->mu);
+  c.plan = find_plan(c.plans, run->plan);
+  if (store_get(e->st, run->incident_id, &inc) == RB_OK) {
+    am_labels_from_json(inc.labels_json, &c.labels);
+    incident_clear(&inc);
+  }
+  if (!c.plan) {
+    struct tx t;
+    struct buf d;
+    memset(&t, 0, sizeof(t));
+    buf_init(&d, 0);
+    buf_printf(&d, "{\"run\":\"%lld\",\"reason\":", (long long)run->id);
+    buf_json_str(&d, "its plan is no longer loaded (removed by a reload)");
+    buf_puts(&d, "}");
+    tx_event(&t, "step refused", &d);
+    run->failed = 1;
+    run->phase = PHASE_DONE;
+    save_run(&c, &t);
+    /* finish_run needs a plan only for metrics; use the run's name. */
+    {
+      struct plan fake;
+      memset(&fake, 0, sizeof(fake));
+      fake.name = run->plan;
+      c.plan = &fake;
+      finish_run(&c);
+      c.plan = NULL;
+    }
+  } else {
+    execute(&c);
+  }
+  am_labels_free(&c.labels);
+  plan_set_drop(c.plans);
+  rem_run_clear(run);
+  free(run);
+}
+
+/* ---- decisions ---------------------------------------------------------- */
+
+static void
+decide(struct engine *e, int64_t incident_id, enum rem_decision dec, const char *kind,
+       struct buf *detail, struct tx *more)
+{
+  struct tx t;
+  memset(&t, 0, sizeof(t));
+  if (more)
+    t = *more;
+  t.incident_id = incident_id;
+  t.mark_decided = 1;
+  if (kind)
+    tx_event(&t, kind, detail);
+  else if (detail)
+    buf_free(detail);
+  tx_commit(e, &t);
+  metrics_rem_decision(dec);
+}
+
+/* The target's Deployment: the alert's deployment label, or its pod's
+ * owner through ReplicaSet ownerReferences. */
+static int
+resolve_target(struct runctx *c, const struct am_labels *ls, char *deploy, size_t n, char *why,
+               size_t whylen)
+{
+  const char *ns = am_label(ls, "namespace"), *d = am_label(ls, "deployment");
+
+  if (c->plan->target_deployment)
+    d = c->plan->target_deployment;
+  const char *pod = am_label(ls, "pod");
+  char path[512];
+  cJSON *obj = NULL;
+  const cJSON *it;
+  char rs[256] = "";
+
+  if (d) {
+    if (!kube_valid_subdomain(d)) {
+      snprintf(why, whylen, "label deployment=\"%.80s\" is not a valid Kubernetes name", d);
+      return 0;
+    }
+    snprintf(deploy, n, "%s", d);
+    return 1;
+  }
+  if (!pod) {
+    snprintf(why, whylen, "the alert has neither a deployment nor a pod label");
+    return 0;
+  }
+  if (!kube_valid_subdomain(pod)) {
+    snprintf(why, whylen, "label pod=\"%.80s\" is not a valid Kubernetes name", pod);
+    return 0;
+  }
+  if (!c->e->kube) {
+    snprintf(why, whylen,
+             "pod %s's Deployment cannot be found without a cluster (GET its ReplicaSet owner)",
+             pod);
+    return 0;
+  }
+  kube_path_pod(path, sizeof(path), ns, pod);
+  if (kube_get_json(c, path, &obj, why, whylen) != RB_OK)
+    return 0;
+  cJSON_ArrayForEach(it, jpath(obj, "metadata", "ownerReferences", NULL)) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "controller")) && cJSON_IsString(k)
+        && strcmp(k->valuestring, "ReplicaSet") == 0 && cJSON_IsString(nm))
+      snprintf(rs, sizeof(rs), "%s", nm->valuestring);
+  }
+  cJSON_Delete(obj);
+  if (!rs[0] || !kube_valid_subdomain(rs)) {
+    snprintf(why, whylen, "pod %s is not controlled by a ReplicaSet", pod);
+    return 0;
+  }
+  kube_path_replicaset(path, sizeof(path), ns, rs);
+  if (kube_get_json(c, path, &obj, why, whylen) != RB_OK)
+    return 0;
+  deploy[0] = '\0';
+  cJSON_ArrayForEach(it, jpath(obj, "metadata", "ownerReferences", NULL)) {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "controller")) && cJSON_IsString(k)
+        && strcmp(k->valuestring, "Deployment") == 0 && cJSON_IsString(nm))
+      snprintf(deploy, n, "%s", nm->valuestring);
+  }
+  cJSON_Delete(obj);
+  if (!deploy[0] || !kube_valid_subdomain(deploy)) {
+    snprintf(why, whylen, "ReplicaSet %s is not controlled by a Deployment", rs);
+    return 0;
+  }
+  return 1;
+}
+
+static void
+evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
+{
+  struct incident inc;
+  struct runctx c;
+  struct buf d;
+  struct tx t;
+  const struct plan *p;
+  char deploy[256], why[512], target[320], sil[128];
+  const char *ns;
+  enum rl_verdict v;
+  struct rem_run *run;
+  struct rl_run hr;
+  int64_t now;
+
+  memset(&c, 0, sizeof(c));
+  memset(&t, 0, sizeof(t));
+  c.e = e;
+  c.received_ns = received_ns;
+  if (store_get(e->st, incident_id, &inc) != RB_OK)
+    return;
+  if (!inc.remediation_pending) {
+    incident_clear(&inc);
+    return;
+  }
+  buf_init(&d, 0);
+  if (inc.state == INC_RESOLVED) {
+    buf_puts(&d, "{\"reason\":\"the incident was resolved before remediation was decided\"}");
+    decide(e, incident_id, DEC_RESOLVED, "not remediated", &d, NULL);
+    incident_clear(&inc);
+    return;
+  }
+  if (am_labels_from_json(inc.labels_json, &c.labels) != RB_OK) {
+    incident_clear(&inc);
+    return;
+  }
+  if (e->silenced && e->silenced(e->hook_arg, &c.labels, sil, sizeof(sil))) {
+    buf_puts(&d, "{\"silence\":");
+    buf_json_str(&d, sil);
+    buf_puts(&d, ",\"reason\":\"silenced: no remediation\"}");
+    decide(e, incident_id, DEC_SILENCED, "silenced", &d, NULL);
+    goto out;
+  }
+  pthread_mutex_lock(&e->mu);
+  c.plans = plan_set_hold(e->plans);
+  pthread_mutex_unlock(&e->mu);
+  p = plan_match(c.plans, &c.labels, inc.severity);
+  if (!p) {
+    /* A plan matched at intake but a reload removed it since. */
+    buf_printf(&d, "{\"plans\":%zu,\"reason\":\"no loaded plan matches any more\"}",
+               c.plans ? c.plans->n : 0);
+    decide(e, incident_id, DEC_NO_PLAN, "no plan matched", &d, NULL);
+    goto out;
+  }
+  c.plan = p;
+  /* The plan matched: say so, then every check that follows. */
+  buf_puts(&d, "{\"plan\":");
+  buf_json_str(&d, p->name);
+  buf_puts(&d, ",\"runbook\":");
+  buf_json_str(&d, p->runbook);
+  buf_printf(&d, ",\"steps\":%zu,\"dryRun\":%s}", p->n_steps, e->dry_run ? "true" : "false");
+  tx_event(&t, "plan matched", &d);
+
+  ns = am_label(&c.labels, "namespace");
+  why[0] = '\0';
+  if (!ns || !kube_valid_label_name(ns))
+    snprintf(why, sizeof(why), ns ? "label namespace=\"%.80s\" is not a valid namespace name"
+                                  : "the alert has no namespace label%.0s",
+             ns ? ns : "");
+  else if (!plan_allows_namespace(p, ns))
+    snprintf(why, sizeof(why), "namespace %s is not in plan %s's allow-list", ns, p->name);
+  else if (!resolve_target(&c, &c.labels, deploy, sizeof(deploy), why, sizeof(why)))
+    ;
+  else if (!plan_allows_deployment(p, deploy))
+    snprintf(why, sizeof(why), "deployment %s is not in plan %s's allow-list", deploy, p->name);
+  if (why[0]) {
+    struct runctx cc = c;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"plan\":");
+    buf_json_str(&d, p->name);
+    buf_puts(&d, ",\"reason\":");
+    buf_json_str(&d, why);
+    buf_puts(&d, "}");
+    tx_event(&t, "remediation refused", &d);
+    escalate(&cc, (t.incident_id = incident_id, &t), why);
+    decide(e, incident_id, DEC_REFUSED, NULL, NULL, &t);
+    goto out;
+  }
+  snprintf(target, sizeof(target), "%s/%s", ns, deploy);
+  now = rb_wall_ms();
+  memset(&hr, 0, sizeof(hr));
+  pthread_mutex_lock(&e->mu);
+  v = ratelimit_check(&e->global, &p->limits, p->name, target, incident_id, &e->hist, now, why,
+                      sizeof(why));
+  if (v == RL_ALLOW) {
+    hr.run_id = --e->provisional;
+    snprintf(hr.plan, sizeof(hr.plan), "%s", p->name);
+    snprintf(hr.target, sizeof(hr.target), "%s", target);
+    hr.incident_id = incident_id;
+    hr.started_ms = now;
+    rl_history_add(&e->hist, &hr);
+  }
+  pthread_mutex_unlock(&e->mu);
+  if (v != RL_ALLOW) {
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"plan\":");
+    buf_json_str(&d, p->name);
+    buf_puts(&d, ",\"target\":");
+    buf_json_str(&d, target);
+    buf_printf(&d, ",\"limit\":\"%s\",\"reason\":", rl_verdict_name(v));
+    buf_json_str(&d, why);
+    buf_puts(&d, "}");
+    tx_event(&t, "rate-limited", &d);
+    if (v != RL_TARGET_BUSY) {
+      struct runctx cc = c;
+      t.incident_id = incident_id;
+      escalate(&cc, &t, why);
+    }
+    decide(e, incident_id, v == RL_TARGET_BUSY ? DEC_COALESCED : DEC_REFUSED, NULL, NULL, &t);
+    goto out;
+  }
+  run = calloc(1, sizeof(*run));
+  run->incident_id = incident_id;
+  run->plan = strdup(p->name);
+  run->namespace_ = strdup(ns);
+  run->deployment = strdup(deploy);
+  run->state = RUN_RUNNING;
+  run->phase = PHASE_STEPS;
+  run->dry_run = e->dry_run || !e->kube;
+  run->started_ms = run->updated_ms = now;
+  t.insert = run;
+  t.incident_id = incident_id;
+  t.mark_decided = 1;
+  if (tx_commit(e, &t) != RB_OK) {
+    pthread_mutex_lock(&e->mu);
+    rl_history_finish(&e->hist, hr.run_id, RL_SUCCEEDED, 0);
+    rl_history_prune(&e->hist, now, 0);
+    pthread_mutex_unlock(&e->mu);
+    rem_run_clear(run);
+    free(run);
+    goto out;
+  }
+  metrics_rem_decision(DEC_MATCHED);
+  pthread_mutex_lock(&e->mu);
+  for (size_t i = e->hist.n; i-- > 0;)
+    if (e->hist.v[i].run_id == hr.run_id)
+      e->hist.v[i].run_id = run->id;
+  pthread_mutex_unlock(&e->mu);
+  am_labels_free(&c.labels);
+  plan_set_drop(c.plans);
+  incident_clear(&inc);
+  run_and_free(e, run, received_ns);
+  return;
+out:
+  am_labels_free(&c.labels);
+  plan_set_drop(c.plans);
+  incident_clear(&inc);
+}
+
+/* ---- queue and workers -------------------------------------------------- */
+
+static int
+push(struct engine *e, const struct work *w)
+{
+  int ok = 0;
+  pthread_mutex_lock(&e->mu);
+  if (!e->stopping && e->qlen < e->qcap) {
+    e->q[(e->qhead + e->qlen) % e->qcap] = *w;
+    e->qlen++;
+    ok = 1;
+    pthread_cond_signal(&e->cv);
+  }
+  metrics_rem_queue(e->qlen);
+  pthread_mutex_unlock(&e->mu);
+  return ok;
+}
+
+static void *
+worker_main(void *arg)
+{
+  struct engine *e = arg;
+  sigset_t all;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  for (;;) {
+    struct work w;
+    pthread_mutex_lock(&e->mu);
+    while (!e->qlen && !e->stopping)
+      pthread_cond_wait(&e->cv, &e->mu);
+    if (e->stopping) {
+      pthread_mutex_unlock(&e->mu);
+      break;
+    }
+    w = e->q[e->qhead];
+    e->qhead = (e->qhead + 1) % e->qcap;
+    e->qlen--;
+    metrics_rem_queue(e->qlen);
+    pthread_mutex_unlock(&e->mu);
+    if (w.run)
+      run_and_free(e, w.run, 0);
+    else
+      evaluate(e, w.incident_id, w.received_ns);
+  }
+  return NULL;
+}
+
+void
+engine_submit(struct engine *e, int64_t incident_id, int64_t received_ns)
+{
+  struct work w = { incident_id, received_ns, NULL };
+  if (!e)
+    return;
+  if (!push(e, &w)) {
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)incident_id);
+    rblog(LOG_WARN, "remediation queue full; the incident is evaluated at the next start",
+          "incident", id, NULL);
+  }
+}
+
+static char *
+dup_or_null(const char *s)
+{
+  return s ? strdup(s) : NULL;
+}
+
+rb_status
+engine_start(const struct engine_options *o, struct plan_set *plans, struct engine **out,
+             char *err)
+{
+  struct engine *e = calloc(1, sizeof(*e));
+  struct rem_run *runs = NULL;
+  int64_t *pending = NULL;
+  size_t nruns = 0, npending = 0;
+  int64_t now = rb_wall_ms();
+
+  *out = NULL;
+  if (!e) {
+    plan_set_drop(plans);
+    return RB_ENOMEM;
+  }
+  e->st = o->store;
+  e->kube = o->kube;
+  e->dry_run = o->dry_run || !o->kube;
+  e->silenced = o->silenced;
+  e->escalate = o->escalate;
+  e->hook_arg = o->hook_arg;
+  e->plans = plans;
+  e->global = o->global;
+  e->prometheus_url = dup_or_null(o->prometheus_url);
+  e->pg_conninfo = dup_or_null(o->pg_conninfo);
+  pthread_mutex_init(&e->mu, NULL);
+  pthread_cond_init(&e->cv, NULL);
+  pthread_cond_init(&e->stopcv, NULL);
+  /* What a previous process left: its runs feed the limits, the unfinished
+   * ones resume, undecided incidents are evaluated. */
+  if (store_runs_since(e->st, now - HISTORY_KEEP_MS, &runs, &nruns) != RB_OK
+      || store_pending_remediation(e->st, &pending, &npending) != RB_OK) {
+    snprintf(err, RB_ERRLEN, "cannot read remediation state from the store");
+    rem_runs_free(runs, nruns);
+    free(pending);
+    engine_stop(e);
+    return RB_EUNAVAIL;
+  }
+  e->qcap = (o->queue_size ? o->queue_size : 1000) + nruns + npending;
+  e->q = calloc(e->qcap, sizeof(*e->q));
+  for (size_t i = 0; i < nruns; i++) {
+    struct rl_run hr;
+    memset(&hr, 0, sizeof(hr));
+    hr.run_id = runs[i].id;
+    snprintf(hr.plan, sizeof(hr.plan), "%s", runs[i].plan);
+    snprintf(hr.target, sizeof(hr.target), "%s/%s", runs[i].namespace_, runs[i].deployment);
+    hr.incident_id = runs[i].incident_id;
+    hr.started_ms = runs[i].started_ms;
+    hr.finished_ms = runs[i].finished_ms;
+    hr.outcome = runs[i].state == RUN_RUNNING   ? RL_RUNNING
+                 : runs[i].state == RUN_FAILED ? RL_FAILED
+                                               : RL_SUCCEEDED;
+    rl_history_add(&e->hist, &hr);
+    if (runs[i].state == RUN_RUNNING) {
+      struct work w = { runs[i].incident_id, 0, calloc(1, sizeof(struct rem_run)) };
+      if (w.run) {
+        *w.run = runs[i];
+        memset(&runs[i], 0, sizeof(runs[i]));
+        e->q[e->qlen++] = w;
+      }
+    }
+  }
+  rem_runs_free(runs, nruns);
+  for (size_t i = 0; i < npending; i++) {
+    struct work w = { pending[i], 0, NULL };
+    e->q[e->qlen++] = w;
+  }
+  free(pending);
+  if (e->qlen) {
+    char n[32];
+    snprintf(n, sizeof(n), "%zu", e->qlen);
+    rblog(LOG_INFO, "resuming remediation left by the previous run", "items", n, NULL);
+  }
+  e->nthreads = o->workers ? o->workers : 2;
+  e->threads = calloc(e->nthreads, sizeof(*e->threads));
+  for (unsigned i = 0; i < e->nthreads; i++) {
+    if (pthread_create(&e->threads[i], NULL, worker_main, e) != 0) {
+      e->nthreads = i;
+      snprintf(err, RB_ERRLEN, "cannot start remediation workers");
+      engine_stop(e);
+      return RB_EINTERNAL;
+    }
+  }
+  *out = e;
+  return RB_OK;
+}
+
+void
+engine_reload(struct engine *e, struct plan_set *plans, const struct rl_global *g,
+              const char *prometheus_url, const char *pg_conninfo)
+{
+  struct plan_set *old;
+  char *op, *og;
+
+  if (!e) {
+    plan_set_drop(plans);
+    return;
+  }
+  pthread_mutex_lock(&e->mu);
+  old = e->plans;
+  e->plans = plans;
+  e->global = *g;
+  op = e->prometheus_url;
+  og = e->pg_conninfo;
+  e->prometheus_url = dup_or_null(prometheus_url);
+  e->pg_conninfo = dup_or_null(pg_conninfo);
+  pthread_mutex_unlock(&e->mu);
+  plan_set_drop(old);
+  free(op);
+  if (og)
+    explicit_bzero(og, strlen(og));
+  free(og);
+}
+
+int
+engine_wants(struct engine *e, const struct am_labels *labels, int severity)
+{
+  struct plan_set *ps;
+  int want;
+
+  if (!e)
+    return 0;
+  pthread_mutex_lock(&e->mu);
+  ps = plan_set_hold(e->plans);
+  pthread_mutex_unlock(&e->mu);
+  want = ps && ps->n && plan_match(ps, labels, (enum severity)severity) != NULL;
+  plan_set_drop(ps);
+  return want;
+}
+
+int
+engine_dry_run(const struct engine *e)
+{
+  return e ? e->dry_run : 1;
+}
+
+void
+engine_stop(struct engine *e)
+{
+  if (!e)
+    return;
+  pthread_mutex_lock(&e->mu);
+  e->stopping = 1;
+  pthread_cond_broadcast(&e->cv);
+  pthread_cond_broadcast(&e->stopcv);
+  pthread_mutex_unlock(&e->mu);
+  for (unsigned i = 0; i < e->nthreads; i++)
+    pthread_join(e->threads[i], NULL);
+  for (size_t i = 0; i < e->qlen; i++) {
+    struct work *w = &e->q[(e->qhead + i) % e->qcap];
+    if (w->run) {
+      rem_run_clear(w->run);
+      free(w->run);
+    }
+  }
+  free(e->q);
+  free(e->threads);
+  plan_set_drop(e->plans);
+  rl_history_free(&e->hist);
+  free(e->prometheus_url);
+  if (e->pg_conninfo)
+    explicit_bzero(e->pg_conninfo, strlen(e->pg_conninfo));
+  free(e->pg_conninfo);
+  pthread_cond_destroy(&e->cv);
+  pthread_cond_destroy(&e->stopcv);
+  pthread_mutex_destroy(&e->mu);
+  free(e);
+}
