@@ -15,6 +15,8 @@
 #include "ratelimit.h"
 #include "rb.h"
 
+#include <stdio.h>
+
 struct am_labels;
 struct engine;
 struct kube_client;
@@ -63,5 +65,11 @@ int engine_wants(struct engine *e, const struct am_labels *labels, int severity)
 void engine_stop(struct engine *e);
 
 int engine_dry_run(const struct engine *e);
+
+struct plan;
+/* Writes to out, one line per step, what plan p would send to target
+ * ns/deploy with no cluster to read from (as dry-run without a cluster and
+ * `replay` show it).  Any thread. */
+void remediation_preview(const struct plan *p, const char *ns, const char *deploy, FILE *out);
 
 #endif

@@ -6,7 +6,10 @@
 #include "replay.h"
 #include "config.h"
 #include "payload.h"
+#include "plan.h"
+#include "ratelimit.h"
 #include "rbtime.h"
+#include "remediate.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -61,8 +64,77 @@ unwrap(char *text, size_t *len)
   return out;
 }
 
+/* What remediation would decide for one firing alert, against the
+ * decisions the replay has made so far (hist). */
+static void
+replay_remediation(const struct rb_config *cfg, const struct plan_set *plans,
+                   const struct am_alert *a, int64_t seq, struct rl_history *hist, FILE *out)
+{
+  enum severity sev = severity_normalise(&cfg->severity, am_label(&a->labels, "severity"));
+  const struct plan *p = plan_match(plans, &a->labels, sev);
+  const char *ns = am_label(&a->labels, "namespace");
+  const char *d;
+  struct rl_global g = { cfg->rem_per_minute, cfg->rem_per_hour };
+  struct rl_run r;
+  char target[320], why[512];
+  enum rl_verdict v;
+
+  if (!p) {
+    fprintf(out, "    remediation: no plan matches (%zu loaded)\n", plans ? plans->n : 0);
+    return;
+  }
+  fprintf(out, "    remediation: plan %s (%s, %s)\n", p->name, p->runbook ? p->runbook : "",
+          p->file);
+  d = p->target_deployment ? p->target_deployment : am_label(&a->labels, "deployment");
+  if (!ns || !kube_valid_label_name(ns)) {
+    fprintf(out, "      refused: %s\n", ns ? "the namespace label is not a valid name"
+                                           : "the alert has no namespace label");
+    return;
+  }
+  if (!plan_allows_namespace(p, ns)) {
+    fprintf(out, "      refused: namespace %s is not in the plan's allow-list\n", ns);
+    return;
+  }
+  if (!d) {
+    const char *pod = am_label(&a->labels, "pod");
+    fprintf(out, "      target: %s\n",
+            pod && kube_valid_subdomain(pod)
+              ? "the Deployment owning the pod (read from the cluster: GET the pod, then its "
+                "ReplicaSet); not known without a cluster"
+              : "refused: no deployment label and no valid pod label");
+    return;
+  }
+  if (!kube_valid_subdomain(d)) {
+    fprintf(out, "      refused: deployment label is not a valid Kubernetes name\n");
+    return;
+  }
+  if (!plan_allows_deployment(p, d)) {
+    fprintf(out, "      refused: deployment %s is not in the plan's allow-list\n", d);
+    return;
+  }
+  snprintf(target, sizeof(target), "%s/%s", ns, d);
+  v = ratelimit_check(&g, &p->limits, p->name, target, seq, hist, rb_wall_ms(), why,
+                      sizeof(why));
+  if (v != RL_ALLOW) {
+    fprintf(out, "      %s: %s (%s)\n", v == RL_TARGET_BUSY ? "coalesced" : "rate-limited",
+            why, rl_verdict_name(v));
+    return;
+  }
+  memset(&r, 0, sizeof(r));
+  r.run_id = seq;
+  snprintf(r.plan, sizeof(r.plan), "%s", p->name);
+  snprintf(r.target, sizeof(r.target), "%s", target);
+  r.incident_id = seq;
+  r.started_ms = rb_wall_ms();
+  rl_history_add(hist, &r);
+  fprintf(out, "      runs on %s, limits allow it; steps as a dry run without a cluster:\n",
+          target);
+  remediation_preview(p, ns, d, out);
+}
+
 static int
-replay_one(const struct rb_config *cfg, const char *path, FILE *out)
+replay_one(const struct rb_config *cfg, const struct plan_set *plans, const char *path,
+           struct rl_history *hist, int64_t *seq, FILE *out)
 {
   struct payload_limits lim = { cfg->max_alerts, cfg->max_labels, cfg->max_label_name_bytes,
                                 cfg->max_label_value_bytes, cfg->max_annotation_bytes,
@@ -102,9 +174,10 @@ replay_one(const struct rb_config *cfg, const char *path, FILE *out)
     fprintf(out, "    incident: %s\n",
             a->resolved ? "closes the open incident of this fingerprint"
                         : "opens an incident, or counts a repeat of the open one");
-    fprintf(out, "    remediation: %s\n",
-            a->resolved ? "none (resolved alerts never start steps)"
-                        : "no remediation plans in this version: none");
+    if (a->resolved)
+      fprintf(out, "    remediation: none (resolved alerts never start steps)\n");
+    else
+      replay_remediation(cfg, plans, a, ++*seq, hist, out);
   }
   payload_free(p);
   free(text);
@@ -115,13 +188,18 @@ int
 replay_files(const struct rb_config *cfg, const struct plan_set *plans, int n, char **files,
              FILE *out)
 {
+  struct rl_history hist = { NULL, 0, 0 };
+  int64_t seq = 0;
   int code = 0;
 
   if (n == 0) {
     fprintf(stderr, "runbookd replay: name at least one payload file\n");
     return 2;
   }
+  fprintf(out, "replay: %zu remediation plan%s from %s; nothing is stored or sent\n",
+          plans ? plans->n : 0, plans && plans->n == 1 ? "" : "s", cfg->remediation_dir);
   for (int i = 0; i < n; i++)
-    code |= replay_one(cfg, files[i], out);
+    code |= replay_one(cfg, plans, files[i], &hist, &seq, out);
+  rl_history_free(&hist);
   return code;
 }

@@ -1671,3 +1671,65 @@ engine_stop(struct engine *e)
   pthread_mutex_destroy(&e->mu);
   free(e);
 }
+
+static void
+preview_list(struct runctx *c, const char *title, const struct step *list, size_t n, FILE *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    const struct step *s = &list[i];
+    const char *d = s->deployment ? s->deployment : c->run->deployment;
+    fprintf(out, "      %s %zu %s (%s%s)", title, i, s->name, step_kind_name(s->kind),
+            s->optional ? ", optional" : "");
+    if (step_mutates(s->kind) && s->kind != STEP_EXEC) {
+      struct computed k;
+      struct buf b;
+      enum compute cr;
+      memset(&k, 0, sizeof(k));
+      cr = compute_step(c, s, d, &k);
+      buf_init(&b, 0);
+      reqs_json(&b, k.reqs, k.n);
+      fprintf(out, ": %s%s%s\n        requests %s\n", cr == C_REFUSED ? "refused: " : "",
+              k.note[0] ? k.note : "", k.note[0] ? "" : "", b.data ? b.data : "[]");
+      buf_free(&b);
+      computed_clear(&k);
+    } else if (s->kind == STEP_EXEC) {
+      fprintf(out, ": would run %s (%zu arguments)\n", s->argv[0], s->argc - 1);
+    } else if (s->kind == STEP_WAIT_ROLLOUT) {
+      fprintf(out, ": GET deployment %s until rolled out, up to %us\n", d, s->timeout_s);
+    } else if (s->kind == STEP_PROMQL) {
+      char *q = expand(s->query, c->run->namespace_, d);
+      fprintf(out, ": %s %s %g, up to %us\n", q, cmp_op_name(s->op), s->threshold,
+              s->timeout_s);
+      free(q);
+    } else if (s->kind == STEP_HTTP_CHECK) {
+      fprintf(out, ": %s %s expects %d, up to %us\n", s->method ? s->method : "GET", s->url,
+              s->expect_status, s->timeout_s);
+    } else if (s->kind == STEP_POSTGRES) {
+      fprintf(out, ": %s%s\n", s->maintenance ? "maintenance: " : "read only: ", s->query);
+    } else {
+      fprintf(out, "\n");
+    }
+  }
+}
+
+void
+remediation_preview(const struct plan *p, const char *ns, const char *deploy, FILE *out)
+{
+  struct engine e;
+  struct rem_run run;
+  struct runctx c;
+
+  memset(&e, 0, sizeof(e));
+  memset(&run, 0, sizeof(run));
+  memset(&c, 0, sizeof(c));
+  run.namespace_ = (char *)(uintptr_t)ns;
+  run.deployment = (char *)(uintptr_t)deploy;
+  run.plan = p->name;
+  run.dry_run = 1;
+  c.e = &e;
+  c.run = &run;
+  c.plan = p;
+  preview_list(&c, "step", p->steps, p->n_steps, out);
+  preview_list(&c, "verify", p->verify, p->n_verify, out);
+  preview_list(&c, "on_failure", p->on_failure, p->n_on_failure, out);
+}
