@@ -96,6 +96,24 @@ rb_status incident_ingest(struct store *st, const struct am_payload *p,
                           struct ingest_result *res);
 void ingest_result_free(struct ingest_result *res);
 
+/* The same without blocking, for a server that suspends the request: the
+ * alerts are prepared on the calling thread (JSON, severity), then queued.
+ * On RB_OK, done(arg, rc) is called exactly once, on a store thread, after
+ * the commit holding the notification is durable (rc RB_OK) or has failed
+ * (RB_EUNAVAIL); *out is set before the job is queued.  p must stay valid
+ * until done() has been called.  The caller reads the outcome with
+ * incident_ingest_result() and frees *out with incident_ingest_free() once
+ * done() has been called (not from inside done()).  On any other return
+ * nothing was queued and *out is NULL. */
+struct ingest_job;
+rb_status incident_ingest_start(struct store *st, const struct am_payload *p,
+                                const struct severity_map *sev, int64_t now_ms,
+                                void (*done)(void *arg, rb_status rc), void *arg,
+                                struct ingest_job **out);
+const struct ingest_result *incident_ingest_result(const struct ingest_job *j);
+/* Accepts NULL. */
+void incident_ingest_free(struct ingest_job *j);
+
 enum incident_action { ACT_ACK = 0, ACT_UNACK, ACT_RESOLVE, ACT_COMMENT };
 
 /* Applies a person's action.  RB_ENOTFOUND, RB_ECONFLICT (e.g. ack of a

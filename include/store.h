@@ -27,6 +27,11 @@ struct store_job;
 
 typedef rb_status (*store_job_fn)(struct store *st, void *arg);
 
+/* The job can fail only for storage reasons (or out of memory): it runs
+ * without its own savepoint, and any failure fails the whole batch (503
+ * for every job in it).  Saves two statements per job on the writer. */
+#define STORE_JOB_NO_SAVEPOINT 1u
+
 struct store_job {
   store_job_fn fn;
   void *arg;
@@ -34,6 +39,7 @@ struct store_job {
    * commit).  May be NULL for store_submit(), which waits instead. */
   void (*done)(struct store_job *job, rb_status st);
   void *done_arg;
+  unsigned flags;         /* STORE_JOB_* */
   /* private */
   rb_status status;
   int finished;
@@ -92,6 +98,8 @@ struct store_backend {
   rb_status (*get_for_update)(void *h, int64_t id, struct incident *out);
   rb_status (*insert_incident)(void *h, struct incident *inc);
   rb_status (*update_incident)(void *h, const struct incident *inc);
+  /* deliveries + 1 and last_seen_ms, nothing else (a re-delivery). */
+  rb_status (*touch_incident)(void *h, int64_t id, int64_t last_seen_ms);
   rb_status (*append_event)(void *h, int64_t incident_id, int64_t at_ms,
                             const char *kind, const char *actor,
                             const char *detail_json);
@@ -134,6 +142,9 @@ void store_close(struct store *st);
 rb_status store_submit_async(struct store *st, struct store_job *job);
 /* Runs fn as a job and waits until it is committed. */
 rb_status store_submit(struct store *st, store_job_fn fn, void *arg);
+/* The same with STORE_JOB_* flags. */
+rb_status store_submit_flags(struct store *st, store_job_fn fn, void *arg,
+                             unsigned flags);
 
 /* Writer-side primitives for jobs. */
 rb_status store_w_latest_by_fingerprint(struct store *st, const char *fp,
@@ -141,6 +152,7 @@ rb_status store_w_latest_by_fingerprint(struct store *st, const char *fp,
 rb_status store_w_get(struct store *st, int64_t id, struct incident *out);
 rb_status store_w_insert_incident(struct store *st, struct incident *inc);
 rb_status store_w_update_incident(struct store *st, const struct incident *inc);
+rb_status store_w_touch_incident(struct store *st, int64_t id, int64_t last_seen_ms);
 rb_status store_w_append_event(struct store *st, int64_t incident_id,
                                int64_t at_ms, const char *kind,
                                const char *actor, const char *detail_json);

@@ -93,95 +93,115 @@ dup_or_null(const char *s)
   return s ? strdup(s) : NULL;
 }
 
+/* One alert made ready for the writer: everything that does not depend on
+ * what the store holds is built here, on the submitting thread, so the
+ * writer only looks up, binds and steps. */
+struct alert_prep {
+  struct incident tmpl;   /* the incident a new firing opens (owned strings) */
+  char *received;         /* detail of its "received" event */
+};
+
 struct ingest_job {
+  struct store_job job;
   const struct am_payload *p;
-  const struct severity_map *sev;
   int64_t now;
+  struct alert_prep *prep;
   struct ingest_result *res;
+  struct ingest_result own;   /* res points here for incident_ingest_submit */
+  void (*done)(void *arg, rb_status rc);
+  void *done_arg;
 };
 
 /* The detail of a "received" event: where the notification came from. */
-static rb_status
-received_detail(struct buf *b, const struct am_payload *p, const struct am_alert *a)
+static char *
+received_detail(const struct am_payload *p, const struct am_alert *a)
 {
   char ts[48];
+  struct buf b;
 
-  buf_reset(b);
-  buf_puts(b, "{\"status\":");
-  buf_json_str(b, a->resolved ? "resolved" : "firing");
-  buf_puts(b, ",\"startsAt\":");
-  buf_json_str(b, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
-  buf_puts(b, ",\"receiver\":");
-  buf_json_str(b, p->receiver);
-  buf_puts(b, ",\"groupKey\":");
-  buf_json_str(b, p->group_key);
-  buf_puts(b, ",\"externalURL\":");
-  buf_json_str(b, p->external_url);
-  buf_puts(b, ",\"generatorURL\":");
-  buf_json_str(b, a->generator_url);
-  buf_printf(b, ",\"fingerprintComputed\":%s,\"truncatedAlerts\":%lld}",
-             a->fingerprint_computed ? "true" : "false",
-             (long long)p->truncated_alerts);
-  return b->data ? RB_OK : RB_ENOMEM;
+  buf_init(&b, 0);
+  buf_puts(&b, "{\"status\":");
+  buf_json_str(&b, a->resolved ? "resolved" : "firing");
+  buf_puts(&b, ",\"startsAt\":");
+  buf_json_str(&b, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
+  buf_puts(&b, ",\"receiver\":");
+  buf_json_str(&b, p->receiver);
+  buf_puts(&b, ",\"groupKey\":");
+  buf_json_str(&b, p->group_key);
+  buf_puts(&b, ",\"externalURL\":");
+  buf_json_str(&b, p->external_url);
+  buf_puts(&b, ",\"generatorURL\":");
+  buf_json_str(&b, a->generator_url);
+  if (buf_printf(&b, ",\"fingerprintComputed\":%s,\"truncatedAlerts\":%lld}",
+                 a->fingerprint_computed ? "true" : "false",
+                 (long long)p->truncated_alerts)) {
+    buf_free(&b);
+    return NULL;
+  }
+  return buf_steal(&b);
+}
+
+static rb_status
+prepare_alert(const struct ingest_job *j, const struct severity_map *sev,
+              const struct am_alert *a, struct alert_prep *pr)
+{
+  struct incident *inc = &pr->tmpl;
+  const char *summary;
+
+  memcpy(inc->fingerprint, a->fingerprint, sizeof(inc->fingerprint));
+  inc->state = INC_OPEN;
+  inc->severity = severity_normalise(sev, am_label(&a->labels, "severity"));
+  inc->alertname = dup_or_null(am_label(&a->labels, "alertname"));
+  inc->namespace_ = dup_or_null(am_label(&a->labels, "namespace"));
+  summary = am_label(&a->annotations, "summary");
+  if (!summary)
+    summary = am_label(&a->annotations, "description");
+  inc->summary = dup_or_null(summary);
+  inc->labels_json = labels_to_json(&a->labels);
+  inc->annotations_json = labels_to_json(&a->annotations);
+  inc->starts_at_ns = a->starts_at_ns;
+  inc->opened_ms = j->now;
+  inc->last_seen_ms = j->now;
+  inc->deliveries = 1;
+  inc->remediation_pending = !a->resolved && a->remediate;
+  if (a->resolved) {
+    /* We missed the firing (runbookd was down or not yet a receiver):
+     * keep the record anyway, already resolved. */
+    inc->state = INC_RESOLVED;
+    inc->ends_at_ns = a->ends_at_ns;
+    inc->resolved_ms = j->now;
+    inc->resolved_by = strdup("alertmanager");
+  }
+  pr->received = received_detail(j->p, a);
+  if (!inc->labels_json || !inc->annotations_json || !pr->received
+      || (a->resolved && !inc->resolved_by))
+    return RB_ENOMEM;
+  return RB_OK;
 }
 
 static rb_status
 open_incident(struct store *st, const struct ingest_job *j,
-              const struct am_alert *a, struct buf *detail, int64_t *id)
+              const struct am_alert *a, const struct alert_prep *pr, int64_t *id)
 {
-  struct incident inc;
-  const char *summary;
+  struct incident inc = pr->tmpl; /* shallow: the strings stay the prep's */
   rb_status rc;
 
-  memset(&inc, 0, sizeof(inc));
-  memcpy(inc.fingerprint, a->fingerprint, sizeof(inc.fingerprint));
-  inc.state = INC_OPEN;
-  inc.severity = severity_normalise(j->sev, am_label(&a->labels, "severity"));
-  inc.alertname = dup_or_null(am_label(&a->labels, "alertname"));
-  inc.namespace_ = dup_or_null(am_label(&a->labels, "namespace"));
-  summary = am_label(&a->annotations, "summary");
-  if (!summary)
-    summary = am_label(&a->annotations, "description");
-  inc.summary = dup_or_null(summary);
-  inc.labels_json = labels_to_json(&a->labels);
-  inc.annotations_json = labels_to_json(&a->annotations);
-  inc.starts_at_ns = a->starts_at_ns;
-  inc.opened_ms = j->now;
-  inc.last_seen_ms = j->now;
-  inc.deliveries = 1;
-  inc.remediation_pending = !a->resolved && a->remediate;
-  if (!inc.labels_json || !inc.annotations_json) {
-    rc = RB_ENOMEM;
-    goto out;
-  }
-  if (a->resolved) {
-    /* We missed the firing (runbookd was down or not yet a receiver):
-     * keep the record anyway, already resolved. */
-    inc.state = INC_RESOLVED;
-    inc.ends_at_ns = a->ends_at_ns;
-    inc.resolved_ms = j->now;
-    inc.resolved_by = strdup("alertmanager");
-  }
   rc = store_w_insert_incident(st, &inc);
   if (!rc)
-    rc = received_detail(detail, j->p, a);
-  if (!rc)
     rc = store_w_append_event(st, inc.id, j->now, "received", "alertmanager",
-                              detail->data);
+                              pr->received);
   if (!rc && a->resolved)
     rc = store_w_append_event(st, inc.id, j->now, "resolved", "alertmanager",
                               "{\"reason\":\"resolved notification for an alert "
                               "runbookd had not seen firing\"}");
   *id = inc.id;
-out:
-  incident_clear(&inc);
   return rc;
 }
 
 static rb_status
 ingest_alert(struct store *st, const struct ingest_job *j,
-             const struct am_alert *a, struct buf *detail, int64_t *id,
-             enum ingest_outcome *outcome)
+             const struct am_alert *a, const struct alert_prep *pr,
+             struct buf *detail, int64_t *id, enum ingest_outcome *outcome)
 {
   struct incident cur;
   char ts[48], ts2[48];
@@ -191,7 +211,7 @@ ingest_alert(struct store *st, const struct ingest_job *j,
   rc = store_w_latest_by_fingerprint(st, a->fingerprint, &cur);
   if (rc == RB_ENOTFOUND) {
     *outcome = a->resolved ? INGEST_RESOLVED : INGEST_NEW;
-    return open_incident(st, j, a, detail, id);
+    return open_incident(st, j, a, pr, id);
   }
   if (rc)
     return rc;
@@ -205,30 +225,38 @@ ingest_alert(struct store *st, const struct ingest_job *j,
       /* Firing again after resolution: a new incident. */
       incident_clear(&cur);
       *outcome = INGEST_NEW;
-      return open_incident(st, j, a, detail, id);
+      return open_incident(st, j, a, pr, id);
     }
     /* The same notification again (or an older one) about a closed
      * incident: count it, change nothing else. */
     *outcome = INGEST_STALE;
+    incident_clear(&cur);
+    return store_w_touch_incident(st, *id, j->now);
   } else if (!a->resolved) {
     if (a->starts_at_ns == cur.starts_at_ns) {
+      /* Re-delivery: only the counter and the last-seen time change. */
       *outcome = INGEST_REPEAT;
-    } else {
-      *outcome = INGEST_REFIRED;
-      cur.remediation_pending = a->remediate;
-      buf_reset(detail);
-      buf_puts(detail, "{\"startsAt\":");
-      buf_json_str(detail, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
-      buf_puts(detail, ",\"previousStartsAt\":");
-      buf_json_str(detail, rb_time_fmt_ns(cur.starts_at_ns, ts2, sizeof(ts2)));
-      buf_puts(detail, ",\"reason\":\"firing with a new startsAt while the incident is "
-                       "open (its resolution was not delivered)\"}");
+      incident_clear(&cur);
+      return store_w_touch_incident(st, *id, j->now);
+    }
+    *outcome = INGEST_REFIRED;
+    cur.remediation_pending = a->remediate;
+    buf_reset(detail);
+    buf_puts(detail, "{\"startsAt\":");
+    buf_json_str(detail, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
+    buf_puts(detail, ",\"previousStartsAt\":");
+    buf_json_str(detail, rb_time_fmt_ns(cur.starts_at_ns, ts2, sizeof(ts2)));
+    buf_puts(detail, ",\"reason\":\"firing with a new startsAt while the incident is "
+                     "open (its resolution was not delivered)\"}");
+    rc = detail->data ? RB_OK : RB_ENOMEM;
+    if (!rc)
       rc = store_w_append_event(st, cur.id, j->now, "repeated", "alertmanager",
                                 detail->data);
-    }
   } else if (a->starts_at_ns < cur.starts_at_ns) {
     /* Resolution of an earlier firing than the open incident's. */
     *outcome = INGEST_STALE;
+    incident_clear(&cur);
+    return store_w_touch_incident(st, *id, j->now);
   } else {
     *outcome = INGEST_RESOLVED;
     cur.state = INC_RESOLVED;
@@ -242,8 +270,10 @@ ingest_alert(struct store *st, const struct ingest_job *j,
     buf_puts(detail, ",\"receiver\":");
     buf_json_str(detail, j->p->receiver);
     buf_puts(detail, "}");
-    rc = store_w_append_event(st, cur.id, j->now, "resolved", "alertmanager",
-                              detail->data);
+    rc = detail->data && cur.resolved_by ? RB_OK : RB_ENOMEM;
+    if (!rc)
+      rc = store_w_append_event(st, cur.id, j->now, "resolved", "alertmanager",
+                                detail->data);
   }
   if (!rc)
     rc = store_w_update_incident(st, &cur);
@@ -251,6 +281,9 @@ ingest_alert(struct store *st, const struct ingest_job *j,
   return rc;
 }
 
+/* The writer's part.  It fails only for storage reasons (or out of
+ * memory), which fail the whole batch, so it runs without a savepoint
+ * (STORE_JOB_NO_SAVEPOINT). */
 static rb_status
 ingest_fn(struct store *st, void *arg)
 {
@@ -261,8 +294,8 @@ ingest_fn(struct store *st, void *arg)
   memset(j->res->count, 0, sizeof(j->res->count));
   buf_init(&detail, 0);
   for (size_t i = 0; i < j->p->n_alerts && !rc; i++) {
-    rc = ingest_alert(st, j, &j->p->alerts[i], &detail, &j->res->incident_id[i],
-                      &j->res->outcome[i]);
+    rc = ingest_alert(st, j, &j->p->alerts[i], &j->prep[i], &detail,
+                      &j->res->incident_id[i], &j->res->outcome[i]);
     if (!rc)
       j->res->count[j->res->outcome[i]]++;
   }
@@ -270,28 +303,120 @@ ingest_fn(struct store *st, void *arg)
   return rc;
 }
 
+static void
+job_free(struct ingest_job *j)
+{
+  if (!j)
+    return;
+  for (size_t i = 0; j->prep && i < j->p->n_alerts; i++) {
+    incident_clear(&j->prep[i].tmpl);
+    free(j->prep[i].received);
+  }
+  free(j->prep);
+  ingest_result_free(&j->own);
+  free(j);
+}
+
+/* Builds the job: result arrays and every alert's prepared data. */
+static rb_status
+job_new(const struct am_payload *p, const struct severity_map *sev,
+        int64_t now_ms, struct ingest_result *res, struct ingest_job **out)
+{
+  struct ingest_job *j = calloc(1, sizeof(*j));
+  rb_status rc = RB_OK;
+
+  *out = NULL;
+  if (!j)
+    return RB_ENOMEM;
+  j->p = p;
+  j->now = now_ms;
+  j->res = res ? res : &j->own;
+  memset(j->res, 0, sizeof(*j->res));
+  j->res->n = p->n_alerts;
+  if (p->n_alerts) {
+    j->res->incident_id = calloc(p->n_alerts, sizeof(*j->res->incident_id));
+    j->res->outcome = calloc(p->n_alerts, sizeof(*j->res->outcome));
+    j->prep = calloc(p->n_alerts, sizeof(*j->prep));
+    if (!j->res->incident_id || !j->res->outcome || !j->prep)
+      rc = RB_ENOMEM;
+  }
+  for (size_t i = 0; !rc && i < p->n_alerts; i++)
+    rc = prepare_alert(j, sev, &p->alerts[i], &j->prep[i]);
+  if (rc) {
+    if (res)
+      ingest_result_free(res);
+    job_free(j);
+    return rc;
+  }
+  *out = j;
+  return RB_OK;
+}
+
 rb_status
 incident_ingest(struct store *st, const struct am_payload *p,
                 const struct severity_map *sev, int64_t now_ms,
                 struct ingest_result *res)
 {
-  struct ingest_job j = { p, sev, now_ms, res };
+  struct ingest_job *j;
   rb_status rc;
 
-  memset(res, 0, sizeof(*res));
-  res->n = p->n_alerts;
-  if (p->n_alerts) {
-    res->incident_id = calloc(p->n_alerts, sizeof(*res->incident_id));
-    res->outcome = calloc(p->n_alerts, sizeof(*res->outcome));
-    if (!res->incident_id || !res->outcome) {
-      ingest_result_free(res);
-      return RB_ENOMEM;
-    }
-  }
-  rc = store_submit(st, ingest_fn, &j);
+  rc = job_new(p, sev, now_ms, res, &j);
+  if (rc)
+    return rc;
+  rc = store_submit_flags(st, ingest_fn, j, STORE_JOB_NO_SAVEPOINT);
   if (rc)
     ingest_result_free(res);
+  job_free(j);
   return rc;
+}
+
+static void
+async_done(struct store_job *job, rb_status rc)
+{
+  struct ingest_job *j = job->done_arg;
+  /* The callback may free j (incident_ingest_free): nothing after it. */
+  j->done(j->done_arg, rc);
+}
+
+rb_status
+incident_ingest_start(struct store *st, const struct am_payload *p,
+                      const struct severity_map *sev, int64_t now_ms,
+                      void (*done)(void *arg, rb_status rc), void *arg,
+                      struct ingest_job **out)
+{
+  struct ingest_job *j;
+  rb_status rc;
+
+  *out = NULL;
+  rc = job_new(p, sev, now_ms, NULL, &j);
+  if (rc)
+    return rc;
+  j->done = done;
+  j->done_arg = arg;
+  j->job.fn = ingest_fn;
+  j->job.arg = j;
+  j->job.flags = STORE_JOB_NO_SAVEPOINT;
+  j->job.done = async_done;
+  j->job.done_arg = j;
+  *out = j;
+  rc = store_submit_async(st, &j->job);
+  if (rc) {
+    job_free(j);
+    *out = NULL;
+  }
+  return rc;
+}
+
+const struct ingest_result *
+incident_ingest_result(const struct ingest_job *j)
+{
+  return &j->own;
+}
+
+void
+incident_ingest_free(struct ingest_job *j)
+{
+  job_free(j);
 }
 
 void

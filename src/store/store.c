@@ -75,6 +75,14 @@ run_batch(struct store *st, struct store_job **jobs, size_t n)
   if (rc)
     goto fail;
   for (size_t i = 0; i < n; i++) {
+    if (jobs[i]->flags & STORE_JOB_NO_SAVEPOINT) {
+      /* Nothing to undo alone: any failure fails the batch. */
+      jobs[i]->status = jobs[i]->fn(st, jobs[i]->arg);
+      rc = jobs[i]->status;
+      if (rc)
+        goto fail_rollback;
+      continue;
+    }
     rc = st->be->savepoint(st->h);
     if (rc)
       goto fail_rollback;
@@ -206,12 +214,19 @@ store_submit_async(struct store *st, struct store_job *job)
 rb_status
 store_submit(struct store *st, store_job_fn fn, void *arg)
 {
+  return store_submit_flags(st, fn, arg, 0);
+}
+
+rb_status
+store_submit_flags(struct store *st, store_job_fn fn, void *arg, unsigned flags)
+{
   struct store_job job;
   rb_status rc;
 
   memset(&job, 0, sizeof(job));
   job.fn = fn;
   job.arg = arg;
+  job.flags = flags;
   rc = store_submit_async(st, &job);
   if (rc)
     return rc;
@@ -239,6 +254,12 @@ rb_status
 store_w_insert_incident(struct store *st, struct incident *inc)
 {
   return st->be->insert_incident(st->h, inc);
+}
+
+rb_status
+store_w_touch_incident(struct store *st, int64_t id, int64_t last_seen_ms)
+{
+  return st->be->touch_incident(st->h, id, last_seen_ms);
 }
 
 rb_status

@@ -92,7 +92,7 @@ static const char *const migrations[] = {
 enum stmt_id {
   S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
   S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_RUN_INSERT, S_RUN_UPDATE,
-  S_REM_DONE, S_COUNT
+  S_REM_DONE, S_TOUCH, S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -122,6 +122,8 @@ static const char *const stmt_sql[S_COUNT] = {
                    " deployment=?, state=?, phase=?, step_index=?, pending=?, dry_run=?,"
                    " failed=?, outcome=?, started_ms=?, updated_ms=?, finished_ms=? WHERE id=?",
   [S_REM_DONE] = "UPDATE incidents SET remediation_pending = 0 WHERE id = ?",
+  [S_TOUCH] = "UPDATE incidents SET deliveries = deliveries + 1, last_seen_ms = ?"
+              " WHERE id = ?",
   [S_EVENT] = ("INSERT INTO events (incident_id, at_ms, kind, actor, detail)"
                " VALUES (?,?,?,?,?)"),
 };
@@ -326,6 +328,15 @@ sq_update(void *h, const struct incident *inc)
   rc = run(s, S_UPDATE);
   sqlite3_clear_bindings(s->st[S_UPDATE]);
   return rc;
+}
+
+static rb_status
+sq_touch(void *h, int64_t id, int64_t last_seen_ms)
+{
+  struct sq *s = h;
+  sqlite3_bind_int64(s->st[S_TOUCH], 1, last_seen_ms);
+  sqlite3_bind_int64(s->st[S_TOUCH], 2, id);
+  return run(s, S_TOUCH);
 }
 
 static rb_status
@@ -741,6 +752,7 @@ static const struct store_backend sqlite_backend = {
   .get_for_update = sq_get_w,
   .insert_incident = sq_insert,
   .update_incident = sq_update,
+  .touch_incident = sq_touch,
   .append_event = sq_event,
   .run_insert = sq_run_insert,
   .run_update = sq_run_update,
