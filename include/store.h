@@ -5,7 +5,11 @@
  * writer thread inside a transaction; the writer takes every job that is
  * waiting, runs each under its own savepoint and commits them all at once
  * (group commit: one fsync for many concurrent webhooks).  A job's caller
- * learns its outcome only after the commit is durable.  A job that fails
+ * learns its outcome only after the commit is durable.  With a backend
+ * whose commits become durable through a separate sync (SQLite: the WAL
+ * is fdatasync'd by a second thread), the writer goes on with the next
+ * batch while the sync runs, and one sync answers every batch committed
+ * before it.  A job that fails
  * with a client error (RB_EINVAL, RB_ENOTFOUND, RB_ECONFLICT) is rolled
  * back to its savepoint alone; a storage failure fails the whole batch
  * with RB_EUNAVAIL, which the HTTP layer answers with 503.
@@ -93,6 +97,11 @@ struct store_backend {
   rb_status (*savepoint)(void *h);
   rb_status (*release)(void *h);
   rb_status (*rollback_to)(void *h);
+  /* NULL when commit() is durable by itself.  Otherwise commit() only
+   * orders the transaction, and sync() makes every transaction committed
+   * before the call durable.  It runs on the store's sync thread, beside
+   * writer-side calls, so it must not use the writer's connection. */
+  rb_status (*sync)(void *h);
   /* Writer-side reads and writes. */
   rb_status (*latest_by_fingerprint)(void *h, const char *fp, struct incident *out);
   rb_status (*get_for_update)(void *h, int64_t id, struct incident *out);

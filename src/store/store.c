@@ -28,6 +28,14 @@ struct store {
   size_t pending;
   size_t max_pending;
   int stopping;
+  /* Committed batches awaiting be->sync (backends that have one). */
+  pthread_t syncer;
+  int syncer_started;
+  pthread_cond_t sync_wake;  /* unsynced jobs, or the writer is done */
+  struct store_job *unsynced, **unsynced_tail;
+  size_t unsynced_n;
+  int64_t unsynced_t0;
+  int writer_done;
 };
 
 static int
@@ -37,38 +45,45 @@ storage_failure(rb_status st)
          || st == RB_EINTERNAL;
 }
 
+/* Hands every job of a list its outcome (all, when non-zero, overrides
+ * each job's own). */
 static void
-finish(struct store *st, struct store_job **jobs, size_t n, rb_status all)
+finish(struct store *st, struct store_job *list, rb_status all)
 {
-  struct store_job *async[BATCH_MAX];
-  size_t na = 0;
+  struct store_job *async = NULL, **atail = &async, *j, *next;
   int waiters = 0;
 
   /* A waiter's job lives on its stack and may be gone as soon as it is
    * marked finished; an asynchronous job belongs to its done(), which may
    * free it.  So neither is touched after being handed back. */
   pthread_mutex_lock(&st->mu);
-  for (size_t i = 0; i < n; i++) {
+  for (j = list; j; j = next) {
+    next = j->next;
     if (all)
-      jobs[i]->status = all;
-    if (jobs[i]->done) {
-      async[na++] = jobs[i];
+      j->status = all;
+    if (j->done) {
+      *atail = j;
+      atail = &j->next;
     } else {
-      jobs[i]->finished = 1;
+      j->finished = 1;
       waiters = 1;
     }
   }
+  *atail = NULL;
   if (waiters)
     pthread_cond_broadcast(&st->done);
   pthread_mutex_unlock(&st->mu);
-  for (size_t i = 0; i < na; i++)
-    async[i]->done(async[i], async[i]->status);
+  for (j = async; j; j = next) {
+    next = j->next;
+    j->done(j, j->status);
+  }
 }
 
-static void
+/* Runs one batch in one transaction.  Returns RB_OK once it is committed
+ * (durable only after be->sync when the backend has one). */
+static rb_status
 run_batch(struct store *st, struct store_job **jobs, size_t n)
 {
-  int64_t t0 = rb_mono_ns();
   rb_status rc;
 
   rc = st->be->begin(st->h);
@@ -100,9 +115,7 @@ run_batch(struct store *st, struct store_job **jobs, size_t n)
   rc = st->be->commit(st->h);
   if (rc)
     goto fail_rollback;
-  metrics_commit(rb_mono_ns() - t0, n);
-  finish(st, jobs, n, RB_OK);
-  return;
+  return RB_OK;
 
 fail_rollback:
   st->be->rollback(st->h);
@@ -110,33 +123,101 @@ fail:
   metrics_store_error();
   rblog(LOG_ERROR, "store transaction failed; answering 503 so senders retry",
         "error", rb_strerror(rc), NULL);
-  finish(st, jobs, n, RB_EUNAVAIL);
+  return RB_EUNAVAIL;
 }
 
 static void *
 writer_main(void *arg)
 {
   struct store *st = arg;
-  struct store_job *batch[BATCH_MAX];
+  struct store_job *batch[BATCH_MAX], *list;
 
   for (;;) {
     size_t n = 0;
+    int64_t t0;
+    rb_status rc;
+
     pthread_mutex_lock(&st->mu);
     while (!st->head && !st->stopping)
       pthread_cond_wait(&st->wake, &st->mu);
     if (!st->head && st->stopping) {
+      st->writer_done = 1;
+      pthread_cond_signal(&st->sync_wake);
       pthread_mutex_unlock(&st->mu);
       break;
     }
+    list = st->head;
     while (st->head && n < BATCH_MAX) {
       batch[n++] = st->head;
       st->head = st->head->next;
     }
+    batch[n - 1]->next = NULL;
     if (!st->head)
       st->tail = &st->head;
     st->pending -= n;
     pthread_mutex_unlock(&st->mu);
-    run_batch(st, batch, n);
+
+    t0 = rb_mono_ns();
+    rc = run_batch(st, batch, n);
+    if (rc || !st->be->sync) {
+      if (!rc)
+        metrics_commit(rb_mono_ns() - t0, n);
+      finish(st, list, rc);
+      continue;
+    }
+    /* Committed but not yet durable: the sync thread answers it after
+     * its next sync, while this thread goes on with the next batch. */
+    pthread_mutex_lock(&st->mu);
+    if (!st->unsynced)
+      st->unsynced_t0 = t0;
+    *st->unsynced_tail = list;
+    st->unsynced_tail = &batch[n - 1]->next;
+    st->unsynced_n += n;
+    pthread_cond_signal(&st->sync_wake);
+    pthread_mutex_unlock(&st->mu);
+  }
+  return NULL;
+}
+
+/* Makes committed batches durable: one be->sync covers every batch
+ * committed before it started, then their jobs are answered. */
+static void *
+sync_main(void *arg)
+{
+  struct store *st = arg;
+
+  for (;;) {
+    struct store_job *list;
+    size_t n;
+    int64_t t0;
+    rb_status rc;
+
+    pthread_mutex_lock(&st->mu);
+    while (!st->unsynced && !st->writer_done)
+      pthread_cond_wait(&st->sync_wake, &st->mu);
+    if (!st->unsynced) {
+      pthread_mutex_unlock(&st->mu);
+      break;
+    }
+    list = st->unsynced;
+    n = st->unsynced_n;
+    t0 = st->unsynced_t0;
+    st->unsynced = NULL;
+    st->unsynced_tail = &st->unsynced;
+    st->unsynced_n = 0;
+    pthread_mutex_unlock(&st->mu);
+
+    rc = st->be->sync(st->h);
+    if (rc) {
+      metrics_store_error();
+      rblog(LOG_ERROR, "store sync failed; answering 503 so senders retry", "error",
+            rb_strerror(rc), NULL);
+      finish(st, list, RB_EUNAVAIL);
+      continue;
+    }
+    /* From the first batch's BEGIN until durable; n jobs per sync. */
+    metrics_commit(rb_mono_ns() - t0, n);
+    finish(st, list, RB_OK);
   }
   return NULL;
 }
@@ -160,7 +241,9 @@ store_open(const struct store_options *opt, struct store **out, char *err)
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->wake, NULL);
   pthread_cond_init(&st->done, NULL);
+  pthread_cond_init(&st->sync_wake, NULL);
   st->tail = &st->head;
+  st->unsynced_tail = &st->unsynced;
   st->max_pending = opt->max_pending_jobs ? opt->max_pending_jobs : 10000;
   if (!opt->read_only) {
     if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
@@ -169,6 +252,14 @@ store_open(const struct store_options *opt, struct store **out, char *err)
       return RB_EINTERNAL;
     }
     st->writer_started = 1;
+    if (st->be->sync) {
+      if (pthread_create(&st->syncer, NULL, sync_main, st) != 0) {
+        snprintf(err, RB_ERRLEN, "cannot start the store sync thread");
+        store_close(st);
+        return RB_EINTERNAL;
+      }
+      st->syncer_started = 1;
+    }
   }
   *out = st;
   return RB_OK;
@@ -185,10 +276,18 @@ store_close(struct store *st)
   pthread_mutex_unlock(&st->mu);
   if (st->writer_started)
     pthread_join(st->writer, NULL);
+  /* The writer has drained its queue; the syncer drains what it left. */
+  pthread_mutex_lock(&st->mu);
+  st->writer_done = 1;
+  pthread_cond_signal(&st->sync_wake);
+  pthread_mutex_unlock(&st->mu);
+  if (st->syncer_started)
+    pthread_join(st->syncer, NULL);
   st->be->close(st->h);
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->wake);
   pthread_cond_destroy(&st->done);
+  pthread_cond_destroy(&st->sync_wake);
   free(st);
 }
 
@@ -196,7 +295,8 @@ rb_status
 store_submit_async(struct store *st, struct store_job *job)
 {
   pthread_mutex_lock(&st->mu);
-  if (st->stopping || !st->writer_started || st->pending >= st->max_pending) {
+  if (st->stopping || !st->writer_started || st->pending >= st->max_pending
+      || (st->be->sync && !st->syncer_started)) {
     pthread_mutex_unlock(&st->mu);
     return RB_EUNAVAIL;
   }

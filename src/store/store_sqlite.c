@@ -2,9 +2,23 @@
  * store_sqlite.c - the embedded SQLite backend of the store.
  *
  * Two connections: the writer's (used only by the store's writer thread)
- * and a reader's behind a mutex.  WAL mode lets reads run beside a write;
- * synchronous=FULL makes every commit durable (fsync'd) before the writer
- * reports it, so a webhook answered 200 survives kill -9 and power loss.
+ * and a reader's behind a mutex.  WAL mode lets reads run beside a write.
+ *
+ * Durability: the writer runs with synchronous=NORMAL, so COMMIT appends
+ * the transaction's frames to the -wal file without waiting for the disk,
+ * and sq_sync() (the store's sync thread) then fdatasync()s the -wal file
+ * through a descriptor of its own.  A job is answered only after a sync
+ * that began after its COMMIT returned, and that fdatasync covers every
+ * byte written to the file before it, so what is acknowledged is on disk,
+ * as with synchronous=FULL (which issues the same fdatasync of the WAL at
+ * the end of each COMMIT, on the writer's time).  SQLite only writes the
+ * WAL from its start again after a checkpoint has copied every frame into
+ * the database, and with NORMAL a checkpoint fdatasyncs the WAL before it
+ * and the database after it, so an acknowledged frame is never overwritten
+ * before it is durable in one file or the other.  The -wal file's
+ * directory entry is synced once at open; SQLite keeps the file (same
+ * inode) while the connections are open.  So a webhook answered 200
+ * survives kill -9 and power loss.
  * The schema is versioned with PRAGMA user_version and migrated at open.
  * Timeline rows cannot be updated or deleted (triggers).
  */
@@ -17,7 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Each entry moves the schema from version i to i + 1.  Never edit a
  * shipped entry: append a new one. */
@@ -134,6 +150,7 @@ struct sq {
   sqlite3 *r;             /* reader connection */
   pthread_mutex_t rmu;
   int read_only;
+  int wal_fd;             /* the -wal file, for sq_sync(); -1 when closed */
 };
 
 static rb_status
@@ -194,6 +211,18 @@ sq_rollback_to(void *h)
 {
   rb_status rc = run(h, S_ROLLBACK_TO);
   return rc ? rc : run(h, S_RELEASE);
+}
+
+static rb_status
+sq_sync(void *h)
+{
+  struct sq *s = h;
+
+  if (fdatasync(s->wal_fd) != 0) {
+    rblog(LOG_ERROR, "fdatasync of the WAL failed", "error", strerror(errno), NULL);
+    return RB_EIO;
+  }
+  return RB_OK;
 }
 
 static char *
@@ -736,6 +765,8 @@ sq_close(void *h)
   /* Closing the last connection checkpoints the WAL into the database. */
   sqlite3_close(s->r);
   sqlite3_close(s->w);
+  if (s->wal_fd >= 0)
+    close(s->wal_fd);
   pthread_mutex_destroy(&s->rmu);
   free(s);
 }
@@ -748,6 +779,7 @@ static const struct store_backend sqlite_backend = {
   .savepoint = sq_savepoint,
   .release = sq_release,
   .rollback_to = sq_rollback_to,
+  .sync = sq_sync,
   .latest_by_fingerprint = sq_latest,
   .get_for_update = sq_get_w,
   .insert_incident = sq_insert,
@@ -832,6 +864,42 @@ migrate(sqlite3 *db, char *err)
   return RB_OK;
 }
 
+/* Opens our own descriptor of the -wal file (SQLite created it when the
+ * connection went to WAL mode) and syncs the directory once, so the file's
+ * name is durable too.  See the comment at the top. */
+static rb_status
+open_wal(struct sq *s, const char *dbpath, char *err)
+{
+  char wal[4200], dir[4096];
+  const char *slash;
+  struct stat a, b;
+  int dfd;
+
+  snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+  s->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
+  if (s->wal_fd < 0 || fstat(s->wal_fd, &a) != 0 || stat(wal, &b) != 0
+      || a.st_ino != b.st_ino) {
+    snprintf(err, RB_ERRLEN, "cannot open %s: %s", wal, strerror(errno));
+    return RB_EUNAVAIL;
+  }
+  slash = strrchr(dbpath, '/');
+  if (!slash)
+    snprintf(dir, sizeof(dir), ".");
+  else if (slash == dbpath)
+    snprintf(dir, sizeof(dir), "/");
+  else
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - dbpath), dbpath);
+  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || fsync(dfd) != 0) {
+    snprintf(err, RB_ERRLEN, "cannot sync the directory %s: %s", dir, strerror(errno));
+    if (dfd >= 0)
+      close(dfd);
+    return RB_EUNAVAIL;
+  }
+  close(dfd);
+  return RB_OK;
+}
+
 rb_status
 store_sqlite_open(const struct store_options *opt,
                   const struct store_backend **be, void **h, char *err)
@@ -847,6 +915,7 @@ store_sqlite_open(const struct store_options *opt,
   }
   pthread_mutex_init(&s->rmu, NULL);
   s->read_only = opt->read_only;
+  s->wal_fd = -1;
   if (!opt->read_only && mkdir(opt->sqlite_dir, 0750) != 0 && errno != EEXIST) {
     snprintf(err, RB_ERRLEN, "cannot create %s: %s", opt->sqlite_dir, strerror(errno));
     rc = RB_EIO;
@@ -865,7 +934,9 @@ store_sqlite_open(const struct store_options *opt,
     if ((rc = exec_or_err(s->w, "PRAGMA journal_mode=WAL", err, path))
         || (rc = exec_or_err(s->w, "PRAGMA synchronous=FULL", err, path))
         || (rc = exec_or_err(s->w, "PRAGMA foreign_keys=ON", err, path))
-        || (rc = migrate(s->w, err)))
+        || (rc = migrate(s->w, err))
+        || (rc = open_wal(s, path, err))
+        || (rc = exec_or_err(s->w, "PRAGMA synchronous=NORMAL", err, path)))
       goto fail;
     if (opt->max_bytes > 0) {
       snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %lld",
