@@ -645,3 +645,298 @@ def which(*names):
         if p:
             return p
     return None
+
+
+# ------------------------------------------------------------ remediation
+#
+# Helpers for the remediation tests: the stand-in Kubernetes API server
+# (test/kube/standin.py, started as a process), plan directories, the
+# incident timeline, and tiny loopback HTTP servers (health endpoints,
+# Prometheus exporters).
+
+import threading  # noqa: E402
+import http.server  # noqa: E402
+import select  # noqa: E402
+import urllib.parse  # noqa: E402
+
+KUBE_NS = "ran-optimization"
+
+
+def source_dir():
+    return SOURCE_DIR or os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+
+class StandIn:
+    """test/kube/standin.py as a process on 127.0.0.1 (the seed state
+    test/kube/ran-optimization.json unless told otherwise)."""
+
+    def __init__(self, t, state=None, token=None, seed=1, name="standin"):
+        src = source_dir()
+        self.script = os.path.join(src, "test", "kube", "standin.py")
+        if state is None:
+            state = os.path.join(src, "test", "kube", "ran-optimization.json")
+        elif isinstance(state, dict):
+            p = t.path("%s-state.json" % name)
+            with open(p, "w") as f:
+                json.dump(state, f)
+            state = p
+        self.log_path = t.path("%s.log" % name)
+        argv = [sys.executable, self.script, "--listen", "127.0.0.1:0",
+                "--state", state]
+        if token:
+            argv += ["--token", token]
+        if seed is not None:
+            argv += ["--seed", str(seed)]
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=logf)
+        logf.close()
+        _live.append(self.proc)
+        line = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not line.endswith(b"\n"):
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if r:
+                ch = os.read(self.proc.stdout.fileno(), 1)
+                if not ch:
+                    break
+                line += ch
+        m = re.match(rb"standin listening port=(\d+)", line)
+        if not m:
+            self.proc.kill()
+            raise RuntimeError("standin did not start: %r" % line)
+        self.port = int(m.group(1))
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def admin(self, method, path, body=None):
+        r = http_request("127.0.0.1", self.port, method, "/_standin/" + path,
+                         body=body, timeout=10)
+        if r.status >= 300:
+            raise RuntimeError("standin %s %s: %r" % (method, path, r))
+        return r.json
+
+    def requests(self, method=None, path=None, since=None):
+        q = {}
+        if method:
+            q["method"] = method
+        if path:
+            q["path"] = path
+        if since is not None:
+            q["since"] = str(since)
+        return self.admin("GET", "requests" + (
+            "?" + urllib.parse.urlencode(q) if q else ""))
+
+    def writes(self, since=None):
+        return [r for r in self.requests(since=since) if r["method"] != "GET"]
+
+    def last_seq(self):
+        reqs = self.requests()
+        return reqs[-1]["seq"] if reqs else 0
+
+    def clear_requests(self):
+        return self.admin("DELETE", "requests")
+
+    def fault(self, **f):
+        return self.admin("POST", "faults", f)
+
+    def clear_faults(self):
+        return self.admin("DELETE", "faults")
+
+    def rollout(self, deployment, mode, namespace=KUBE_NS):
+        return self.admin("POST", "rollout", {"namespace": namespace,
+                                              "deployment": deployment,
+                                              "mode": mode})
+
+    def objects(self, namespace=None):
+        return self.admin("GET", "objects" + (
+            "?namespace=" + namespace if namespace else ""))
+
+    def load(self, state):
+        return self.admin("POST", "objects", state)
+
+    def reset(self):
+        return self.admin("POST", "reset")
+
+    def obj(self, kind, name, namespace=KUBE_NS):
+        for o in self.objects(namespace)[kind]:
+            if o["metadata"]["name"] == name:
+                return o
+        return None
+
+    def deployment(self, name, namespace=KUBE_NS):
+        return self.obj("deployments", name, namespace)
+
+    def replicasets_of(self, name, namespace=KUBE_NS):
+        out = []
+        for rs in self.objects(namespace)["replicasets"]:
+            for o in rs["metadata"].get("ownerReferences") or []:
+                if o.get("kind") == "Deployment" and o.get("name") == name:
+                    out.append(rs)
+        return out
+
+    def pods_of(self, app, namespace=KUBE_NS):
+        return [p for p in self.objects(namespace)["pods"]
+                if (p["metadata"].get("labels") or {}).get("app") == app]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def write_plans(t, dirname, plans):
+    """Writes each plan (a dict with "name") to t.path(dirname)/NN-name.json;
+    returns the directory."""
+    d = t.path(dirname)
+    os.makedirs(d, exist_ok=True)
+    for fn in os.listdir(d):
+        os.unlink(os.path.join(d, fn))
+    for i, p in enumerate(plans):
+        with open(os.path.join(d, "%02d-%s.json" % (i, p["name"])), "w") as f:
+            json.dump(p, f, indent=1)
+    return d
+
+
+def remediation_args(kube=None, plans_dir=None, dry_run=False, extra=()):
+    a = []
+    if kube is not None:
+        a.append("--kube.api-url=" + kube.url)
+    if plans_dir:
+        a.append("--remediation.dir=" + plans_dir)
+    if dry_run:
+        a.append("--dry-run")
+    return a + list(extra)
+
+
+def _timeline(d, iid):
+    return d.incident(iid).get("timeline") or []
+
+
+def timeline_kinds(d, iid):
+    return [e["kind"] for e in _timeline(d, iid)]
+
+
+def events(d, iid, kind=None):
+    return [e for e in _timeline(d, iid) if kind is None or e["kind"] == kind]
+
+
+def wait_event(d, iid, kind, timeout=20.0, count=1):
+    """Polls the incident's timeline until it holds count events of kind;
+    returns them (or None on timeout)."""
+    def have():
+        ev = events(d, iid, kind)
+        return ev if len(ev) >= count else None
+    return wait_for(have, timeout, interval=0.05)
+
+
+def wait_finished(d, iid, timeout=30.0):
+    """The detail of the incident's `remediation finished` event, or None."""
+    ev = wait_event(d, iid, "remediation finished", timeout)
+    return ev[-1]["detail"] if ev else None
+
+
+def wait_incident(d, fp, timeout=10.0):
+    found = wait_for(lambda: d.by_fingerprint(fp), timeout)
+    return found[0] if found else None
+
+
+def fire(d, name, labels, severity="critical", **kw):
+    """Posts one firing alert; returns (incident id, alert)."""
+    a = alert(name, labels=labels, severity=severity, **kw)
+    r = d.post_webhook(payload([a]))
+    if r.status != 200:
+        raise RuntimeError("webhook: %r" % (r,))
+    inc = wait_incident(d, a["fingerprint"])
+    if inc is None:
+        raise RuntimeError("no incident for %s" % a["fingerprint"])
+    return inc["id"], a
+
+
+class LoopbackHTTP:
+    """A tiny HTTP server on 127.0.0.1 answering with fn(method, path,
+    headers, body) -> (status, content_type, body_bytes_or_str[, delay_s]).
+    .url, .hits (list of (method, path)), .stop()."""
+
+    def __init__(self, fn):
+        outer = self
+        self.fn = fn
+        self.hits = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_one(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.hits.append((self.command, self.path))
+                res = outer.fn(self.command, self.path, self.headers, body)
+                status, ctype, data = res[0], res[1], res[2]
+                if len(res) > 3 and res[3]:
+                    time.sleep(res[3])
+                if isinstance(data, str):
+                    data = data.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_HEAD = handle_one
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _norm_body(body):
+    if body is None or body == "":
+        return None
+    if isinstance(body, str):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body
+    return body
+
+
+def logged_request(r):
+    """(method, path[?query], content type, parsed body) of a stand-in
+    request log entry."""
+    path = r["path"] + ("?" + r["query"] if r.get("query") else "")
+    return (r["method"], path, (r.get("headers") or {}).get("Content-Type"),
+            _norm_body(r.get("body")))
+
+
+def recorded_request(q):
+    """The same tuple for a request recorded on the timeline."""
+    return (q["method"], q["path"], q.get("contentType"),
+            _norm_body(q.get("body")))
+
+
+def recorded_requests(d, iid, kinds=("step started",)):
+    """Every request recorded on the incident's timeline by events of these
+    kinds, in order."""
+    out = []
+    for e in events(d, iid):
+        if e["kind"] in kinds:
+            out += [recorded_request(q)
+                    for q in (e.get("detail") or {}).get("requests") or []]
+    return out
