@@ -1,9 +1,13 @@
 /*
  * http.h - runbookd's HTTP server on libmicrohttpd and its handlers.
  *
- * One thread per connection (bounded by web.max_connections): a handler
- * may block on a store commit without holding up other connections, and
- * the store's group commit batches what concurrent connections submit.
+ * A small pool of libmicrohttpd threads (epoll) serves every connection.
+ * POST /webhook does not block one: the handler parses the body, queues
+ * the store job and suspends the connection; the store's thread resumes it
+ * once the commit holding the delivery is durable, and the handler then
+ * answers.  So many connections keep the store's group commit fed with few
+ * threads and context switches.  Other handlers are short and answer at
+ * once.
  * Every request is bounded before it is read: header memory, body size
  * (413 before buffering when Content-Length says so), idle time and total
  * time.  Per-request state lives in struct http_req (MHD's req_cls) and is
@@ -17,10 +21,15 @@
 #include "rb.h"
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 
 struct app;
 struct rb_config;
 struct http_server;
+struct am_payload;
+struct ingest_job;
+
+enum webhook_state { WH_IDLE = 0, WH_WAITING, WH_STORED };
 
 struct http_req {
   struct app *app;
@@ -34,7 +43,22 @@ struct http_req {
   int responded;           /* a response was queued */
   size_t discarded;        /* body bytes dropped past the limit */
   int too_large;           /* the body passed its limit: answer 413 */
+  /* POST /webhook while its store job is queued (api_webhook.c). */
+  enum webhook_state wh_state;
+  struct am_payload *payload;
+  struct ingest_job *ingest;
+  rb_status ingest_rc;
+  atomic_int ingest_done;  /* set by the store thread before it resumes */
 };
+
+/* Suspends r's connection until http_resume(r); counted so that stopping
+ * waits for every suspended request.  Call from the handler. */
+void http_suspend(struct http_req *r);
+/* Resumes a suspended request; any thread.  r may be freed as soon as
+ * this returns, so it is the caller's last use of r. */
+void http_resume(struct http_req *r);
+/* Frees what a webhook request holds (on completion). */
+void api_webhook_cleanup(struct http_req *r);
 
 /* A handler answers with http_reply* and returns what MHD expects. */
 typedef enum MHD_Result (*http_handler_fn)(struct http_req *r);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,35 @@
 struct http_server {
   struct MHD_Daemon *d;
 };
+
+/* libmicrohttpd's threads (epoll each).  Handlers do not wait for the
+ * store (webhooks suspend), so two keep a 2-core machine busy while
+ * leaving the store's threads room to run. */
+#define HTTP_THREADS 2
+
+/* Requests suspended while their store job runs.  MHD_stop_daemon() must
+ * not run while any is (libmicrohttpd aborts), so http_stop() waits. */
+static atomic_int suspended;
+static pthread_mutex_t suspended_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t suspended_cv = PTHREAD_COND_INITIALIZER;
+
+void
+http_suspend(struct http_req *r)
+{
+  atomic_fetch_add(&suspended, 1);
+  MHD_suspend_connection(r->conn);
+}
+
+void
+http_resume(struct http_req *r)
+{
+  MHD_resume_connection(r->conn);
+  if (atomic_fetch_sub(&suspended, 1) == 1) {
+    pthread_mutex_lock(&suspended_mu);
+    pthread_cond_broadcast(&suspended_cv);
+    pthread_mutex_unlock(&suspended_mu);
+  }
+}
 
 /* Bodies of the API's own actions are small. */
 #define API_BODY_MAX (64 * 1024)
@@ -324,6 +354,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     return;
   metrics_request(r->handler, rb_mono_ns() - r->t0_ns);
   buf_free(&r->body);
+  api_webhook_cleanup(r);
   config_drop(r->cfg);
   free(r);
   *req_cls = NULL;
@@ -386,8 +417,8 @@ http_start(struct app *app, const struct rb_config *cfg,
 {
   struct http_server *s = calloc(1, sizeof(*s));
   struct sockaddr_storage ss;
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-                   | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+                   | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   const union MHD_DaemonInfo *info;
   int v6 = 0;
   char port[16];
@@ -409,6 +440,7 @@ http_start(struct app *app, const struct rb_config *cfg,
     flags, 0, NULL, NULL, on_request, app,
     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
+    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
     MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
     MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
@@ -454,6 +486,14 @@ http_stop(struct http_server *s)
 {
   if (!s)
     return;
+  /* Suspended requests wait for the store, which answers every job it
+   * took (stored or failed), so this wait ends. */
+  pthread_mutex_lock(&suspended_mu);
+  if (atomic_load(&suspended) > 0)
+    rblog(LOG_INFO, "waiting for the store to answer suspended requests", NULL);
+  while (atomic_load(&suspended) > 0)
+    pthread_cond_wait(&suspended_cv, &suspended_mu);
+  pthread_mutex_unlock(&suspended_mu);
   if (s->d)
     MHD_stop_daemon(s->d);
   free(s);
