@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Restart in the middle of a remediation plan: kill -9 runbookd while a
+cluster-changing request is in flight (a slow PATCH at the stand-in), and
+while a wait_rollout step is polling; SIGTERM during a wait.  On restart with
+the same store and stand-in the run resumes (`step resumed`, re-sending the
+recorded requests byte for byte) or continues from the next step, finishes
+once, and every change of the plan is applied exactly once in effect
+(docs/remediation.md, "Durable steps")."""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rbtest  # noqa: E402
+
+NS = rbtest.KUBE_NS
+DEP = "/apis/apps/v1/namespaces/ran-optimization/deployments/cognitive-core"
+CM = "/api/v1/namespaces/ran-optimization/configmaps/cognitive-core-config"
+ARGS = ["--remediation.max-actions-per-minute=1000", "--kube.retries=1"]
+
+
+def plan(name, steps):
+    return {"name": name, "match": ['alertname="%s"' % name],
+            "target": {"deployment": "cognitive-core"},
+            "allow": {"namespaces": [NS], "deployments": ["cognitive-core"],
+                      "configmaps": ["cognitive-core-config"]},
+            "steps": steps, "limits": {"cooldown_seconds": 0}}
+
+
+SLOW_PATCH = plan("slow-patch", [
+    {"name": "pool", "kind": "patch_configmap", "configmap": "cognitive-core-config",
+     "data": {"DATABASE_POOL_SIZE": "40"}},
+    {"name": "restart", "kind": "rollout_restart"},
+    {"name": "scale", "kind": "scale", "replicas": 4, "min": 1, "max": 4},
+    {"name": "env", "kind": "set_env", "container": "cognitive-core",
+     "env": {"ENABLE_CACHE": "true"}},
+    {"name": "rolled-out", "kind": "wait_rollout", "timeout_seconds": 20,
+     "interval_seconds": 1},
+])
+
+SLOW_WAIT = plan("slow-wait", [
+    {"name": "restart", "kind": "rollout_restart"},
+    {"name": "rolled-out", "kind": "wait_rollout", "timeout_seconds": 30,
+     "interval_seconds": 1},
+    {"name": "env", "kind": "set_env", "container": "cognitive-core",
+     "env": {"ENABLE_CACHE": "true"}},
+    {"name": "scale", "kind": "scale", "by": 1, "min": 1, "max": 5},
+])
+
+
+def steps_of(d, iid, kind):
+    return [e["detail"].get("step") for e in rbtest.events(d, iid, kind)]
+
+
+def writes(k):
+    return [r for r in k.requests() if r["method"] != "GET"]
+
+
+def revisions(k):
+    return sorted(int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+                  for rs in k.replicasets_of("cognitive-core"))
+
+
+def case_slow_patch(t, k):
+    t.section("kill -9 while the restart PATCH is in flight")
+    k.reset()
+    k.fault(method="PATCH", path="/deployments/cognitive-core$", delay_ms=3000, times=1)
+    cm0 = k.obj("configmaps", "cognitive-core-config")["data"]
+    pd = rbtest.write_plans(t, "plans-a", [SLOW_PATCH])
+    d = t.daemon(name="a", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    iid, _ = rbtest.fire(d, "slow-patch", {"namespace": NS})
+    t.check(rbtest.wait_event(d, iid, "step started", 10, count=2),
+            "slow patch: the restart step started", rbtest.timeline_kinds(d, iid))
+    hit = rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10)
+    t.check(hit, "slow patch: the PATCH reached the stand-in (and is being delayed)")
+    d.kill9()
+    # The delayed PATCH completes at the stand-in after runbookd died: the
+    # change is applied but runbookd never saw the answer.
+    t.check(rbtest.wait_for(lambda: [r for r in writes(k) if r["path"] == DEP], 10),
+            "slow patch: the in-flight PATCH was applied after the kill")
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "succeeded", "slow patch: the resumed run succeeded")
+    st = [e for e in rbtest.events(d, iid, "step started") if e["detail"].get("step") == "restart"]
+    rs = [e for e in rbtest.events(d, iid, "step resumed") if e["detail"].get("step") == "restart"]
+    t.check(len(st) == 1 and len(rs) == 1, "slow patch: `step resumed` for the restart",
+            rbtest.timeline_kinds(d, iid))
+    if st and rs:
+        t.eq(rs[0]["detail"].get("requests"), st[0]["detail"].get("requests"),
+             "slow patch: the resumed step re-sends the recorded requests")
+    w = writes(k)
+    t.eq([(r["method"], r["path"]) for r in w],
+         [("PATCH", CM), ("PATCH", DEP), ("PATCH", DEP), ("PATCH", DEP + "/scale"),
+          ("PATCH", DEP)],
+         "slow patch: configmap once, restart sent twice (in flight + resumed), scale once, "
+         "env once")
+    restarts = [r for r in w if r["path"] == DEP and "restartedAt" in r["body"]]
+    t.check(len(restarts) == 2 and restarts[0]["body"] == restarts[1]["body"]
+            and restarts[0]["headers"] == restarts[1]["headers"],
+            "slow patch: the re-sent PATCH is byte-identical to the first",
+            [r["body"] for r in restarts])
+    if st:
+        rec = rbtest.recorded_requests(d, iid)
+        t.check(rbtest.logged_request(restarts[0]) in rec,
+                "slow patch: ... and to the recorded request")
+    t.eq(revisions(k), [1, 2, 3, 4, 5],
+         "slow patch: restart and env each made one revision (the re-send changed nothing)")
+    dep = k.deployment("cognitive-core")
+    t.eq(dep["spec"]["replicas"], 4, "slow patch: scaled to 4")
+    cm = k.obj("configmaps", "cognitive-core-config")["data"]
+    t.eq(cm, dict(cm0, DATABASE_POOL_SIZE="40"), "slow patch: configmap patched")
+    t.eq(steps_of(d, iid, "step succeeded"), ["pool", "restart", "scale", "env", "rolled-out"],
+         "slow patch: every step succeeded once, none lost")
+    t.eq(len(rbtest.events(d, iid, "remediation finished")), 1, "slow patch: finished once")
+    t.eq(len(rbtest.events(d, iid, "plan matched")), 1, "slow patch: not decided again")
+    d.stop()
+
+
+def case_slow_wait(t, k, how):
+    t.section("%s while wait_rollout polls" % how)
+    k.reset()
+    pd = rbtest.write_plans(t, "plans-" + how, [SLOW_WAIT])
+    d = t.daemon(name="w-" + how, args=rbtest.remediation_args(k, pd, extra=ARGS))
+    k.rollout("cognitive-core", "after:6")
+    iid, _ = rbtest.fire(d, "slow-wait", {"namespace": NS})
+    t.check(rbtest.wait_event(d, iid, "step succeeded", 10), "%s: restart done" % how)
+    polls = rbtest.wait_for(lambda: len([r for r in k.requests() if r["method"] == "GET"
+                                         and r["path"] == DEP]) >= 3, 10)
+    t.check(polls, "%s: the wait is polling" % how)
+    t.eq(rbtest.events(d, iid, "remediation finished"), [], "%s: the run is still going" % how)
+    if how == "kill9":
+        d.kill9()
+    else:
+        t0 = time.monotonic()
+        rc = d.stop(timeout=10)
+        t.check(rc == 0 and time.monotonic() - t0 < 5,
+                "SIGTERM: a run waiting does not hold the shutdown (%.1fs)" % (
+                    time.monotonic() - t0))
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "succeeded", "%s: the run continued and succeeded" % how)
+    t.eq(steps_of(d, iid, "step succeeded"), ["restart", "rolled-out", "env", "scale"],
+         "%s: each step succeeded once, from where it stopped" % how)
+    t.eq(rbtest.events(d, iid, "step resumed"), [], "%s: nothing to re-send" % how)
+    w = writes(k)
+    t.eq([(r["method"], r["path"]) for r in w],
+         [("PATCH", DEP), ("PATCH", DEP), ("PATCH", DEP + "/scale")],
+         "%s: restart, env, scale each sent once" % how)
+    scale = [r for r in w if r["path"].endswith("/scale")]
+    t.check(scale and json.loads(scale[0]["body"]) == {"spec": {"replicas": 3}},
+            "%s: relative scale computed once (2 + 1)" % how, scale)
+    t.eq(revisions(k), [1, 2, 3, 4, 5], "%s: two new revisions" % how)
+    t.eq(len(rbtest.events(d, iid, "remediation finished")), 1, "%s: finished once" % how)
+    d.stop()
+
+
+def body(t):
+    k = rbtest.StandIn(t)
+    case_slow_patch(t, k)
+    case_slow_wait(t, k, "kill9")
+    case_slow_wait(t, k, "sigterm")
+    k.stop()
+
+
+if __name__ == "__main__":
+    rbtest.Test("remediation_restart").run(body)
