@@ -17,7 +17,11 @@
 #include "remediate.h"
 #include "rbtime.h"
 
+#include <malloc.h>
 #include <stdio.h>
+
+/* Deliveries at least this large give freed memory back afterwards. */
+#define TRIM_ALERTS 256
 
 static void
 limits_from(const struct rb_config *c, struct payload_limits *l)
@@ -61,6 +65,7 @@ answer(struct http_req *r)
   char num[32];
   struct buf out;
   enum MHD_Result ret;
+  int big;
 
   if (r->ingest_rc) {
     metrics_webhook(WH_UNAVAILABLE);
@@ -94,7 +99,13 @@ answer(struct http_req *r)
              res->count[INGEST_STALE], (long long)p->truncated_alerts);
   ret = http_reply(r, MHD_HTTP_OK, NULL, out.data ? out.data : "{}", out.len);
   buf_free(&out);
+  big = p->n_alerts >= TRIM_ALERTS;
   api_webhook_cleanup(r);
+  /* A large delivery's parse tree and copies were many small blocks that
+   * glibc keeps after they are freed (46 MB idle after 10,000 alerts);
+   * hand the free pages back to the system. */
+  if (big)
+    malloc_trim(0);
   return ret;
 }
 
