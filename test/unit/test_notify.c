@@ -633,6 +633,20 @@ receiver_start(const struct reply *replies, int n)
   return r;
 }
 
+/* Stops the thread (shutdown wakes its poll on the listening socket) and
+ * frees what it recorded. */
+static void
+receiver_free(struct receiver *r)
+{
+  shutdown(r->fd, SHUT_RDWR);
+  pthread_join(r->thread, NULL);
+  close(r->fd);
+  for (int i = 0; i < MAX_REPLIES; i++)
+    free(r->requests[i]);
+  pthread_mutex_destroy(&r->lock);
+  free(r);
+}
+
 static int
 receiver_served(struct receiver *r)
 {
@@ -717,6 +731,7 @@ Test(send, slack_delivered)
   cr_assert_eq(strncmp(r->requests[0], "POST /services/T000/B000/XXXXSECRET HTTP/1.1\r\n", 46), 0);
   cr_assert_str_eq(header_of(r->requests[0], "Content-Type", h, sizeof(h)), "application/json");
   cr_assert_str_eq(body_of(r->requests[0]), GOLDEN_SLACK);
+  receiver_free(r);
 }
 
 Test(send, webhook_signed_and_headers)
@@ -743,6 +758,7 @@ Test(send, webhook_signed_and_headers)
                    "42-1-L1-slack");
   cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Event", h, sizeof(h)), "trigger");
   cr_assert_str_eq(header_of(r->requests[0], "Authorization", h, sizeof(h)), "");
+  receiver_free(r);
 }
 
 Test(send, phone_bearer_token)
@@ -761,6 +777,7 @@ Test(send, phone_bearer_token)
   cr_assert_str_eq(header_of(r->requests[0], "Authorization", h, sizeof(h)), "Bearer tok-123");
   cr_assert_str_eq(body_of(r->requests[0]), GOLDEN_PHONE);
   cr_assert_str_eq(res.detail, "HTTP 202: {\"call\":\"queued\"}");
+  receiver_free(r);
 }
 
 Test(send, retry_after_429_is_honoured)
@@ -782,6 +799,7 @@ Test(send, retry_after_429_is_honoured)
   cr_assert_geq(r->at_ms[1] - r->at_ms[0], 950, "waited %lld ms, not Retry-After's 1 s",
                 (long long)(r->at_ms[1] - r->at_ms[0]));
   cr_assert_str_eq(body_of(r->requests[0]), body_of(r->requests[1]), "the same event re-sent");
+  receiver_free(r);
 }
 
 Test(send, server_error_then_success)
@@ -802,6 +820,7 @@ Test(send, server_error_then_success)
   /* 50 ms, then 100 ms: the backoff doubles. */
   cr_assert_geq(r->at_ms[1] - r->at_ms[0], 45);
   cr_assert_geq(r->at_ms[2] - r->at_ms[1], 95);
+  receiver_free(r);
 }
 
 Test(send, client_error_is_final_with_the_answer)
@@ -826,6 +845,7 @@ Test(send, client_error_is_final_with_the_answer)
                    "HTTP 400: {\"status\":\"invalid event\",\"errors\":[\"bad key [redacted]\"]}");
   sleep_ms(100);
   cr_assert_eq(receiver_served(r), 1, "no retry after a 4xx");
+  receiver_free(r);
 }
 
 Test(send, secrets_in_the_url_are_redacted)
@@ -843,6 +863,7 @@ Test(send, secrets_in_the_url_are_redacted)
   cr_assert_eq(notify_send(&s, &t, &m, &res), RB_EINVAL);
   cr_assert_null(strstr(res.detail, "S3CR3T"), "%s", res.detail);
   cr_assert_str_eq(res.detail, "HTTP 404: no_service for [redacted]");
+  receiver_free(r);
 }
 
 Test(send, receiver_down)
@@ -888,6 +909,7 @@ Test(send, slow_receiver_times_out)
   cr_assert_not_null(strcasestr(res.detail, "timed out"), "%s", res.detail);
   cr_assert_geq(mono_ms() - t0, 2000);
   cr_assert_lt(mono_ms() - t0, 3500, "each attempt bounded by the timeout");
+  receiver_free(r);
 }
 
 Test(send, redirect_is_not_followed)
@@ -905,6 +927,7 @@ Test(send, redirect_is_not_followed)
   cr_assert_eq(notify_send(&s, &t, &m, &res), RB_EINVAL);
   cr_assert_eq(res.status, 302);
   cr_assert_eq(res.attempts, 1);
+  receiver_free(r);
 }
 
 Test(send, misconfigured_targets_make_no_attempt)
