@@ -716,7 +716,12 @@ class StandIn:
             raise RuntimeError("standin %s %s: %r" % (method, path, r))
         return r.json
 
-    def requests(self, method=None, path=None, since=None):
+    def requests(self, method=None, path=None, since=None, settle=0.03):
+        """The request log in arrival order.  The stand-in logs a request
+        after answering it, so a request just answered may be missing for a
+        moment and two back-to-back requests may be logged out of order:
+        the log is read until it stops changing for `settle` seconds, and
+        sorted by arrival time."""
         q = {}
         if method:
             q["method"] = method
@@ -724,8 +729,17 @@ class StandIn:
             q["path"] = path
         if since is not None:
             q["since"] = str(since)
-        return self.admin("GET", "requests" + (
-            "?" + urllib.parse.urlencode(q) if q else ""))
+        url = "requests" + ("?" + urllib.parse.urlencode(q) if q else "")
+        reqs = self.admin("GET", url)
+        for _ in range(50):
+            if not settle:
+                break
+            time.sleep(settle)
+            again = self.admin("GET", url)
+            if len(again) == len(reqs):
+                break
+            reqs = again
+        return sorted(reqs, key=lambda r: (r.get("time", 0), r["seq"]))
 
     def writes(self, since=None):
         return [r for r in self.requests(since=since) if r["method"] != "GET"]
@@ -735,6 +749,7 @@ class StandIn:
         return reqs[-1]["seq"] if reqs else 0
 
     def clear_requests(self):
+        self.requests()  # let requests already answered reach the log
         return self.admin("DELETE", "requests")
 
     def fault(self, **f):
