@@ -18,14 +18,7 @@
 
 struct buf;
 
-enum notify_method {
-  NM_PHONE = 0,
-  NM_SLACK,
-  NM_EMAIL,
-  NM_PAGERDUTY,
-  NM_WEBHOOK,
-  NM_COUNT
-};
+enum notify_method { NM_PHONE = 0, NM_SLACK, NM_EMAIL, NM_PAGERDUTY, NM_WEBHOOK, NM_COUNT };
 
 const char *notify_method_name(enum notify_method m);
 /* -1 when unknown. */
@@ -34,28 +27,29 @@ int notify_method_parse(const char *s);
 /* One way to reach one contact.  Secrets are loaded (not file names). */
 struct notify_target {
   enum notify_method method;
-  char *url;          /* slack, webhook, phone: the endpoint; pagerduty: the
-                         Events API URL (default
-                         https://events.pagerduty.com/v2/enqueue) */
-  char *routing_key;  /* pagerduty integration key */
-  char *secret;       /* webhook: the HMAC-SHA256 key */
-  char *to;           /* email: address; phone: number (E.164) */
-  char *token;        /* phone, webhook: optional bearer token, sent as
-                         "Authorization: Bearer <token>" */
+  char *url;         /* slack, webhook, phone: the endpoint; pagerduty: the
+                        Events API URL (default
+                        https://events.pagerduty.com/v2/enqueue) */
+  char *routing_key; /* pagerduty integration key */
+  char *secret;      /* webhook: the HMAC-SHA256 key */
+  char *to;          /* email: address; phone: number (E.164) */
+  char *token;       /* phone, webhook: optional bearer token, sent as
+                        "Authorization: Bearer <token>" */
 };
 
 /* Global settings of the notifiers (from the configuration). */
 struct notify_settings {
-  unsigned timeout_s;     /* per attempt (default 10) */
-  unsigned retries;       /* extra attempts for 429/5xx/no answer (default 3) */
-  unsigned backoff_ms;    /* first backoff (default 500), doubles, capped at 30 s */
-  const char *smtp_url;   /* smtp://host:587 or smtps://host:465 */
+  unsigned timeout_s;   /* per attempt (default 10) */
+  unsigned retries;     /* extra attempts for 429/5xx/no answer (default 3) */
+  unsigned backoff_ms;  /* first backoff (default 500), doubles, capped at 30 s */
+  const char *smtp_url; /* smtp://host:587 or smtps://host:465 */
   const char *smtp_from;
   const char *smtp_username;
   const char *smtp_password;
-  int smtp_require_tls;   /* STARTTLS required on smtp:// (default 1) */
-  const char *smtp_ca_file;
-  const char *ca_file;    /* for https endpoints, NULL: system CAs */
+  int smtp_require_tls;     /* STARTTLS required on smtp:// (default 1; also
+                               required whenever smtp_password is set) */
+  const char *smtp_ca_file; /* NULL: ca_file, then the system CAs */
+  const char *ca_file;      /* for https endpoints, NULL: system CAs */
   const char *external_url; /* runbookd's own URL, for links */
 };
 
@@ -65,9 +59,9 @@ struct notify_settings {
 void notify_settings_defaults(struct notify_settings *s);
 
 enum notify_event {
-  NE_TRIGGER = 0,   /* first page of a level */
-  NE_ESCALATED,     /* the next level is paged */
-  NE_PROGRESS,      /* progress update while open */
+  NE_TRIGGER = 0, /* first page of a level */
+  NE_ESCALATED,   /* the next level is paged */
+  NE_PROGRESS,    /* progress update while open */
   NE_ACKNOWLEDGED,
   NE_RESOLVED,
   NE_EVENT_COUNT
@@ -78,24 +72,24 @@ const char *notify_event_name(enum notify_event e);
 struct notify_message {
   enum notify_event event;
   int64_t incident_id;
-  const char *dedup_key;    /* stable per incident: "runbookd-<fingerprint>-<id>" */
-  const char *delivery_id;  /* unique per page; the same on a re-send after a crash */
-  const char *title;        /* e.g. "[CRITICAL] HighResponseTime ran-optimization/api-gateway" */
+  const char *dedup_key;   /* stable per incident: "runbookd-<fingerprint>-<id>" */
+  const char *delivery_id; /* unique per page; the same on a re-send after a crash */
+  const char *title;       /* e.g. "[CRITICAL] HighResponseTime ran-optimization/api-gateway" */
   const char *summary;
-  const char *severity;     /* emergency..low */
-  const char *state;        /* open, acked, resolved */
-  const char *level;        /* "L2 support" */
-  const char *recipient;    /* contact name */
-  const char *reason;       /* why this page (escalation, remediation failed, ...) */
-  const char *labels_json;  /* the alert's labels as a JSON object */
-  int64_t at_ms;            /* wall time of the page */
+  const char *severity;    /* emergency..low */
+  const char *state;       /* open, acked, resolved */
+  const char *level;       /* "L2 support" */
+  const char *recipient;   /* contact name */
+  const char *reason;      /* why this page (escalation, remediation failed, ...) */
+  const char *labels_json; /* the alert's labels as a JSON object */
+  int64_t at_ms;           /* wall time of the page */
 };
 
 struct notify_result {
   int ok;
-  long status;              /* last HTTP status / SMTP code, 0 when none */
+  long status; /* last HTTP status / SMTP code, 0 when none */
   unsigned attempts;
-  char detail[512];         /* what went wrong, or the provider's answer */
+  char detail[512]; /* what went wrong, or the provider's answer */
 };
 
 /* Sends m to t.  RB_OK when delivered (res->ok), RB_EUNAVAIL when it could

@@ -24,27 +24,28 @@
 #include <strings.h>
 #include <time.h>
 
-#define RESP_KEEP 4096          /* bytes of a receiver's answer kept */
+#define RESP_KEEP 4096 /* bytes of a receiver's answer kept */
 #define BACKOFF_CAP_MS 30000L
 
 static const char *const method_names[NM_COUNT] = {
-  [NM_PHONE] = "phone", [NM_SLACK] = "slack", [NM_EMAIL] = "email",
+  [NM_PHONE] = "phone",         [NM_SLACK] = "slack",     [NM_EMAIL] = "email",
   [NM_PAGERDUTY] = "pagerduty", [NM_WEBHOOK] = "webhook",
 };
 
 static const char *const event_names[NE_EVENT_COUNT] = {
-  [NE_TRIGGER] = "trigger", [NE_ESCALATED] = "escalated", [NE_PROGRESS] = "progress",
+  [NE_TRIGGER] = "trigger",           [NE_ESCALATED] = "escalated", [NE_PROGRESS] = "progress",
   [NE_ACKNOWLEDGED] = "acknowledged", [NE_RESOLVED] = "resolved",
 };
 
 static const char *const event_titles[NE_EVENT_COUNT] = {
-  [NE_TRIGGER] = "Triggered", [NE_ESCALATED] = "Escalated", [NE_PROGRESS] = "Still open",
+  [NE_TRIGGER] = "Triggered",         [NE_ESCALATED] = "Escalated", [NE_PROGRESS] = "Still open",
   [NE_ACKNOWLEDGED] = "Acknowledged", [NE_RESOLVED] = "Resolved",
 };
 
 static const struct notifier *const backends[NM_COUNT] = {
-  [NM_PHONE] = &notifier_phone, [NM_SLACK] = &notifier_slack, [NM_EMAIL] = &notifier_email,
-  [NM_PAGERDUTY] = &notifier_pagerduty, [NM_WEBHOOK] = &notifier_webhook,
+  [NM_PHONE] = &notifier_phone,     [NM_SLACK] = &notifier_slack,
+  [NM_EMAIL] = &notifier_email,     [NM_PAGERDUTY] = &notifier_pagerduty,
+  [NM_WEBHOOK] = &notifier_webhook,
 };
 
 const char *
@@ -241,8 +242,7 @@ notify_label(const char *labels_json, const char *name, char *out, size_t outlen
 }
 
 char *
-notify_incident_link(const struct notify_settings *s, int64_t id, int ack, char *out,
-                     size_t outlen)
+notify_incident_link(const struct notify_settings *s, int64_t id, int ack, char *out, size_t outlen)
 {
   size_t n;
 
@@ -326,8 +326,8 @@ notify_classify_curl(CURLcode cc, struct attempt *a, const char *errbuf)
   default:
     a->cls = AC_RETRY;
   }
-  snprintf(a->detail, sizeof(a->detail), "%s", errbuf && errbuf[0] ? errbuf
-                                                                    : curl_easy_strerror(cc));
+  snprintf(a->detail, sizeof(a->detail), "%s",
+           errbuf && errbuf[0] ? errbuf : curl_easy_strerror(cc));
 }
 
 rb_status
@@ -451,8 +451,8 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
     goto out;
   }
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->status);
-  if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0 &&
-      (a->status == 429 || a->status == 503))
+  if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0
+      && (a->status == 429 || a->status == 503))
     a->retry_after_ms = ra > BACKOFF_CAP_MS / 1000 ? BACKOFF_CAP_MS : (long)ra * 1000;
   trim_answer(r->data, answer, sizeof(answer));
   if (a->status >= 200 && a->status < 300)
@@ -461,8 +461,7 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
     a->cls = AC_RETRY;
   else
     a->cls = AC_FINAL; /* 4xx, and 3xx: redirects are not followed */
-  snprintf(a->detail, sizeof(a->detail), "HTTP %ld%s%s", a->status, answer[0] ? ": " : "",
-           answer);
+  snprintf(a->detail, sizeof(a->detail), "HTTP %ld%s%s", a->status, answer[0] ? ": " : "", answer);
 out:
   for (struct curl_slist *l = h; l; l = l->next) /* signatures and tokens */
     explicit_bzero(l->data, strlen(l->data));
@@ -598,8 +597,8 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
     if (wait > BACKOFF_CAP_MS)
       wait = BACKOFF_CAP_MS;
     snprintf(num, sizeof(num), "%u", i + 1);
-    rblog(LOG_WARN, "notification will be retried", "method", nf->name, "to", where,
-          "attempt", num, "error", res->detail, NULL);
+    rblog(LOG_WARN, "notification will be retried", "method", nf->name, "to", where, "attempt", num,
+          "error", res->detail, NULL);
     sleep_ms(wait);
     backoff = backoff * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : backoff * 2;
   }

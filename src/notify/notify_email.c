@@ -149,8 +149,8 @@ static void
 rfc5322_date(int64_t ms, char *out, size_t outlen)
 {
   static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  static const char *const months[]
+      = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
 
@@ -166,8 +166,8 @@ id_part(const char *in, char *out, size_t outlen)
   size_t n = 0;
   for (; in && *in && n + 1 < outlen; in++) {
     char c = *in;
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-        c == '.' || c == '-' || c == '_')
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
+        || c == '-' || c == '_')
       out[n++] = c;
   }
   out[n] = '\0';
@@ -209,8 +209,8 @@ notify_build_email(const struct notify_settings *s, const struct notify_target *
                     "References: <runbookd.incident.%" PRId64 "@%s>\r\n",
                     did, domain, m->incident_id, domain);
   if (!rc && m->event != NE_TRIGGER)
-    rc = buf_printf(out, "In-Reply-To: <runbookd.incident.%" PRId64 "@%s>\r\n",
-                    m->incident_id, domain);
+    rc = buf_printf(out, "In-Reply-To: <runbookd.incident.%" PRId64 "@%s>\r\n", m->incident_id,
+                    domain);
   if (!rc) {
     struct buf subj;
     buf_init(&subj, 0);
@@ -303,8 +303,8 @@ check(const struct notify_settings *s, const struct notify_target *t,
 {
   char from[320];
 
-  if (!s->smtp_url || (strncmp(s->smtp_url, "smtp://", 7) != 0 &&
-                       strncmp(s->smtp_url, "smtps://", 8) != 0)) {
+  if (!s->smtp_url
+      || (strncmp(s->smtp_url, "smtp://", 7) != 0 && strncmp(s->smtp_url, "smtps://", 8) != 0)) {
     *err = "email needs an smtp:// or smtps:// server URL";
     return RB_EINVAL;
   }
@@ -389,7 +389,7 @@ deliver(const struct notify_settings *s, const struct notify_target *t,
   curl_easy_setopt(e, CURLOPT_URL, s->smtp_url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   tls = s->smtp_require_tls || (s->smtp_password && *s->smtp_password) ? CURLUSESSL_ALL
-                                                                         : CURLUSESSL_TRY;
+                                                                       : CURLUSESSL_TRY;
   curl_easy_setopt(e, CURLOPT_USE_SSL, tls);
   if (s->smtp_ca_file || s->ca_file)
     curl_easy_setopt(e, CURLOPT_CAINFO, s->smtp_ca_file ? s->smtp_ca_file : s->ca_file);

@@ -16,16 +16,16 @@
 
 /* The outcome of one attempt, classified by the transport. */
 enum attempt_class {
-  AC_OK = 0,   /* delivered */
-  AC_RETRY,    /* transient: no answer, timeout, 429, 5xx (SMTP 4xx) */
-  AC_FINAL     /* refused (HTTP 4xx, SMTP 5xx) or misconfigured: do not retry */
+  AC_OK = 0, /* delivered */
+  AC_RETRY,  /* transient: no answer, timeout, 429, 5xx (SMTP 4xx) */
+  AC_FINAL   /* refused (HTTP 4xx, SMTP 5xx) or misconfigured: do not retry */
 };
 
 struct attempt {
   enum attempt_class cls;
-  long status;          /* HTTP status or last SMTP reply code, 0 when none */
-  long retry_after_ms;  /* from Retry-After, -1 when absent */
-  char detail[512];     /* what happened, secrets scrubbed by the caller */
+  long status;         /* HTTP status or last SMTP reply code, 0 when none */
+  long retry_after_ms; /* from Retry-After, -1 when absent */
+  char detail[512];    /* what happened, secrets scrubbed by the caller */
 };
 
 struct notifier {

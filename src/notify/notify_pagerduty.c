@@ -33,8 +33,8 @@ action_of(enum notify_event e)
 /* Appends ,"name":"value" when a label has a value: the first label of
  * names that is set. */
 static rb_status
-label_member(struct buf *b, const char *member, const char *labels_json,
-             const char *const *names, const char *fallback)
+label_member(struct buf *b, const char *member, const char *labels_json, const char *const *names,
+             const char *fallback)
 {
   char v[512];
 
@@ -67,8 +67,8 @@ notify_build_pagerduty(const struct notify_settings *s, const struct notify_targ
   char ts[40], open[1024], id[24];
   rb_status rc;
 
-  if (!t->routing_key || !*t->routing_key || !m->dedup_key || !*m->dedup_key ||
-      strlen(m->dedup_key) > DEDUP_MAX)
+  if (!t->routing_key || !*t->routing_key || !m->dedup_key || !*m->dedup_key
+      || strlen(m->dedup_key) > DEDUP_MAX)
     return RB_EINVAL;
   rc = buf_puts(out, "{\"routing_key\":");
   if (!rc)

@@ -57,11 +57,16 @@ static const char *
 said(enum notify_event e)
 {
   switch (e) {
-  case NE_ESCALATED: return "escalated";
-  case NE_PROGRESS: return "still open";
-  case NE_ACKNOWLEDGED: return "acknowledged";
-  case NE_RESOLVED: return "resolved";
-  default: return "triggered";
+  case NE_ESCALATED:
+    return "escalated";
+  case NE_PROGRESS:
+    return "still open";
+  case NE_ACKNOWLEDGED:
+    return "acknowledged";
+  case NE_RESOLVED:
+    return "resolved";
+  default:
+    return "triggered";
   }
 }
 

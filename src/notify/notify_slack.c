@@ -24,7 +24,7 @@
 #define FIELD_MAX 2000
 
 static const char *const emoji[NE_EVENT_COUNT] = {
-  [NE_TRIGGER] = ":rotating_light:", [NE_ESCALATED] = ":arrow_double_up:",
+  [NE_TRIGGER] = ":rotating_light:",          [NE_ESCALATED] = ":arrow_double_up:",
   [NE_PROGRESS] = ":hourglass_flowing_sand:", [NE_ACKNOWLEDGED] = ":eyes:",
   [NE_RESOLVED] = ":white_check_mark:",
 };
@@ -118,14 +118,13 @@ button(struct buf *b, const char *text, const char *url, const char *action, con
 }
 
 rb_status
-notify_build_slack(const struct notify_settings *s, const struct notify_message *m,
-                   struct buf *out)
+notify_build_slack(const struct notify_settings *s, const struct notify_message *m, struct buf *out)
 {
   struct buf t;
   char open[1024], ack[1024], hdr[HEADER_MAX * 2];
   const char *title = m->title && *m->title ? m->title : "runbookd incident";
-  int can_ack = m->event != NE_ACKNOWLEDGED && m->event != NE_RESOLVED &&
-                (!m->state || strcmp(m->state, "open") == 0);
+  int can_ack = m->event != NE_ACKNOWLEDGED && m->event != NE_RESOLVED
+                && (!m->state || strcmp(m->state, "open") == 0);
   rb_status rc;
 
   if ((unsigned)m->event >= NE_EVENT_COUNT)
@@ -161,8 +160,7 @@ notify_build_slack(const struct notify_settings *s, const struct notify_message 
   /* what happened, and the summary */
   buf_reset(&t);
   if (!rc)
-    rc = buf_printf(&t, "*%s* · incident %" PRId64, notify_event_title(m->event),
-                    m->incident_id);
+    rc = buf_printf(&t, "*%s* · incident %" PRId64, notify_event_title(m->event), m->incident_id);
   if (!rc && m->reason && *m->reason) {
     rc = buf_puts(&t, " · ");
     if (!rc)

@@ -36,10 +36,10 @@ mac_hex(const char *secret, int64_t t, const char *body, size_t len, char *hex)
   params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
   params[1] = OSSL_PARAM_construct_end();
   snprintf(ts, sizeof(ts), "%" PRId64 ".", t);
-  if (ctx && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params) &&
-      EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts)) &&
-      EVP_MAC_update(ctx, (const unsigned char *)body, len) &&
-      EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) && mdlen == sizeof(md)) {
+  if (ctx && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret), params)
+      && EVP_MAC_update(ctx, (const unsigned char *)ts, strlen(ts))
+      && EVP_MAC_update(ctx, (const unsigned char *)body, len)
+      && EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) && mdlen == sizeof(md)) {
     for (size_t i = 0; i < mdlen; i++) {
       hex[2 * i] = digits[md[i] >> 4];
       hex[2 * i + 1] = digits[md[i] & 15];
@@ -69,8 +69,8 @@ notify_sign(const char *secret, int64_t unix_s, const char *body, size_t len, ch
 }
 
 int
-notify_verify(const char *secret, const char *header, const char *body, size_t len,
-              int64_t now_s, int64_t tolerance_s)
+notify_verify(const char *secret, const char *header, const char *body, size_t len, int64_t now_s,
+              int64_t tolerance_s)
 {
   const char *p;
   char expect[65], *end;

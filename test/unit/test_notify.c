@@ -24,102 +24,101 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char GOLDEN_SLACK[] =
-  "{\"text\":\"Triggered: [CRITICAL] HighResponseTime ran-optimization/api-gateway (inciden"
-  "t 42, critical, open) <https://runbookd.example.net/#/incidents/42|Open in runbookd>\",\""
-  "blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":\":rotating_li"
-  "ght: [CRITICAL] HighResponseTime ran-optimization/api-gateway\",\"emoji\":true}},{\"type"
-  "\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"*Triggered* \302\267 incident 42"
-  " \302\267 escalation: not acknowledged within 1h\\np95 latency 2.3s &gt; 1s for 5m &lt;c"
-  "heck&gt;\"}},{\"type\":\"section\",\"fields\":[{\"type\":\"mrkdwn\",\"text\":\"*Severity"
-  "*\\ncritical\"},{\"type\":\"mrkdwn\",\"text\":\"*State*\\nopen\"},{\"type\":\"mrkdwn\",\""
-  "text\":\"*Level*\\nL2 support\"},{\"type\":\"mrkdwn\",\"text\":\"*Paged*\\nAlice\"}]},{\""
-  "type\":\"context\",\"elements\":[{\"type\":\"mrkdwn\",\"text\":\"`alertname=HighResponse"
-  "Time` `namespace=ran-optimization` `deployment=api-gateway` `severity=critical`\"}]},{\""
-  "type\":\"actions\",\"elements\":[{\"type\":\"button\",\"text\":{\"type\":\"plain_text\","
-  "\"text\":\"Acknowledge\"},\"url\":\"https://runbookd.example.net/#/incidents/42/ack\",\""
-  "action_id\":\"runbookd_ack\",\"style\":\"primary\"},{\"type\":\"button\",\"text\":{\"typ"
-  "e\":\"plain_text\",\"text\":\"Open incident\"},\"url\":\"https://runbookd.example.net/#/"
-  "incidents/42\",\"action_id\":\"runbookd_open\"}]}]}";
+static const char GOLDEN_SLACK[]
+    = "{\"text\":\"Triggered: [CRITICAL] HighResponseTime ran-optimization/api-gateway (inciden"
+      "t 42, critical, open) <https://runbookd.example.net/#/incidents/42|Open in runbookd>\",\""
+      "blocks\":[{\"type\":\"header\",\"text\":{\"type\":\"plain_text\",\"text\":\":rotating_li"
+      "ght: [CRITICAL] HighResponseTime ran-optimization/api-gateway\",\"emoji\":true}},{\"type"
+      "\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"*Triggered* \302\267 incident 42"
+      " \302\267 escalation: not acknowledged within 1h\\np95 latency 2.3s &gt; 1s for 5m &lt;c"
+      "heck&gt;\"}},{\"type\":\"section\",\"fields\":[{\"type\":\"mrkdwn\",\"text\":\"*Severity"
+      "*\\ncritical\"},{\"type\":\"mrkdwn\",\"text\":\"*State*\\nopen\"},{\"type\":\"mrkdwn\",\""
+      "text\":\"*Level*\\nL2 support\"},{\"type\":\"mrkdwn\",\"text\":\"*Paged*\\nAlice\"}]},{\""
+      "type\":\"context\",\"elements\":[{\"type\":\"mrkdwn\",\"text\":\"`alertname=HighResponse"
+      "Time` `namespace=ran-optimization` `deployment=api-gateway` `severity=critical`\"}]},{\""
+      "type\":\"actions\",\"elements\":[{\"type\":\"button\",\"text\":{\"type\":\"plain_text\","
+      "\"text\":\"Acknowledge\"},\"url\":\"https://runbookd.example.net/#/incidents/42/ack\",\""
+      "action_id\":\"runbookd_ack\",\"style\":\"primary\"},{\"type\":\"button\",\"text\":{\"typ"
+      "e\":\"plain_text\",\"text\":\"Open incident\"},\"url\":\"https://runbookd.example.net/#/"
+      "incidents/42\",\"action_id\":\"runbookd_open\"}]}]}";
 
-static const char GOLDEN_PD_TRIGGER[] =
-  "{\"routing_key\":\"R0UTINGKEY0123456789abcdef012345\",\"event_action\":\"trigger\",\"ded"
-  "up_key\":\"runbookd-3f2a9c1e5b7d0a11-42\",\"payload\":{\"summary\":\"[CRITICAL] HighResp"
-  "onseTime ran-optimization/api-gateway\",\"source\":\"api-gateway\",\"severity\":\"critic"
-  "al\",\"timestamp\":\"2026-12-03T15:19:42.911Z\",\"component\":\"api-gateway\",\"group\":"
-  "\"ran-optimization\",\"class\":\"HighResponseTime\",\"custom_details\":{\"incident\":\"4"
-  "2\",\"event\":\"trigger\",\"severity\":\"critical\",\"state\":\"open\",\"level\":\"L2 su"
-  "pport\",\"recipient\":\"Alice\",\"reason\":\"escalation: not acknowledged within 1h\",\""
-  "summary\":\"p95 latency 2.3s > 1s for 5m <check>\",\"delivery_id\":\"42-1-L1-slack\",\"l"
-  "abels\":{\"alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deploym"
-  "ent\":\"api-gateway\",\"severity\":\"critical\"}}},\"client\":\"runbookd\",\"client_url\""
-  ":\"https://runbookd.example.net/#/incidents/42\",\"links\":[{\"href\":\"https://runbookd"
-  ".example.net/#/incidents/42\",\"text\":\"runbookd incident 42\"}]}";
+static const char GOLDEN_PD_TRIGGER[]
+    = "{\"routing_key\":\"R0UTINGKEY0123456789abcdef012345\",\"event_action\":\"trigger\",\"ded"
+      "up_key\":\"runbookd-3f2a9c1e5b7d0a11-42\",\"payload\":{\"summary\":\"[CRITICAL] HighResp"
+      "onseTime ran-optimization/api-gateway\",\"source\":\"api-gateway\",\"severity\":\"critic"
+      "al\",\"timestamp\":\"2026-12-03T15:19:42.911Z\",\"component\":\"api-gateway\",\"group\":"
+      "\"ran-optimization\",\"class\":\"HighResponseTime\",\"custom_details\":{\"incident\":\"4"
+      "2\",\"event\":\"trigger\",\"severity\":\"critical\",\"state\":\"open\",\"level\":\"L2 su"
+      "pport\",\"recipient\":\"Alice\",\"reason\":\"escalation: not acknowledged within 1h\",\""
+      "summary\":\"p95 latency 2.3s > 1s for 5m <check>\",\"delivery_id\":\"42-1-L1-slack\",\"l"
+      "abels\":{\"alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deploym"
+      "ent\":\"api-gateway\",\"severity\":\"critical\"}}},\"client\":\"runbookd\",\"client_url\""
+      ":\"https://runbookd.example.net/#/incidents/42\",\"links\":[{\"href\":\"https://runbookd"
+      ".example.net/#/incidents/42\",\"text\":\"runbookd incident 42\"}]}";
 
-static const char GOLDEN_PD_ACK[] =
-  "{\"routing_key\":\"R0UTINGKEY0123456789abcdef012345\",\"event_action\":\"acknowledge\",\""
-  "dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\"}";
+static const char GOLDEN_PD_ACK[]
+    = "{\"routing_key\":\"R0UTINGKEY0123456789abcdef012345\",\"event_action\":\"acknowledge\",\""
+      "dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\"}";
 
-static const char GOLDEN_WEBHOOK[] =
-  "{\"version\":\"1\",\"event\":\"trigger\",\"delivery_id\":\"42-1-L1-slack\",\"dedup_key\""
-  ":\"runbookd-3f2a9c1e5b7d0a11-42\",\"at\":\"2026-12-03T15:19:42.911Z\",\"incident\":{\"id"
-  "\":\"42\",\"title\":\"[CRITICAL] HighResponseTime ran-optimization/api-gateway\",\"summa"
-  "ry\":\"p95 latency 2.3s > 1s for 5m <check>\",\"severity\":\"critical\",\"state\":\"open"
-  "\"},\"severity\":\"critical\",\"state\":\"open\",\"page\":{\"level\":\"L2 support\",\"re"
-  "cipient\":\"Alice\",\"reason\":\"escalation: not acknowledged within 1h\"},\"labels\":{\""
-  "alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deployment\":\"api"
-  "-gateway\",\"severity\":\"critical\"},\"links\":{\"incident\":\"https://runbookd.example"
-  ".net/#/incidents/42\",\"ack\":\"https://runbookd.example.net/#/incidents/42/ack\",\"api\""
-  ":\"https://runbookd.example.net/api/v1/incidents/42\"}}";
+static const char GOLDEN_WEBHOOK[]
+    = "{\"version\":\"1\",\"event\":\"trigger\",\"delivery_id\":\"42-1-L1-slack\",\"dedup_key\""
+      ":\"runbookd-3f2a9c1e5b7d0a11-42\",\"at\":\"2026-12-03T15:19:42.911Z\",\"incident\":{\"id"
+      "\":\"42\",\"title\":\"[CRITICAL] HighResponseTime ran-optimization/api-gateway\",\"summa"
+      "ry\":\"p95 latency 2.3s > 1s for 5m <check>\",\"severity\":\"critical\",\"state\":\"open"
+      "\"},\"severity\":\"critical\",\"state\":\"open\",\"page\":{\"level\":\"L2 support\",\"re"
+      "cipient\":\"Alice\",\"reason\":\"escalation: not acknowledged within 1h\"},\"labels\":{\""
+      "alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deployment\":\"api"
+      "-gateway\",\"severity\":\"critical\"},\"links\":{\"incident\":\"https://runbookd.example"
+      ".net/#/incidents/42\",\"ack\":\"https://runbookd.example.net/#/incidents/42/ack\",\"api\""
+      ":\"https://runbookd.example.net/api/v1/incidents/42\"}}";
 
-static const char GOLDEN_EMAIL[] =
-  "Date: Thu, 03 Dec 2026 15:19:42 +0000\r\n"
-  "From: runbookd <runbookd@example.net>\r\n"
-  "To: <oncall@example.org>\r\n"
-  "Message-ID: <runbookd.42-1-L1-slack@example.net>\r\n"
-  "References: <runbookd.incident.42@example.net>\r\n"
-  "Subject: [runbookd] Triggered: [CRITICAL] HighResponseTime ran-optimization/api-gateway\r"
-  "\n"
-  "MIME-Version: 1.0\r\n"
-  "Content-Type: text/plain; charset=utf-8\r\n"
-  "Content-Transfer-Encoding: 8bit\r\n"
-  "Auto-Submitted: auto-generated\r\n"
-  "X-Runbookd-Incident: 42\r\n"
-  "X-Runbookd-Event: trigger\r\n"
-  "\r\n"
-  "Triggered: incident 42\r\n"
-  "\r\n"
-  "Title:     [CRITICAL] HighResponseTime ran-optimization/api-gateway\r\n"
-  "Severity:  critical\r\n"
-  "State:     open\r\n"
-  "Level:     L2 support\r\n"
-  "Paged:     Alice\r\n"
-  "Reason:    escalation: not acknowledged within 1h\r\n"
-  "\r\n"
-  "p95 latency 2.3s > 1s for 5m <check>\r\n"
-  "\r\n"
-  "Labels:\r\n"
-  "  alertname=HighResponseTime\r\n"
-  "  namespace=ran-optimization\r\n"
-  "  deployment=api-gateway\r\n"
-  "  severity=critical\r\n"
-  "\r\n"
-  "Ack:       https://runbookd.example.net/#/incidents/42/ack\r\n"
-  "Incident:  https://runbookd.example.net/#/incidents/42\r\n"
-  "\r\n"
-  "-- \r\n"
-  "runbookd, delivery 42-1-L1-slack\r\n";
+static const char GOLDEN_EMAIL[]
+    = "Date: Thu, 03 Dec 2026 15:19:42 +0000\r\n"
+      "From: runbookd <runbookd@example.net>\r\n"
+      "To: <oncall@example.org>\r\n"
+      "Message-ID: <runbookd.42-1-L1-slack@example.net>\r\n"
+      "References: <runbookd.incident.42@example.net>\r\n"
+      "Subject: [runbookd] Triggered: [CRITICAL] HighResponseTime ran-optimization/api-gateway\r"
+      "\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Transfer-Encoding: 8bit\r\n"
+      "Auto-Submitted: auto-generated\r\n"
+      "X-Runbookd-Incident: 42\r\n"
+      "X-Runbookd-Event: trigger\r\n"
+      "\r\n"
+      "Triggered: incident 42\r\n"
+      "\r\n"
+      "Title:     [CRITICAL] HighResponseTime ran-optimization/api-gateway\r\n"
+      "Severity:  critical\r\n"
+      "State:     open\r\n"
+      "Level:     L2 support\r\n"
+      "Paged:     Alice\r\n"
+      "Reason:    escalation: not acknowledged within 1h\r\n"
+      "\r\n"
+      "p95 latency 2.3s > 1s for 5m <check>\r\n"
+      "\r\n"
+      "Labels:\r\n"
+      "  alertname=HighResponseTime\r\n"
+      "  namespace=ran-optimization\r\n"
+      "  deployment=api-gateway\r\n"
+      "  severity=critical\r\n"
+      "\r\n"
+      "Ack:       https://runbookd.example.net/#/incidents/42/ack\r\n"
+      "Incident:  https://runbookd.example.net/#/incidents/42\r\n"
+      "\r\n"
+      "-- \r\n"
+      "runbookd, delivery 42-1-L1-slack\r\n";
 
-static const char GOLDEN_PHONE[] =
-  "{\"to\":\"+4915112345678\",\"message\":\"This is runbookd. Critical incident 42 triggere"
-  "d: High Response Time ran optimization api gateway. Please acknowledge in runbookd.\",\""
-  "incident\":\"42\",\"dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\",\"event\":\"trigger\",\""
-  "severity\":\"critical\",\"delivery_id\":\"42-1-L1-slack\",\"link\":\"https://runbookd.ex"
-  "ample.net/#/incidents/42/ack\"}";
+static const char GOLDEN_PHONE[]
+    = "{\"to\":\"+4915112345678\",\"message\":\"This is runbookd. Critical incident 42 triggere"
+      "d: High Response Time ran optimization api gateway. Please acknowledge in runbookd.\",\""
+      "incident\":\"42\",\"dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\",\"event\":\"trigger\",\""
+      "severity\":\"critical\",\"delivery_id\":\"42-1-L1-slack\",\"link\":\"https://runbookd.ex"
+      "ample.net/#/incidents/42/ack\"}";
 
-
-#define LABELS                                                                                 \
-  "{\"alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deployment\":"     \
+#define LABELS                                                                                     \
+  "{\"alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deployment\":"         \
   "\"api-gateway\",\"severity\":\"critical\"}"
 
 static struct notify_settings
@@ -244,8 +243,8 @@ Test(payload, pagerduty_trigger)
 {
   struct notify_settings s = settings();
   struct notify_message m = message();
-  struct notify_target t = { .method = NM_PAGERDUTY,
-                             .routing_key = "R0UTINGKEY0123456789abcdef012345" };
+  struct notify_target t
+      = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
   struct buf b;
   buf_init(&b, 0);
   expect_build(notify_build_pagerduty(&s, &t, &m, &b), &b, GOLDEN_PD_TRIGGER);
@@ -255,8 +254,8 @@ Test(payload, pagerduty_acknowledge_resolve_escalate)
 {
   struct notify_settings s = settings();
   struct notify_message m = message();
-  struct notify_target t = { .method = NM_PAGERDUTY,
-                             .routing_key = "R0UTINGKEY0123456789abcdef012345" };
+  struct notify_target t
+      = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
   struct buf b;
 
   buf_init(&b, 0);
@@ -516,7 +515,7 @@ struct reply {
   int status;
   const char *headers; /* extra header lines, each ending in \r\n */
   const char *body;
-  int delay_ms;        /* before answering */
+  int delay_ms; /* before answering */
 };
 
 #define MAX_REPLIES 8
@@ -754,8 +753,7 @@ Test(send, webhook_signed_and_headers)
   cr_assert_eq(notify_verify("hmac-key-1", sig, body, strlen(body), rb_wall_ms() / 1000, 60), 1,
                "%s", sig);
   cr_assert_eq(notify_verify("other-key", sig, body, strlen(body), rb_wall_ms() / 1000, 60), 0);
-  cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Delivery", h, sizeof(h)),
-                   "42-1-L1-slack");
+  cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Delivery", h, sizeof(h)), "42-1-L1-slack");
   cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Event", h, sizeof(h)), "trigger");
   cr_assert_str_eq(header_of(r->requests[0], "Authorization", h, sizeof(h)), "");
   receiver_free(r);
@@ -787,7 +785,8 @@ Test(send, retry_after_429_is_honoured)
   struct receiver *r = receiver_start(rp, 2);
   struct notify_settings s = fast_settings();
   struct notify_message m = message();
-  struct notify_target t = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
+  struct notify_target t
+      = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
   struct notify_result res;
   char url[128];
 
@@ -804,8 +803,8 @@ Test(send, retry_after_429_is_honoured)
 
 Test(send, server_error_then_success)
 {
-  struct reply rp[] = { { 500, NULL, "oops", 0 }, { 502, NULL, "bad gateway", 0 },
-                        { 200, NULL, "ok", 0 } };
+  struct reply rp[]
+      = { { 500, NULL, "oops", 0 }, { 502, NULL, "bad gateway", 0 }, { 200, NULL, "ok", 0 } };
   struct receiver *r = receiver_start(rp, 3);
   struct notify_settings s = fast_settings();
   struct notify_message m = message();
@@ -825,13 +824,16 @@ Test(send, server_error_then_success)
 
 Test(send, client_error_is_final_with_the_answer)
 {
-  struct reply rp[] = { { 400, NULL, "{\"status\":\"invalid event\",\"errors\":[\"bad key "
-                                     "R0UTINGKEY0123456789abcdef012345\"]}\n\n", 0 },
+  struct reply rp[] = { { 400, NULL,
+                          "{\"status\":\"invalid event\",\"errors\":[\"bad key "
+                          "R0UTINGKEY0123456789abcdef012345\"]}\n\n",
+                          0 },
                         { 200, NULL, "ok", 0 } };
   struct receiver *r = receiver_start(rp, 2);
   struct notify_settings s = fast_settings();
   struct notify_message m = message();
-  struct notify_target t = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
+  struct notify_target t
+      = { .method = NM_PAGERDUTY, .routing_key = "R0UTINGKEY0123456789abcdef012345" };
   struct notify_result res;
   char url[128];
 
@@ -938,8 +940,8 @@ Test(send, misconfigured_targets_make_no_attempt)
   struct notify_target slack = { .method = NM_SLACK };
   struct notify_target hook = { .method = NM_WEBHOOK, .url = "http://127.0.0.1:1/" };
   struct notify_target pd = { .method = NM_PAGERDUTY };
-  struct notify_target phone = { .method = NM_PHONE, .url = "http://127.0.0.1:1/",
-                                 .to = "0151 1234" };
+  struct notify_target phone
+      = { .method = NM_PHONE, .url = "http://127.0.0.1:1/", .to = "0151 1234" };
   struct notify_target mail = { .method = NM_EMAIL, .to = "oncall@example.org" };
   struct notify_target ftp = { .method = NM_SLACK, .url = "ftp://127.0.0.1/x" };
 
@@ -1018,21 +1020,21 @@ e2e_http(enum notify_method method, const char *path, enum notify_event ev,
 Test(e2e, slack)
 {
   struct notify_result res;
-  cr_assert_eq(e2e_http(NM_SLACK, "/slack/services/T1/B1/SLACKSECRET", NE_TRIGGER, &res, 0),
-               RB_OK, "%s", res.detail);
+  cr_assert_eq(e2e_http(NM_SLACK, "/slack/services/T1/B1/SLACKSECRET", NE_TRIGGER, &res, 0), RB_OK,
+               "%s", res.detail);
   cr_assert_str_eq(res.detail, "HTTP 200: ok");
 }
 
 Test(e2e, pagerduty_lifecycle)
 {
   struct notify_result res;
-  cr_assert_eq(e2e_http(NM_PAGERDUTY, "/pagerduty/v2/enqueue", NE_TRIGGER, &res, 0), RB_OK,
-               "%s", res.detail);
+  cr_assert_eq(e2e_http(NM_PAGERDUTY, "/pagerduty/v2/enqueue", NE_TRIGGER, &res, 0), RB_OK, "%s",
+               res.detail);
   cr_assert_eq(res.status, 202);
   cr_assert_eq(e2e_http(NM_PAGERDUTY, "/pagerduty/v2/enqueue", NE_ACKNOWLEDGED, &res, 0), RB_OK,
                "%s", res.detail);
-  cr_assert_eq(e2e_http(NM_PAGERDUTY, "/pagerduty/v2/enqueue", NE_RESOLVED, &res, 0), RB_OK,
-               "%s", res.detail);
+  cr_assert_eq(e2e_http(NM_PAGERDUTY, "/pagerduty/v2/enqueue", NE_RESOLVED, &res, 0), RB_OK, "%s",
+               res.detail);
 }
 
 Test(e2e, webhook_signed)
@@ -1140,8 +1142,7 @@ e2e_mail(const char *port_env, const char *to, struct notify_result *res)
 Test(e2e, email_starttls)
 {
   struct notify_result res;
-  cr_assert_eq(e2e_mail("NOTIFY_E2E_SMTP", "oncall@example.org", &res), RB_OK, "%s",
-               res.detail);
+  cr_assert_eq(e2e_mail("NOTIFY_E2E_SMTP", "oncall@example.org", &res), RB_OK, "%s", res.detail);
   cr_assert_eq(res.status, 250);
   cr_assert_eq(res.attempts, 1);
 }
@@ -1149,8 +1150,7 @@ Test(e2e, email_starttls)
 Test(e2e, email_temporary_failure_is_retried)
 {
   struct notify_result res;
-  cr_assert_eq(e2e_mail("NOTIFY_E2E_SMTP", "tempfail@example.org", &res), RB_OK, "%s",
-               res.detail);
+  cr_assert_eq(e2e_mail("NOTIFY_E2E_SMTP", "tempfail@example.org", &res), RB_OK, "%s", res.detail);
   cr_assert_eq(res.attempts, 2);
 }
 
