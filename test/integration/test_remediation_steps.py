@@ -122,6 +122,8 @@ def build_plans(t, loop_url):
         plan("fault-429", [{"kind": "rollout_restart"}]),
         plan("fault-429-plain", [{"kind": "rollout_restart"}]),
         plan("fault-409", [{"kind": "rollout_restart"}]),
+        plan("fault-409-always", [{"kind": "rollout_restart"}]),
+        plan("fault-get-503", [{"kind": "rollout_restart"}]),
         plan("fault-500", [{"kind": "rollout_restart"}],
              on_failure=[{"kind": "patch_configmap", "configmap": "cognitive-core-config",
                           "data": {"ROLLBACK_MARK": "on_failure ran"}}],
@@ -667,6 +669,28 @@ def case_faults(c):
     t.check(c.ev(iid, "step conflict"), "409: a `step conflict` event")
     t.eq(len(k.replicasets_of("cognitive-core")), 4, "409: applied once (one new revision)")
 
+    iid, fin = c.fire("fault-409-always", setup=lambda: k.fault(
+        method="PATCH", path=path_re, status=409, times=-1))
+    outcome_is(c, fin, "failed", "persistent 409")
+    p = [r for r in k.requests() if r["method"] == "PATCH"]
+    t.eq(len(p), 4, "persistent 409: the first PATCH and 3 re-reads with a new PATCH each")
+    t.eq(len(c.ev(iid, "step conflict")), 3, "persistent 409: 3 `step conflict` events")
+    ev = c.ev(iid, "step failed")
+    resp = (ev[0]["detail"].get("responses") or [{}])[0] if ev else {}
+    t.check(resp.get("status") == 409 and resp.get("reason") == "Conflict"
+            and "the object has been modified" in resp.get("message", ""),
+            "persistent 409: step failed with the Conflict Status", ev)
+
+    iid, fin = c.fire("fault-get-503", setup=lambda: k.fault(
+        method="GET", path=path_re, status=503, times=-1))
+    outcome_is(c, fin, "failed", "persistent 503 on the read")
+    t.eq(c.writes(), [], "503 on the read: nothing written")
+    t.eq(len(k.requests()), 3, "503 on the read: retried (1 + 2)")
+    ev = c.ev(iid, "step failed")
+    t.check(ev and "503" in ev[0]["detail"].get("note", "")
+            and "ServiceUnavailable" in ev[0]["detail"].get("note", ""),
+            "503 on the read: step failed naming the Status", ev)
+
     cm_before = k.obj("configmaps", "cognitive-core-config")["data"]
     iid, fin = c.fire("fault-500", setup=lambda: k.fault(
         method="PATCH", path=path_re, status=500, times=-1))
@@ -699,6 +723,49 @@ def case_faults(c):
             "runbookd_remediation_escalations_total counts escalations")
 
 
+def case_token_and_timeout(t):
+    t.section("bearer token file (re-read at each request) and kube.timeout")
+    k = rbtest.StandIn(t, token="s3cret-token", name="standin-token")
+    tok = t.write("kube-token", "wrong-token\n")
+    pd = rbtest.write_plans(t, "plans-token", [
+        plan("tok", [{"kind": "rollout_restart"}]),
+        plan("slow-api", [{"kind": "rollout_restart"}])])
+    d = t.daemon(name="token", args=rbtest.remediation_args(k, pd, extra=[
+        "--kube.token-file=" + tok, "--kube.retries=1", "--kube.timeout=1"]))
+    c = Ctx(t, d, k)
+    iid, fin = c.fire("tok", labels={"try": "1"})
+    outcome_is(c, fin, "failed", "wrong token")
+    reqs = k.requests()
+    t.eq([(r["method"], r["code"]) for r in reqs], [("GET", 401)],
+         "wrong token: 401, not retried, nothing written")
+    ev = c.ev(iid, "step failed")
+    t.check(ev and "401" in ev[0]["detail"].get("note", ""), "wrong token: 401 on the timeline",
+            ev)
+    with open(tok, "w") as f:
+        f.write("s3cret-token\n")
+    iid, fin = c.fire("tok", labels={"try": "2"})
+    outcome_is(c, fin, "succeeded", "rotated token file")
+    reqs = k.requests()
+    t.check(reqs and all(r["headers"].get("Authorization") == "Bearer s3cret-token"
+                         and r["code"] == 200 for r in reqs),
+            "rotated token: every request carries the new bearer token",
+            [(r["method"], r["code"], r["headers"].get("Authorization")) for r in reqs])
+
+    t0 = time.monotonic()
+    iid, fin = c.fire("slow-api", setup=lambda: k.fault(
+        method="PATCH", path="/deployments/cognitive-core$", delay_ms=2500, times=-1))
+    outcome_is(c, fin, "failed", "API slower than --kube.timeout=1")
+    ev = c.ev(iid, "step failed")
+    resp = (ev[0]["detail"].get("responses") or [{}])[0] if ev else {}
+    t.check(resp.get("attempts") == 2 and resp.get("status") in (0, None)
+            and resp.get("message"),
+            "kube.timeout: each attempt timed out, the error is on the timeline", ev)
+    t.check(time.monotonic() - t0 < 10, "kube.timeout: bounded (%.1fs)" % (
+        time.monotonic() - t0))
+    d.stop()
+    k.stop()
+
+
 def body(t):
     os.environ["RBTEST_LEAK"] = "must-not-reach-exec"
     k = rbtest.StandIn(t)
@@ -729,6 +796,7 @@ def body(t):
         case(c)
     case_http(c, loop)
     d.stop()
+    case_token_and_timeout(t)
     loop.stop()
     k.stop()
 
