@@ -156,9 +156,44 @@ def case_slow_wait(t, k, how):
     d.stop()
 
 
+def case_slow_delete(t, k):
+    t.section("kill -9 while a pod DELETE is in flight")
+    k.reset()
+    names = sorted(p["metadata"]["name"] for p in k.pods_of("swarm-agent"))
+    k.fault(method="DELETE", path="/pods/", delay_ms=2500, times=1)
+    p = plan("slow-delete", [{"name": "delete", "kind": "delete_pods",
+                              "selector": "app=swarm-agent", "max_pods": 4}])
+    p["target"] = {"deployment": "swarm-agent"}
+    p["allow"]["deployments"] = ["swarm-agent"]
+    pd = rbtest.write_plans(t, "plans-del", [p])
+    d = t.daemon(name="del", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    iid, _ = rbtest.fire(d, "slow-delete", {"namespace": NS})
+    t.check(rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10),
+            "slow delete: the first DELETE reached the stand-in")
+    d.kill9()
+    t.check(rbtest.wait_for(lambda: [r for r in k.requests() if r["method"] == "DELETE"], 10),
+            "slow delete: the in-flight DELETE was applied after the kill")
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "succeeded", "slow delete: the resumed run succeeded")
+    t.eq(len(rbtest.events(d, iid, "step resumed")), 1, "slow delete: `step resumed`")
+    dels = [r for r in k.requests() if r["method"] == "DELETE"]
+    t.eq(sorted(set(r["path"].rsplit("/", 1)[1] for r in dels)), names,
+         "slow delete: only the 4 recorded pods were ever deleted (never a replacement)")
+    # The first DELETE's client was killed: the stand-in logs code 0 (its
+    # answer could not be written) or 200, but the pod was deleted.
+    t.check(len(dels) == 5 and dels[0]["code"] in (0, 200)
+            and [r["code"] for r in dels[1:]] == [404, 200, 200, 200],
+            "slow delete: re-sent, the pod already gone answered 404 and counted as done",
+            [(r["path"].rsplit("/", 1)[1], r["code"]) for r in dels])
+    t.eq(len(k.pods_of("swarm-agent")), 4, "slow delete: 4 pods again")
+    d.stop()
+
+
 def body(t):
     k = rbtest.StandIn(t)
     case_slow_patch(t, k)
+    case_slow_delete(t, k)
     case_slow_wait(t, k, "kill9")
     case_slow_wait(t, k, "sigterm")
     k.stop()
