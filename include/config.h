@@ -17,6 +17,8 @@
 
 #include <stdatomic.h>
 
+struct api_auth;
+
 struct rb_config {
   atomic_int refs;
   char *file; /* the path it was read from, or NULL for defaults */
@@ -73,6 +75,11 @@ struct rb_config {
   char *pg_conninfo;       /* loaded */
   unsigned kube_timeout_s;
   unsigned kube_retries;
+
+  /* sections parsed by their own modules: their JSON text, or NULL */
+  char *escalation_json;
+  char *api_json;
+  struct api_auth *api_auth; /* parsed "api" section (never NULL once valid) */
 
   /* logging */
   int log_level;

@@ -65,6 +65,9 @@ void metrics_rem_escalation(void);
 void metrics_rem_queue(size_t len);
 void metrics_rem_first_request(int64_t duration_ns);
 void metrics_kube_request(long status);
+/* A page attempt through a method: sent or failed. */
+void metrics_page(const char *method, int sent);
+void metrics_timers(size_t pending);
 
 /* Appends the exposition text to b; st may be NULL (gauges from the store
  * are then omitted). */

@@ -78,6 +78,40 @@ void rem_runs_free(struct rem_run *v, size_t n);
 const char *run_state_name(enum run_state s);
 const char *run_phase_name(enum run_phase p);
 
+/* Escalation rows (struct esc_state in escalation.h), the page outbox and
+ * silences. */
+struct esc_state;
+
+struct esc_due_row {
+  int64_t incident_id;
+  int64_t due_ms;
+};
+
+struct page_row {
+  int64_t id;
+  int64_t incident_id;
+  char *contact;
+  int event;          /* enum notify_event */
+  int level;
+  int severity;       /* enum severity at the time of the page */
+  char *reason;
+  char *delivery_id;
+  int64_t created_ms;
+};
+
+struct silence_row {
+  char id[40];
+  char *matchers_json;  /* [{"name","value","isRegex","isEqual"}] */
+  int64_t starts_ms, ends_ms, updated_ms;
+  char *created_by;
+  char *comment;
+};
+
+void page_row_clear(struct page_row *p);
+void page_rows_free(struct page_row *v, size_t n);
+void silence_row_clear(struct silence_row *r);
+void silence_rows_free(struct silence_row *v, size_t n);
+
 struct incident_filter {
   int state;           /* -1 all; INC_OPEN means open or acked;
                           INC_ACKED; INC_RESOLVED; 3 = open and not acked */
@@ -127,6 +161,18 @@ struct store_backend {
   rb_status (*runs_of_incident)(void *h, int64_t incident_id, struct rem_run **out, size_t *n);
   /* Unresolved incidents whose remediation was never evaluated. */
   rb_status (*pending_remediation)(void *h, int64_t **ids, size_t *n);
+  /* Escalation, pages, silences: writer side. */
+  rb_status (*esc_get)(void *h, int64_t incident_id, struct esc_state *out);
+  rb_status (*esc_put)(void *h, const struct esc_state *s, int64_t next_due_ms);
+  rb_status (*page_insert)(void *h, struct page_row *p);
+  rb_status (*page_done)(void *h, int64_t id);
+  rb_status (*silence_put)(void *h, const struct silence_row *r);
+  /* ... and reads. */
+  rb_status (*esc_due_all)(void *h, struct esc_due_row **out, size_t *n);
+  rb_status (*esc_missing)(void *h, int64_t **ids, size_t *n);
+  rb_status (*pages_pending)(void *h, struct page_row **out, size_t *n);
+  rb_status (*page_get)(void *h, int64_t id, struct page_row *out);
+  rb_status (*silences_all)(void *h, struct silence_row **out, size_t *n);
   void (*close)(void *h);
 };
 
@@ -174,6 +220,19 @@ rb_status store_runs_since(struct store *st, int64_t since_ms, struct rem_run **
 rb_status store_runs_of_incident(struct store *st, int64_t incident_id, struct rem_run **out,
                                  size_t *n);
 rb_status store_pending_remediation(struct store *st, int64_t **ids, size_t *n);
+
+rb_status store_w_esc_get(struct store *st, int64_t incident_id, struct esc_state *out);
+rb_status store_w_esc_put(struct store *st, const struct esc_state *s, int64_t next_due_ms);
+rb_status store_w_page_insert(struct store *st, struct page_row *p);
+rb_status store_w_page_done(struct store *st, int64_t id);
+rb_status store_w_silence_put(struct store *st, const struct silence_row *r);
+/* Active escalations' due times (0 excluded). */
+rb_status store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n);
+/* Unresolved incidents without an escalation row. */
+rb_status store_esc_missing(struct store *st, int64_t **ids, size_t *n);
+rb_status store_pages_pending(struct store *st, struct page_row **out, size_t *n);
+rb_status store_page_get(struct store *st, int64_t id, struct page_row *out);
+rb_status store_silences_all(struct store *st, struct silence_row **out, size_t *n);
 
 /* Reads; results are the caller's (incident_clear/tl_event_clear each, then
  * free the array). */

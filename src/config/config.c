@@ -8,6 +8,7 @@
  * all with file and field.
  */
 #include "config.h"
+#include "apiauth.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -115,7 +116,7 @@ static const struct opt opts[] = {
  * handled by name below). */
 static const char *const sections[] = {
   "web", "web.auth", "web.auth.basic_auth", "storage", "intake", "severity",
-  "severity.map", "remediation", "kube", "log",
+  "severity.map", "remediation", "kube", "log", "escalation", "api",
 };
 
 static int saved_argc;
@@ -317,6 +318,8 @@ known_path(const char *path, int is_object)
         return 1;
     return 0;
   }
+  if (strcmp(path, "escalation") == 0 || strcmp(path, "api") == 0)
+    return 1; /* parsed by their modules (escalation/policy.c, http/apiauth.c) */
   if (strncmp(path, "severity.map.", 13) == 0 || strcmp(path, "severity.default") == 0
       || strcmp(path, "severity.unknown") == 0)
     return 1;
@@ -342,7 +345,8 @@ check_unknown(cJSON *obj, const char *prefix, const char *file,
       config_errors_add(errs, where, "unknown field");
       continue;
     }
-    if (is_obj && strcmp(path, "severity.map") != 0)
+    if (is_obj && strcmp(path, "severity.map") != 0 && strcmp(path, "escalation") != 0
+        && strcmp(path, "api") != 0)
       check_unknown(it, path, file, errs);
   }
 }
@@ -490,6 +494,15 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
   }
   if (cJSON_IsObject(json_path(root, "severity")))
     load_severity(c, json_path(root, "severity"), file, errs);
+  /* Sections with their own parsers keep their JSON text. */
+  if (json_path(root, "escalation")) {
+    free(c->escalation_json);
+    c->escalation_json = cJSON_PrintUnformatted(json_path(root, "escalation"));
+  }
+  if (json_path(root, "api")) {
+    free(c->api_json);
+    c->api_json = cJSON_PrintUnformatted(json_path(root, "api"));
+  }
   free(dir);
   cJSON_Delete(root);
   free(text);
@@ -707,6 +720,7 @@ validate(struct rb_config *c, struct config_errors *errs)
                       "the PostgreSQL store is not available in this version; "
                       "use storage.path (SQLite)");
   }
+  c->api_auth = apiauth_load(c->api_json, c->file, errs);
   if (c->pg_conninfo_file)
     c->pg_conninfo = load_secret(c, c->pg_conninfo_file, "remediation.postgres_conninfo_file",
                                  errs);
@@ -779,6 +793,9 @@ config_drop(struct rb_config *c)
     if (opts[i].type == T_STR)
       free(*str_field(c, &opts[i]));
   free(c->file);
+  free(c->escalation_json);
+  free(c->api_json);
+  apiauth_free(c->api_auth);
   wipe_free(c->tls_key_pem);
   free(c->tls_cert_pem);
   wipe_free(c->bearer_token);

@@ -44,6 +44,7 @@ static struct {
   atomic_ullong decisions[DEC_COUNT];
   atomic_ullong escalations;
   atomic_ullong queue_len;
+  atomic_ullong timers;
   atomic_ullong kube[5]; /* 2xx, 3xx, 4xx, 5xx, no answer */
   struct histo first_request;
   atomic_int reload_ok;
@@ -100,7 +101,9 @@ static struct {
   size_t nsteps;
   struct labeled runs[16];
   size_t nruns;
-} lm = { PTHREAD_MUTEX_INITIALIZER, { { "", 0 } }, 0, { { "", 0 } }, 0 };
+  struct labeled pages[16];
+  size_t npages;
+} lm = { PTHREAD_MUTEX_INITIALIZER, { { "", 0 } }, 0, { { "", 0 } }, 0, { { "", 0 } }, 0 };
 
 static void
 labeled_inc(struct labeled *v, size_t *n, size_t max, const char *labels)
@@ -153,6 +156,17 @@ metrics_rem_run(const char *outcome)
   snprintf(labels, sizeof(labels), "outcome=\"%s\"", o);
   labeled_inc(lm.runs, &lm.nruns, 16, labels);
 }
+
+void
+metrics_page(const char *method, int sent)
+{
+  char mv[32], labels[96];
+  label_value(mv, sizeof(mv), method);
+  snprintf(labels, sizeof(labels), "method=\"%s\",outcome=\"%s\"", mv, sent ? "sent" : "failed");
+  labeled_inc(lm.pages, &lm.npages, 16, labels);
+}
+
+void metrics_timers(size_t pending) { atomic_store(&m.timers, pending); }
 
 void metrics_rem_decision(enum rem_decision d) { atomic_fetch_add(&m.decisions[d], 1); }
 void metrics_rem_escalation(void) { atomic_fetch_add(&m.escalations, 1); }
@@ -304,6 +318,13 @@ metrics_render(struct buf *b, struct store *st)
       buf_printf(b, "runbookd_kube_requests_total{code=\"%s\"} %llu\n", cls[i],
                  atomic_load(&m.kube[i]));
   }
+
+  buf_puts(b, "# HELP runbookd_pages_total Pages sent to people, by contact method and outcome.\n"
+              "# TYPE runbookd_pages_total counter\n");
+  render_labeled(b, "runbookd_pages_total", lm.pages, lm.npages);
+  buf_puts(b, "# HELP runbookd_escalation_timers Escalation timers pending.\n"
+              "# TYPE runbookd_escalation_timers gauge\n");
+  buf_printf(b, "runbookd_escalation_timers %llu\n", atomic_load(&m.timers));
 
   buf_puts(b, "# HELP runbookd_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
               "# TYPE runbookd_config_last_reload_successful gauge\n");

@@ -413,6 +413,104 @@ store_pending_remediation(struct store *st, int64_t **ids, size_t *n)
   return st->be->pending_remediation(st->h, ids, n);
 }
 
+rb_status
+store_w_esc_get(struct store *st, int64_t id, struct esc_state *out)
+{
+  return st->be->esc_get(st->h, id, out);
+}
+
+rb_status
+store_w_esc_put(struct store *st, const struct esc_state *s, int64_t next_due_ms)
+{
+  return st->be->esc_put(st->h, s, next_due_ms);
+}
+
+rb_status
+store_w_page_insert(struct store *st, struct page_row *p)
+{
+  return st->be->page_insert(st->h, p);
+}
+
+rb_status
+store_w_page_done(struct store *st, int64_t id)
+{
+  return st->be->page_done(st->h, id);
+}
+
+rb_status
+store_w_silence_put(struct store *st, const struct silence_row *r)
+{
+  return st->be->silence_put(st->h, r);
+}
+
+rb_status
+store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n)
+{
+  return st->be->esc_due_all(st->h, out, n);
+}
+
+rb_status
+store_esc_missing(struct store *st, int64_t **ids, size_t *n)
+{
+  return st->be->esc_missing(st->h, ids, n);
+}
+
+rb_status
+store_pages_pending(struct store *st, struct page_row **out, size_t *n)
+{
+  return st->be->pages_pending(st->h, out, n);
+}
+
+rb_status
+store_page_get(struct store *st, int64_t id, struct page_row *out)
+{
+  return st->be->page_get(st->h, id, out);
+}
+
+rb_status
+store_silences_all(struct store *st, struct silence_row **out, size_t *n)
+{
+  return st->be->silences_all(st->h, out, n);
+}
+
+void
+page_row_clear(struct page_row *p)
+{
+  if (!p)
+    return;
+  free(p->contact);
+  free(p->reason);
+  free(p->delivery_id);
+  memset(p, 0, sizeof(*p));
+}
+
+void
+page_rows_free(struct page_row *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    page_row_clear(&v[i]);
+  free(v);
+}
+
+void
+silence_row_clear(struct silence_row *r)
+{
+  if (!r)
+    return;
+  free(r->matchers_json);
+  free(r->created_by);
+  free(r->comment);
+  memset(r, 0, sizeof(*r));
+}
+
+void
+silence_rows_free(struct silence_row *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    silence_row_clear(&v[i]);
+  free(v);
+}
+
 static const char *const run_states[] = { "running", "succeeded", "failed" };
 static const char *const run_phases[] = { "steps", "verify", "on_failure", "done" };
 

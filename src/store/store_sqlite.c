@@ -24,6 +24,7 @@
  */
 #include "store.h"
 #include "log.h"
+#include "store_sqlite_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -98,6 +99,27 @@ static const char *const migrations[] = {
   "CREATE INDEX runs_by_started ON remediation_runs (started_ms);"
   "CREATE INDEX runs_by_incident ON remediation_runs (incident_id);"
   "CREATE INDEX runs_running ON remediation_runs (state) WHERE state = 'running';",
+  /* 3: escalation state and timers, the page outbox, silences */
+  "CREATE TABLE escalations ("
+  "  incident_id INTEGER PRIMARY KEY REFERENCES incidents (id),"
+  "  severity INTEGER NOT NULL, phase INTEGER NOT NULL, level INTEGER NOT NULL,"
+  "  repeats INTEGER NOT NULL, opened_ms INTEGER NOT NULL, level_due_ms INTEGER NOT NULL,"
+  "  progress_due_ms INTEGER NOT NULL, unavailable_due_ms INTEGER NOT NULL,"
+  "  paged_mask INTEGER NOT NULL, urgent INTEGER NOT NULL, next_due_ms INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX escalations_due ON escalations (next_due_ms) WHERE next_due_ms > 0;"
+  "CREATE TABLE pages ("
+  "  id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL REFERENCES incidents (id),"
+  "  contact TEXT NOT NULL, event INTEGER NOT NULL, level INTEGER NOT NULL,"
+  "  severity INTEGER NOT NULL, reason TEXT, delivery_id TEXT NOT NULL,"
+  "  created_ms INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "CREATE INDEX pages_pending ON pages (done) WHERE done = 0;"
+  "CREATE TABLE silences ("
+  "  id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_ms INTEGER NOT NULL,"
+  "  ends_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, created_by TEXT NOT NULL,"
+  "  comment TEXT NOT NULL"
+  ");",
 };
 
 #define INCIDENT_COLS                                                        \
@@ -105,11 +127,7 @@ static const char *const migrations[] = {
   " annotations, starts_at_ns, ends_at_ns, opened_ms, last_seen_ms,"         \
   " acked_ms, acked_by, resolved_ms, resolved_by, deliveries, remediation_pending"
 
-enum stmt_id {
-  S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
-  S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_RUN_INSERT, S_RUN_UPDATE,
-  S_REM_DONE, S_TOUCH, S_COUNT
-};
+
 
 static const char *const stmt_sql[S_COUNT] = {
   [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -144,17 +162,10 @@ static const char *const stmt_sql[S_COUNT] = {
                " VALUES (?,?,?,?,?)"),
 };
 
-struct sq {
-  sqlite3 *w;             /* writer connection (writer thread only) */
-  sqlite3_stmt *st[S_COUNT];
-  sqlite3 *r;             /* reader connection */
-  pthread_mutex_t rmu;
-  int read_only;
-  int wal_fd;             /* the -wal file, for sq_sync(); -1 when closed */
-};
 
-static rb_status
-map_rc(int rc)
+
+rb_status
+sq_map_rc(int rc)
 {
   switch (rc & 0xff) {
   case SQLITE_OK:
@@ -181,7 +192,7 @@ step_done(struct sq *s, sqlite3_stmt *stmt)
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
     rblog(LOG_ERROR, "sqlite statement failed", "error", sqlite3_errmsg(s->w),
           "sql", sqlite3_sql(stmt), NULL);
-    return map_rc(rc);
+    return sq_map_rc(rc);
   }
   return RB_OK;
 }
@@ -277,7 +288,7 @@ select_one(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out)
     st = RB_ENOTFOUND;
   else {
     rblog(LOG_ERROR, "sqlite query failed", "error", sqlite3_errmsg(db), NULL);
-    st = map_rc(rc);
+    st = sq_map_rc(rc);
   }
   sqlite3_reset(stmt);
   return st;
@@ -504,7 +515,7 @@ runs_query(struct sq *s, const char *where, int64_t arg, struct rem_run **out, s
     r->finished_ms = sqlite3_column_int64(st, 14);
   }
   if (rc != SQLITE_DONE)
-    ret = map_rc(rc);
+    ret = sq_map_rc(rc);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);
@@ -561,7 +572,7 @@ sq_pending_remediation(void *h, int64_t **ids, size_t *n)
     (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
   }
   if (rc != SQLITE_DONE)
-    ret = map_rc(rc);
+    ret = sq_map_rc(rc);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);
@@ -647,7 +658,7 @@ sq_list(void *h, const struct incident_filter *f, struct incident **out,
     row_to_incident(st, &(*out)[(*n)++]);
   }
   if (rc != SQLITE_DONE)
-    ret = map_rc(rc);
+    ret = sq_map_rc(rc);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);
@@ -700,7 +711,7 @@ sq_timeline(void *h, int64_t id, struct tl_event **out, size_t *n)
     ev->detail = col_str(st, 5);
   }
   if (rc != SQLITE_DONE)
-    ret = map_rc(rc);
+    ret = sq_map_rc(rc);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);
@@ -735,7 +746,7 @@ sq_open_counts(void *h, int64_t counts[SEV_COUNT])
       counts[sev] = sqlite3_column_int64(st, 1);
   }
   if (rc != SQLITE_DONE)
-    ret = map_rc(rc);
+    ret = sq_map_rc(rc);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);
@@ -749,7 +760,7 @@ sq_ping(void *h)
   rb_status rc;
 
   pthread_mutex_lock(&s->rmu);
-  rc = map_rc(sqlite3_exec(s->r, "SELECT 1 FROM incidents LIMIT 1", NULL, NULL, NULL));
+  rc = sq_map_rc(sqlite3_exec(s->r, "SELECT 1 FROM incidents LIMIT 1", NULL, NULL, NULL));
   pthread_mutex_unlock(&s->rmu);
   return rc;
 }
@@ -798,6 +809,16 @@ static const struct store_backend sqlite_backend = {
   .open_counts = sq_open_counts,
   .ping = sq_ping,
   .close = sq_close,
+  .esc_get = sq_esc_get,
+  .esc_put = sq_esc_put,
+  .page_insert = sq_page_insert,
+  .page_done = sq_page_done,
+  .silence_put = sq_silence_put,
+  .esc_due_all = sq_esc_due_all,
+  .esc_missing = sq_esc_missing,
+  .pages_pending = sq_pages_pending,
+  .page_get = sq_page_get,
+  .silences_all = sq_silences_all,
 };
 
 static rb_status
@@ -808,7 +829,7 @@ exec_or_err(sqlite3 *db, const char *sql, char *err, const char *what)
   if (rc != SQLITE_OK) {
     snprintf(err, RB_ERRLEN, "%s: %s", what, msg ? msg : sqlite3_errstr(rc));
     sqlite3_free(msg);
-    return map_rc(rc) == RB_OK ? RB_EUNAVAIL : map_rc(rc);
+    return sq_map_rc(rc) == RB_OK ? RB_EUNAVAIL : sq_map_rc(rc);
   }
   return RB_OK;
 }

@@ -1,0 +1,54 @@
+/*
+ * pager.h - the escalation runtime: durable timers per incident, a page
+ * outbox, and notifier workers.
+ *
+ * Each open incident has an escalation row (struct esc_state) with its
+ * next due time; a min-heap of (due, incident) in memory points at them
+ * and is rebuilt from the store at start (cheap at 100,000 rows).  When a
+ * timer fires, the decision (escalate.c) and the pages it produces are
+ * committed together (the pages into an outbox), then notifier workers
+ * send them, trying the severity's methods in order and recording every
+ * attempt on the timeline.  After a crash, pages still in the outbox are
+ * sent again with the same delivery id (PagerDuty's dedup_key and the
+ * webhook's X-Runbookd-Delivery make that re-send idempotent), and no
+ * decision is repeated because it was committed with its pages.
+ */
+#ifndef RUNBOOKD_PAGER_H
+#define RUNBOOKD_PAGER_H
+
+#include "escalation.h"
+#include "rb.h"
+
+struct pager;
+struct store;
+struct am_labels;
+
+struct pager_options {
+  struct store *store;
+  unsigned workers;          /* notifier threads (default 4) */
+  /* Clock, for tests and the benchmark: NULL means the wall clock. */
+  int64_t (*now_ms)(void *arg);
+  void *now_arg;
+};
+
+rb_status pager_start(const struct pager_options *o, struct esc_policy *policy,
+                      struct pager **out, char *err);
+void pager_reload(struct pager *p, struct esc_policy *policy);
+void pager_stop(struct pager *p);
+
+/* Hooks, called after the corresponding commit; never block on I/O. */
+void pager_opened(struct pager *p, int64_t incident_id);
+void pager_acked(struct pager *p, int64_t incident_id);
+void pager_unacked(struct pager *p, int64_t incident_id);
+void pager_resolved(struct pager *p, int64_t incident_id);
+/* Remediation was refused, failed or did not verify: page at once. */
+void pager_urgent(struct pager *p, int64_t incident_id, const char *reason);
+
+/* Pending timers (for metrics and the benchmark). */
+size_t pager_pending(struct pager *p);
+
+/* Processes every timer due at or before now (tests drive this with a
+ * stepped clock instead of waiting).  Returns how many fired. */
+size_t pager_tick(struct pager *p, int64_t now_ms);
+
+#endif

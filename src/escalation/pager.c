@@ -1,0 +1,697 @@
+/*
+ * pager.c - the escalation runtime (see pager.h).
+ *
+ * Threads: one timer thread waits for the earliest due time; notifier
+ * workers send pages from the outbox.  Every change of an escalation is a
+ * store job, so the read-decide-write of a timer and the hooks (ack,
+ * resolve...) are serialised by the store's writer and never race.
+ */
+#include "pager.h"
+#include "buf.h"
+#include "incident.h"
+#include "log.h"
+#include "matcher.h"
+#include "metrics.h"
+#include "payload.h"
+#include "rbtime.h"
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct timer {
+  int64_t due;
+  int64_t incident_id;
+};
+
+struct pager {
+  struct store *st;
+  int64_t (*now_fn)(void *);
+  void *now_arg;
+
+  pthread_mutex_t mu;
+  pthread_cond_t tcv;      /* timer heap changed, or stopping */
+  pthread_cond_t wcv;      /* outbox work, or stopping */
+  struct esc_policy *pol;  /* guarded by mu */
+  struct timer *heap;
+  size_t nheap, capheap;
+  int64_t *work;           /* page ids to send */
+  size_t whead, wlen, wcap;
+  int stopping;
+  pthread_t timer_thread;
+  int timer_started;
+  pthread_t *workers;
+  unsigned nworkers;
+  int64_t seq;             /* delivery id sequence for this process */
+};
+
+static int64_t
+now_of(struct pager *p)
+{
+  return p->now_fn ? p->now_fn(p->now_arg) : rb_wall_ms();
+}
+
+static struct esc_policy *
+policy(struct pager *p)
+{
+  struct esc_policy *pol;
+  pthread_mutex_lock(&p->mu);
+  pol = esc_policy_hold(p->pol);
+  pthread_mutex_unlock(&p->mu);
+  return pol;
+}
+
+/* ---- timer heap (mu held) --------------------------------------------- */
+
+static void
+heap_push(struct pager *p, int64_t due, int64_t id)
+{
+  size_t i;
+  if (p->nheap == p->capheap) {
+    size_t cap = p->capheap ? p->capheap * 2 : 1024;
+    struct timer *h = realloc(p->heap, cap * sizeof(*h));
+    if (!h)
+      return;
+    p->heap = h;
+    p->capheap = cap;
+  }
+  i = p->nheap++;
+  while (i > 0 && p->heap[(i - 1) / 2].due > due) {
+    p->heap[i] = p->heap[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  p->heap[i].due = due;
+  p->heap[i].incident_id = id;
+}
+
+static struct timer
+heap_pop(struct pager *p)
+{
+  struct timer top = p->heap[0], last = p->heap[--p->nheap];
+  size_t i = 0;
+
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= p->nheap)
+      break;
+    if (c + 1 < p->nheap && p->heap[c + 1].due < p->heap[c].due)
+      c++;
+    if (p->heap[c].due >= last.due)
+      break;
+    p->heap[i] = p->heap[c];
+    i = c;
+  }
+  if (p->nheap)
+    p->heap[i] = last;
+  return top;
+}
+
+static void
+schedule(struct pager *p, int64_t due, int64_t id)
+{
+  if (!due)
+    return;
+  pthread_mutex_lock(&p->mu);
+  heap_push(p, due, id);
+  pthread_cond_signal(&p->tcv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+static void
+queue_pages(struct pager *p, const int64_t *ids, size_t n)
+{
+  pthread_mutex_lock(&p->mu);
+  for (size_t i = 0; i < n; i++) {
+    if (p->wlen == p->wcap) {
+      size_t cap = p->wcap ? p->wcap * 2 : 256;
+      int64_t *w = malloc(cap * sizeof(*w));
+      if (!w)
+        break;
+      for (size_t k = 0; k < p->wlen; k++)
+        w[k] = p->work[(p->whead + k) % (p->wcap ? p->wcap : 1)];
+      free(p->work);
+      p->work = w;
+      p->whead = 0;
+      p->wcap = cap;
+    }
+    p->work[(p->whead + p->wlen++) % p->wcap] = ids[i];
+  }
+  pthread_cond_broadcast(&p->wcv);
+  pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- store jobs --------------------------------------------------------- */
+
+#define MAX_PAGES 40
+
+/* What a job decided: pages to send and the next due time. */
+struct esc_job {
+  struct pager *p;
+  struct esc_policy *pol;
+  int64_t incident_id;
+  int64_t now;
+  enum { J_OPEN, J_TIMER, J_ACK, J_UNACK, J_RESOLVE, J_URGENT } kind;
+  const char *reason;
+  int64_t pages[MAX_PAGES];
+  size_t npages;
+  int64_t prev_due;  /* the due time before this job (-1: a new escalation) */
+  int64_t next_due;
+};
+
+static rb_status
+add_page(struct store *st, struct esc_job *j, const struct esc_state *s, const char *contact,
+         enum notify_event ev, int level, const char *reason)
+{
+  struct page_row pr;
+  char did[64];
+  rb_status rc;
+
+  if (j->npages >= MAX_PAGES)
+    return RB_OK;
+  memset(&pr, 0, sizeof(pr));
+  snprintf(did, sizeof(did), "%lld-%lld-%lld", (long long)s->incident_id, (long long)j->now,
+           (long long)j->npages);
+  pr.incident_id = s->incident_id;
+  pr.contact = (char *)(uintptr_t)contact;
+  pr.event = (int)ev;
+  pr.level = level;
+  pr.reason = (char *)(uintptr_t)reason;
+  pr.delivery_id = did;
+  pr.severity = (int)s->severity;
+  pr.created_ms = j->now;
+  rc = store_w_page_insert(st, &pr);
+  if (!rc)
+    j->pages[j->npages++] = pr.id;
+  return rc;
+}
+
+/* Pages every contact paged so far (progress, ack, resolution notices). */
+static rb_status
+notify_paged(struct store *st, struct esc_job *j, const struct esc_state *s,
+             enum notify_event ev, const char *reason)
+{
+  rb_status rc = RB_OK;
+  for (size_t i = 0; i < j->pol->n_contacts && i < 32 && !rc; i++)
+    if (s->paged_mask & (1u << i))
+      rc = add_page(st, j, s, j->pol->contacts[i].id, ev, s->level, reason);
+  return rc;
+}
+
+static rb_status
+event(struct store *st, struct esc_job *j, const char *kind, const char *fmt_detail)
+{
+  return store_w_append_event(st, j->incident_id, j->now, kind, "runbookd", fmt_detail);
+}
+
+static int
+is_unavailable(const struct esc_policy *pol, const struct incident *inc)
+{
+  struct am_labels ls;
+  int r = 0;
+  if (!pol->unavailable_match || am_labels_from_json(inc->labels_json, &ls) != RB_OK)
+    return 0;
+  r = matchers_match(pol->unavailable_match, &ls);
+  am_labels_free(&ls);
+  return r;
+}
+
+static rb_status
+esc_job_fn(struct store *st, void *arg)
+{
+  struct esc_job *j = arg;
+  struct esc_state s;
+  struct incident inc;
+  struct esc_action act[ESC_MAX_ACTIONS];
+  struct buf d;
+  size_t n;
+  rb_status rc;
+
+  j->npages = 0;
+  j->next_due = 0;
+  j->prev_due = -1;
+  rc = store_w_esc_get(st, j->incident_id, &s);
+  if (rc == RB_OK)
+    j->prev_due = esc_next_due(&s);
+  if (rc == RB_ENOTFOUND) {
+    if (j->kind != J_OPEN && j->kind != J_URGENT)
+      return RB_OK; /* never escalated (silenced, or paging was off) */
+    memset(&inc, 0, sizeof(inc));
+    rc = store_w_get(st, j->incident_id, &inc);
+    if (rc)
+      return rc == RB_ENOTFOUND ? RB_OK : rc;
+    if (inc.state == INC_RESOLVED) {
+      incident_clear(&inc);
+      return RB_OK;
+    }
+    esc_start(&s, j->pol, j->incident_id, inc.severity, is_unavailable(j->pol, &inc), j->now);
+    if (inc.state == INC_ACKED)
+      esc_ack(&s, j->now);
+    incident_clear(&inc);
+  } else if (rc) {
+    return rc;
+  }
+  buf_init(&d, 0);
+  switch (j->kind) {
+  case J_OPEN:
+  case J_TIMER:
+    break;
+  case J_ACK:
+    esc_ack(&s, j->now);
+    rc = notify_paged(st, j, &s, NE_ACKNOWLEDGED, "acknowledged");
+    break;
+  case J_UNACK:
+    esc_unack(&s, j->pol, j->now);
+    break;
+  case J_RESOLVE:
+    if (s.phase != ESC_DONE) {
+      esc_resolve(&s);
+      rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
+    }
+    break;
+  case J_URGENT:
+    esc_urgent(&s, j->now);
+    buf_puts(&d, "{\"reason\":");
+    buf_json_str(&d, j->reason);
+    buf_puts(&d, ",\"action\":\"page at once\"}");
+    rc = event(st, j, "escalated", d.data);
+    break;
+  }
+  n = rc ? 0 : esc_due(&s, j->pol, j->now, act);
+  for (size_t i = 0; i < n && !rc; i++) {
+    buf_reset(&d);
+    switch (act[i].kind) {
+    case EA_PAGE: {
+      const struct esc_contact *ct = esc_contact_find(j->pol, act[i].contact);
+      rc = add_page(st, j, &s, act[i].contact, act[i].level == 0 ? NE_TRIGGER : NE_ESCALATED,
+                    act[i].level, act[i].reason);
+      if (!rc && act[i].level > 0) {
+        buf_printf(&d, "{\"severity\":\"%s\",\"level\":%d,\"contact\":", severity_name(s.severity),
+                   act[i].level);
+        buf_json_str(&d, ct ? ct->name : act[i].contact);
+        buf_puts(&d, ",\"reason\":");
+        buf_json_str(&d, act[i].reason);
+        buf_puts(&d, "}");
+        rc = event(st, j, "escalated", d.data);
+      }
+      break;
+    }
+    case EA_PROGRESS:
+      rc = notify_paged(st, j, &s, NE_PROGRESS, act[i].reason);
+      if (!rc)
+        rc = event(st, j, "progress update", "{}");
+      break;
+    case EA_UPGRADE:
+      buf_puts(&d, "{\"severity\":\"emergency\",\"reason\":");
+      buf_json_str(&d, act[i].reason);
+      buf_puts(&d, "}");
+      rc = event(st, j, "escalated", d.data);
+      break;
+    case EA_EXHAUSTED:
+      buf_puts(&d, "{\"reason\":");
+      buf_json_str(&d, act[i].reason);
+      buf_puts(&d, "}");
+      rc = event(st, j, "escalation exhausted", d.data);
+      break;
+    }
+  }
+  buf_free(&d);
+  if (!rc) {
+    j->next_due = esc_next_due(&s);
+    rc = store_w_esc_put(st, &s, j->next_due);
+  }
+  return rc;
+}
+
+static void
+run_job(struct pager *p, int64_t incident_id, int kind, const char *reason)
+{
+  struct esc_job j;
+
+  memset(&j, 0, sizeof(j));
+  j.p = p;
+  j.pol = policy(p);
+  if (!j.pol || !j.pol->enabled) {
+    esc_policy_drop(j.pol);
+    return;
+  }
+  j.incident_id = incident_id;
+  j.now = now_of(p);
+  j.kind = kind;
+  j.reason = reason;
+  if (store_submit(p->st, esc_job_fn, &j) == RB_OK) {
+    /* The heap may hold stale entries for this incident; a new one is only
+     * needed when the due time moved (stale ones then fire harmlessly). */
+    if (j.next_due != j.prev_due)
+      schedule(p, j.next_due, incident_id);
+    queue_pages(p, j.pages, j.npages);
+  } else {
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)incident_id);
+    rblog(LOG_ERROR, "escalation could not be recorded; retrying in 5s", "incident", id, NULL);
+    schedule(p, now_of(p) + 5000, incident_id);
+  }
+  esc_policy_drop(j.pol);
+}
+
+void pager_opened(struct pager *p, int64_t id) { if (p) run_job(p, id, J_OPEN, NULL); }
+void pager_acked(struct pager *p, int64_t id) { if (p) run_job(p, id, J_ACK, NULL); }
+void pager_unacked(struct pager *p, int64_t id) { if (p) run_job(p, id, J_UNACK, NULL); }
+void pager_resolved(struct pager *p, int64_t id) { if (p) run_job(p, id, J_RESOLVE, NULL); }
+
+void
+pager_urgent(struct pager *p, int64_t id, const char *reason)
+{
+  if (p)
+    run_job(p, id, J_URGENT, reason);
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+size_t
+pager_tick(struct pager *p, int64_t now_ms)
+{
+  size_t fired = 0;
+  for (;;) {
+    struct timer t;
+    pthread_mutex_lock(&p->mu);
+    if (!p->nheap || p->heap[0].due > now_ms) {
+      pthread_mutex_unlock(&p->mu);
+      break;
+    }
+    t = heap_pop(p);
+    pthread_mutex_unlock(&p->mu);
+    run_job(p, t.incident_id, J_TIMER, NULL);
+    fired++;
+  }
+  return fired;
+}
+
+static void *
+timer_main(void *arg)
+{
+  struct pager *p = arg;
+  sigset_t all;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  for (;;) {
+    int64_t now = now_of(p), due;
+    pthread_mutex_lock(&p->mu);
+    if (p->stopping) {
+      pthread_mutex_unlock(&p->mu);
+      break;
+    }
+    due = p->nheap ? p->heap[0].due : 0;
+    if (!due || due > now) {
+      struct timespec ts;
+      int64_t wait = due ? due - now : 60000;
+      if (wait > 1000)
+        wait = 1000; /* re-read the clock at least every second */
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += wait / 1000;
+      ts.tv_nsec += (wait % 1000) * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&p->tcv, &p->mu, &ts);
+      pthread_mutex_unlock(&p->mu);
+      continue;
+    }
+    pthread_mutex_unlock(&p->mu);
+    pager_tick(p, now);
+  }
+  return NULL;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void
+fill_message(struct notify_message *m, const struct page_row *pr, const struct incident *inc,
+             const struct esc_contact *ct, char *title, size_t tlen, char *dedup, size_t dlen)
+{
+  const char *ns = inc->namespace_ ? inc->namespace_ : "";
+  memset(m, 0, sizeof(*m));
+  snprintf(title, tlen, "[%s] %s%s%s", severity_name((enum severity)pr->severity),
+           inc->alertname ? inc->alertname : "alert", *ns ? " in " : "", ns);
+  for (char *c = title + 1; *c && *c != ']'; c++)
+    if (*c >= 'a' && *c <= 'z')
+      *c = (char)(*c - 'a' + 'A');
+  snprintf(dedup, dlen, "runbookd-%s-%lld", inc->fingerprint, (long long)inc->id);
+  m->event = (enum notify_event)pr->event;
+  m->incident_id = inc->id;
+  m->dedup_key = dedup;
+  m->delivery_id = pr->delivery_id;
+  m->title = title;
+  m->summary = inc->summary ? inc->summary : "";
+  m->severity = severity_name((enum severity)pr->severity);
+  m->state = incident_state_name(inc->state);
+  m->level = ct ? ct->name : pr->contact;
+  m->recipient = pr->contact;
+  m->reason = pr->reason;
+  m->labels_json = inc->labels_json;
+  m->at_ms = rb_wall_ms();
+}
+
+struct done_job {
+  int64_t page_id;
+  int64_t incident_id;
+  int64_t now;
+  char *events[NM_COUNT + 1];
+  const char *kinds[NM_COUNT + 1];
+  size_t n;
+};
+
+static rb_status
+done_fn(struct store *st, void *arg)
+{
+  struct done_job *d = arg;
+  rb_status rc = store_w_page_done(st, d->page_id);
+  for (size_t i = 0; i < d->n && !rc; i++)
+    rc = store_w_append_event(st, d->incident_id, d->now, d->kinds[i], "runbookd", d->events[i]);
+  return rc;
+}
+
+static void
+send_page(struct pager *p, int64_t page_id)
+{
+  struct esc_policy *pol = policy(p);
+  struct page_row pr;
+  struct incident inc;
+  struct done_job dj;
+  const struct esc_contact *ct;
+  const struct esc_severity_policy *sp;
+  char title[256], dedup[96];
+  int delivered = 0;
+
+  memset(&dj, 0, sizeof(dj));
+  memset(&inc, 0, sizeof(inc));
+  if (!pol || store_page_get(p->st, page_id, &pr) != RB_OK) {
+    esc_policy_drop(pol);
+    return;
+  }
+  if (store_get(p->st, pr.incident_id, &inc) != RB_OK)
+    goto out;
+  ct = esc_contact_find(pol, pr.contact);
+  sp = &pol->sev[pr.severity < SEV_COUNT ? pr.severity : SEV_MEDIUM];
+  dj.page_id = page_id;
+  dj.incident_id = pr.incident_id;
+  for (size_t i = 0; ct && i < sp->n_methods && !delivered; i++) {
+    enum notify_method m = sp->methods[i];
+    struct notify_message msg;
+    struct notify_result res;
+    struct buf d;
+    rb_status rc;
+
+    if (!ct->has[m])
+      continue;
+    fill_message(&msg, &pr, &inc, ct, title, sizeof(title), dedup, sizeof(dedup));
+    memset(&res, 0, sizeof(res));
+    rc = notify_send(&pol->notify, &ct->targets[m], &msg, &res);
+    delivered = rc == RB_OK && res.ok;
+    metrics_page(notify_method_name(m), delivered);
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"contact\":");
+    buf_json_str(&d, ct->name);
+    buf_printf(&d, ",\"method\":\"%s\",\"event\":\"%s\",\"level\":%d,\"attempts\":%u,"
+                   "\"status\":%ld,\"delivery\":",
+               notify_method_name(m), notify_event_name(msg.event), pr.level, res.attempts,
+               res.status);
+    buf_json_str(&d, pr.delivery_id);
+    buf_puts(&d, ",\"reason\":");
+    buf_json_str(&d, pr.reason);
+    buf_puts(&d, ",\"detail\":");
+    buf_json_str(&d, res.detail);
+    buf_puts(&d, "}");
+    dj.kinds[dj.n] = delivered ? "paged" : "page failed";
+    dj.events[dj.n++] = buf_steal(&d);
+  }
+  if (!ct || !dj.n) {
+    struct buf d;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"contact\":");
+    buf_json_str(&d, pr.contact);
+    buf_puts(&d, ",\"detail\":\"no configured method of this severity reaches this contact\"}");
+    dj.kinds[dj.n] = "page failed";
+    dj.events[dj.n++] = buf_steal(&d);
+  }
+  dj.now = rb_wall_ms();
+  if (store_submit(p->st, done_fn, &dj) != RB_OK)
+    rblog(LOG_ERROR, "a page's outcome could not be recorded; it will be sent again", NULL);
+  for (size_t i = 0; i < dj.n; i++)
+    free(dj.events[i]);
+out:
+  incident_clear(&inc);
+  page_row_clear(&pr);
+  esc_policy_drop(pol);
+}
+
+static void *
+worker_main(void *arg)
+{
+  struct pager *p = arg;
+  sigset_t all;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  for (;;) {
+    int64_t id;
+    pthread_mutex_lock(&p->mu);
+    while (!p->wlen && !p->stopping)
+      pthread_cond_wait(&p->wcv, &p->mu);
+    if (p->stopping) {
+      pthread_mutex_unlock(&p->mu);
+      break;
+    }
+    id = p->work[p->whead];
+    p->whead = (p->whead + 1) % p->wcap;
+    p->wlen--;
+    pthread_mutex_unlock(&p->mu);
+    send_page(p, id);
+  }
+  return NULL;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+rb_status
+pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager **out,
+            char *err)
+{
+  struct pager *p = calloc(1, sizeof(*p));
+  struct esc_due_row *due = NULL;
+  struct page_row *pages = NULL;
+  int64_t *missing = NULL;
+  size_t ndue = 0, npages = 0, nmissing = 0;
+
+  *out = NULL;
+  if (!p) {
+    esc_policy_drop(pol);
+    return RB_ENOMEM;
+  }
+  p->st = o->store;
+  p->now_fn = o->now_ms;
+  p->now_arg = o->now_arg;
+  p->pol = pol;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->tcv, NULL);
+  pthread_cond_init(&p->wcv, NULL);
+  if (store_esc_due_all(p->st, &due, &ndue) != RB_OK
+      || store_pages_pending(p->st, &pages, &npages) != RB_OK
+      || (pol && pol->enabled && store_esc_missing(p->st, &missing, &nmissing) != RB_OK)) {
+    snprintf(err, RB_ERRLEN, "cannot read escalation state from the store");
+    free(due);
+    page_rows_free(pages, npages);
+    free(missing);
+    pager_stop(p);
+    return RB_EUNAVAIL;
+  }
+  pthread_mutex_lock(&p->mu);
+  for (size_t i = 0; i < ndue; i++)
+    heap_push(p, due[i].due_ms, due[i].incident_id);
+  pthread_mutex_unlock(&p->mu);
+  free(due);
+  for (size_t i = 0; i < npages; i++)
+    queue_pages(p, &pages[i].id, 1);
+  page_rows_free(pages, npages);
+  p->nworkers = o->workers ? o->workers : 4;
+  p->workers = calloc(p->nworkers, sizeof(*p->workers));
+  for (unsigned i = 0; i < p->nworkers; i++)
+    if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+      p->nworkers = i;
+      break;
+    }
+  if (pthread_create(&p->timer_thread, NULL, timer_main, p) == 0)
+    p->timer_started = 1;
+  /* Incidents opened while no escalation was recorded (a crash between
+   * the webhook's commit and the escalation's) start now. */
+  for (size_t i = 0; i < nmissing; i++)
+    pager_opened(p, missing[i]);
+  free(missing);
+  {
+    char n1[32], n2[32];
+    snprintf(n1, sizeof(n1), "%zu", ndue);
+    snprintf(n2, sizeof(n2), "%zu", npages);
+    rblog(LOG_INFO, "escalation ready", "enabled", pol && pol->enabled ? "true" : "false",
+          "timers", n1, "unsent_pages", n2, NULL);
+  }
+  *out = p;
+  return RB_OK;
+}
+
+void
+pager_reload(struct pager *p, struct esc_policy *pol)
+{
+  struct esc_policy *old;
+  if (!p) {
+    esc_policy_drop(pol);
+    return;
+  }
+  pthread_mutex_lock(&p->mu);
+  old = p->pol;
+  p->pol = pol;
+  pthread_cond_signal(&p->tcv);
+  pthread_mutex_unlock(&p->mu);
+  esc_policy_drop(old);
+}
+
+size_t
+pager_pending(struct pager *p)
+{
+  size_t n;
+  if (!p)
+    return 0;
+  pthread_mutex_lock(&p->mu);
+  n = p->nheap;
+  pthread_mutex_unlock(&p->mu);
+  return n;
+}
+
+void
+pager_stop(struct pager *p)
+{
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->mu);
+  p->stopping = 1;
+  pthread_cond_broadcast(&p->tcv);
+  pthread_cond_broadcast(&p->wcv);
+  pthread_mutex_unlock(&p->mu);
+  if (p->timer_started)
+    pthread_join(p->timer_thread, NULL);
+  for (unsigned i = 0; i < p->nworkers; i++)
+    pthread_join(p->workers[i], NULL);
+  free(p->workers);
+  free(p->heap);
+  free(p->work);
+  esc_policy_drop(p->pol);
+  pthread_cond_destroy(&p->tcv);
+  pthread_cond_destroy(&p->wcv);
+  pthread_mutex_destroy(&p->mu);
+  free(p);
+}

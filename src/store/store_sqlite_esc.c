@@ -1,0 +1,331 @@
+/*
+ * store_sqlite_esc.c - the SQLite backend's escalation rows, page outbox
+ * and silences.  These paths are low-rate (timers, people, pages), so
+ * statements are prepared per call rather than cached.
+ */
+#include "escalation.h"
+#include "log.h"
+#include "store_sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static rb_status
+prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+  if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK) {
+    rblog(LOG_ERROR, "sqlite prepare failed", "error", sqlite3_errmsg(db), "sql", sql, NULL);
+    return RB_EUNAVAIL;
+  }
+  return RB_OK;
+}
+
+static rb_status
+finish_step(sqlite3 *db, sqlite3_stmt *st)
+{
+  int rc = sqlite3_step(st);
+  rb_status ret = rc == SQLITE_DONE || rc == SQLITE_ROW ? RB_OK : sq_map_rc(rc);
+  if (ret)
+    rblog(LOG_ERROR, "sqlite statement failed", "error", sqlite3_errmsg(db), NULL);
+  sqlite3_finalize(st);
+  return ret;
+}
+
+static char *
+col_str(sqlite3_stmt *st, int i)
+{
+  const unsigned char *t = sqlite3_column_text(st, i);
+  return t ? strdup((const char *)t) : NULL;
+}
+
+rb_status
+sq_esc_get(void *h, int64_t incident_id, struct esc_state *out)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+  int r;
+
+  rc = prep(s->w,
+            "SELECT severity, phase, level, repeats, opened_ms, level_due_ms, progress_due_ms,"
+            " unavailable_due_ms, paged_mask, urgent FROM escalations WHERE incident_id = ?",
+            &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(st, 1, incident_id);
+  r = sqlite3_step(st);
+  if (r == SQLITE_ROW) {
+    memset(out, 0, sizeof(*out));
+    out->incident_id = incident_id;
+    out->severity = (enum severity)sqlite3_column_int(st, 0);
+    out->phase = (enum esc_phase)sqlite3_column_int(st, 1);
+    out->level = sqlite3_column_int(st, 2);
+    out->repeats = sqlite3_column_int(st, 3);
+    out->opened_ms = sqlite3_column_int64(st, 4);
+    out->level_due_ms = sqlite3_column_int64(st, 5);
+    out->progress_due_ms = sqlite3_column_int64(st, 6);
+    out->unavailable_due_ms = sqlite3_column_int64(st, 7);
+    out->paged_mask = (unsigned)sqlite3_column_int64(st, 8);
+    out->urgent = sqlite3_column_int(st, 9);
+    rc = RB_OK;
+  } else {
+    rc = r == SQLITE_DONE ? RB_ENOTFOUND : sq_map_rc(r);
+  }
+  sqlite3_finalize(st);
+  return rc;
+}
+
+rb_status
+sq_esc_put(void *h, const struct esc_state *e, int64_t next_due_ms)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+
+  rc = prep(s->w,
+            "INSERT OR REPLACE INTO escalations (incident_id, severity, phase, level, repeats,"
+            " opened_ms, level_due_ms, progress_due_ms, unavailable_due_ms, paged_mask, urgent,"
+            " next_due_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(st, 1, e->incident_id);
+  sqlite3_bind_int(st, 2, (int)e->severity);
+  sqlite3_bind_int(st, 3, (int)e->phase);
+  sqlite3_bind_int(st, 4, e->level);
+  sqlite3_bind_int(st, 5, e->repeats);
+  sqlite3_bind_int64(st, 6, e->opened_ms);
+  sqlite3_bind_int64(st, 7, e->level_due_ms);
+  sqlite3_bind_int64(st, 8, e->progress_due_ms);
+  sqlite3_bind_int64(st, 9, e->unavailable_due_ms);
+  sqlite3_bind_int64(st, 10, (sqlite3_int64)e->paged_mask);
+  sqlite3_bind_int(st, 11, e->urgent);
+  sqlite3_bind_int64(st, 12, next_due_ms);
+  return finish_step(s->w, st);
+}
+
+rb_status
+sq_page_insert(void *h, struct page_row *p)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+
+  rc = prep(s->w,
+            "INSERT INTO pages (incident_id, contact, event, level, severity, reason,"
+            " delivery_id, created_ms) VALUES (?,?,?,?,?,?,?,?)",
+            &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(st, 1, p->incident_id);
+  sqlite3_bind_text(st, 2, p->contact, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, p->event);
+  sqlite3_bind_int(st, 4, p->level);
+  sqlite3_bind_int(st, 5, p->severity);
+  if (p->reason)
+    sqlite3_bind_text(st, 6, p->reason, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, p->delivery_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, p->created_ms);
+  rc = finish_step(s->w, st);
+  if (!rc)
+    p->id = sqlite3_last_insert_rowid(s->w);
+  return rc;
+}
+
+rb_status
+sq_page_done(void *h, int64_t id)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc = prep(s->w, "UPDATE pages SET done = 1 WHERE id = ?", &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(st, 1, id);
+  return finish_step(s->w, st);
+}
+
+rb_status
+sq_silence_put(void *h, const struct silence_row *r)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+
+  rc = prep(s->w,
+            "INSERT OR REPLACE INTO silences (id, matchers, starts_ms, ends_ms, updated_ms,"
+            " created_by, comment) VALUES (?,?,?,?,?,?,?)",
+            &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, r->matchers_json, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, r->starts_ms);
+  sqlite3_bind_int64(st, 4, r->ends_ms);
+  sqlite3_bind_int64(st, 5, r->updated_ms);
+  sqlite3_bind_text(st, 6, r->created_by ? r->created_by : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 7, r->comment ? r->comment : "", -1, SQLITE_STATIC);
+  return finish_step(s->w, st);
+}
+
+/* Runs a read on the reader connection; row() copies each row. */
+static rb_status
+read_rows(struct sq *s, const char *sql, int64_t arg, int has_arg, size_t elem, void **out,
+          size_t *n, void (*row)(sqlite3_stmt *, void *))
+{
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  rb_status ret = RB_OK;
+  int rc;
+
+  *out = NULL;
+  *n = 0;
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  if (has_arg)
+    sqlite3_bind_int64(st, 1, arg);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (*n == cap) {
+      size_t nc = cap ? cap * 2 : 64;
+      void *p = realloc(*out, nc * elem);
+      if (!p) {
+        ret = RB_ENOMEM;
+        goto out;
+      }
+      *out = p;
+      cap = nc;
+    }
+    memset((char *)*out + *n * elem, 0, elem);
+    row(st, (char *)*out + *n * elem);
+    (*n)++;
+  }
+  if (rc != SQLITE_DONE)
+    ret = sq_map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  return ret;
+}
+
+static void
+due_row(sqlite3_stmt *st, void *p)
+{
+  struct esc_due_row *r = p;
+  r->incident_id = sqlite3_column_int64(st, 0);
+  r->due_ms = sqlite3_column_int64(st, 1);
+}
+
+rb_status
+sq_esc_due_all(void *h, struct esc_due_row **out, size_t *n)
+{
+  rb_status rc = read_rows(h,
+                           "SELECT incident_id, next_due_ms FROM escalations WHERE next_due_ms > 0",
+                           0, 0, sizeof(**out), (void **)out, n, due_row);
+  if (rc) {
+    free(*out);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+static void
+id_row(sqlite3_stmt *st, void *p)
+{
+  *(int64_t *)p = sqlite3_column_int64(st, 0);
+}
+
+rb_status
+sq_esc_missing(void *h, int64_t **ids, size_t *n)
+{
+  rb_status rc = read_rows(h,
+                           "SELECT i.id FROM incidents i LEFT JOIN escalations e"
+                           " ON e.incident_id = i.id WHERE i.state != 'resolved'"
+                           " AND e.incident_id IS NULL ORDER BY i.id",
+                           0, 0, sizeof(**ids), (void **)ids, n, id_row);
+  if (rc) {
+    free(*ids);
+    *ids = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+#define PAGE_COLS "id, incident_id, contact, event, level, severity, reason, delivery_id, created_ms"
+
+static void
+page_row_fill(sqlite3_stmt *st, void *p)
+{
+  struct page_row *r = p;
+  r->id = sqlite3_column_int64(st, 0);
+  r->incident_id = sqlite3_column_int64(st, 1);
+  r->contact = col_str(st, 2);
+  r->event = sqlite3_column_int(st, 3);
+  r->level = sqlite3_column_int(st, 4);
+  r->severity = sqlite3_column_int(st, 5);
+  r->reason = col_str(st, 6);
+  r->delivery_id = col_str(st, 7);
+  r->created_ms = sqlite3_column_int64(st, 8);
+}
+
+rb_status
+sq_pages_pending(void *h, struct page_row **out, size_t *n)
+{
+  rb_status rc = read_rows(h, "SELECT " PAGE_COLS " FROM pages WHERE done = 0 ORDER BY id", 0, 0,
+                           sizeof(**out), (void **)out, n, page_row_fill);
+  if (rc) {
+    page_rows_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+rb_status
+sq_page_get(void *h, int64_t id, struct page_row *out)
+{
+  struct page_row *v = NULL;
+  size_t n = 0;
+  rb_status rc = read_rows(h, "SELECT " PAGE_COLS " FROM pages WHERE id = ?", id, 1, sizeof(*v),
+                           (void **)&v, &n, page_row_fill);
+  if (!rc && n == 0)
+    rc = RB_ENOTFOUND;
+  if (!rc) {
+    *out = v[0];
+    memset(&v[0], 0, sizeof(v[0]));
+  }
+  page_rows_free(v, n);
+  return rc;
+}
+
+static void
+silence_row_fill(sqlite3_stmt *st, void *p)
+{
+  struct silence_row *r = p;
+  const unsigned char *id = sqlite3_column_text(st, 0);
+  snprintf(r->id, sizeof(r->id), "%s", id ? (const char *)id : "");
+  r->matchers_json = col_str(st, 1);
+  r->starts_ms = sqlite3_column_int64(st, 2);
+  r->ends_ms = sqlite3_column_int64(st, 3);
+  r->updated_ms = sqlite3_column_int64(st, 4);
+  r->created_by = col_str(st, 5);
+  r->comment = col_str(st, 6);
+}
+
+rb_status
+sq_silences_all(void *h, struct silence_row **out, size_t *n)
+{
+  rb_status rc = read_rows(h,
+                           "SELECT id, matchers, starts_ms, ends_ms, updated_ms, created_by,"
+                           " comment FROM silences ORDER BY updated_ms",
+                           0, 0, sizeof(**out), (void **)out, n, silence_row_fill);
+  if (rc) {
+    silence_rows_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+  }
+  return rc;
+}

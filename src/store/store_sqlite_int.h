@@ -1,0 +1,41 @@
+/*
+ * store_sqlite_int.h - private to the SQLite backend: its connections, and
+ * the functions of store_sqlite_esc.c (escalations, pages, silences).
+ */
+#ifndef RUNBOOKD_STORE_SQLITE_INT_H
+#define RUNBOOKD_STORE_SQLITE_INT_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+enum stmt_id {
+  S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+  S_LATEST, S_GET_W, S_INSERT, S_UPDATE, S_EVENT, S_RUN_INSERT, S_RUN_UPDATE,
+  S_REM_DONE, S_TOUCH, S_COUNT
+};
+
+struct sq {
+  sqlite3 *w;             /* writer connection (writer thread only) */
+  sqlite3_stmt *st[S_COUNT];
+  sqlite3 *r;             /* reader connection */
+  pthread_mutex_t rmu;
+  int read_only;
+  int wal_fd;             /* the -wal file, for sq_sync(); -1 when closed */
+};
+
+rb_status sq_map_rc(int rc);
+
+rb_status sq_esc_get(void *h, int64_t incident_id, struct esc_state *out);
+rb_status sq_esc_put(void *h, const struct esc_state *s, int64_t next_due_ms);
+rb_status sq_page_insert(void *h, struct page_row *p);
+rb_status sq_page_done(void *h, int64_t id);
+rb_status sq_silence_put(void *h, const struct silence_row *r);
+rb_status sq_esc_due_all(void *h, struct esc_due_row **out, size_t *n);
+rb_status sq_esc_missing(void *h, int64_t **ids, size_t *n);
+rb_status sq_pages_pending(void *h, struct page_row **out, size_t *n);
+rb_status sq_page_get(void *h, int64_t id, struct page_row *out);
+rb_status sq_silences_all(void *h, struct silence_row **out, size_t *n);
+
+#endif
