@@ -10,7 +10,6 @@ outside the allow-list, and resolved alerts producing no steps
 import json
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -37,9 +36,9 @@ def plan(name, steps, target="cognitive-core", deployments=None, match=None, **l
 RESTART = [{"kind": "rollout_restart"}]
 
 
-def slow(n=3):
-    """A restart followed by a wait that takes about n seconds (with the
-    stand-in's rollout mode after:n)."""
+def slow():
+    """A restart followed by a wait that takes about N seconds when the
+    stand-in's rollout mode is after:N."""
     return [{"kind": "rollout_restart"},
             {"kind": "wait_rollout", "timeout_seconds": 30, "interval_seconds": 1}]
 
