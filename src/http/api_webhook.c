@@ -14,6 +14,7 @@
 #include "incident.h"
 #include "log.h"
 #include "payload.h"
+#include "pager.h"
 #include "remediate.h"
 #include "rbtime.h"
 
@@ -34,6 +35,39 @@ limits_from(const struct rb_config *c, struct payload_limits *l)
   l->max_depth = c->max_json_depth;
 }
 
+/* What follows a durable commit: metrics and remediation.  Done on the
+ * store's thread, before resuming, so it happens even when the sender has
+ * gone away meanwhile (the delivery is stored either way). */
+static void
+after_commit(struct http_req *r)
+{
+  const struct am_payload *p = r->payload;
+  const struct ingest_result *res = incident_ingest_result(r->ingest);
+  char num[32];
+
+  metrics_webhook(WH_ACCEPTED);
+  for (size_t i = 0; i < res->n; i++) {
+    metrics_alerts(p->alerts[i].resolved, res->outcome[i], 1);
+    /* Remediation decides off the request path; engine_submit never
+     * blocks. */
+    if (p->alerts[i].remediate
+        && (res->outcome[i] == INGEST_NEW || res->outcome[i] == INGEST_REFIRED))
+      engine_submit(r->app->engine, res->incident_id[i], r->t0_ns);
+    /* Paging starts (or ends) with the incident, on the pager's thread. */
+    if (res->outcome[i] == INGEST_NEW && !p->alerts[i].resolved)
+      pager_opened(r->app->pager, res->incident_id[i]);
+    else if (res->outcome[i] == INGEST_RESOLVED)
+      pager_resolved(r->app->pager, res->incident_id[i]);
+  }
+  if (p->truncated_alerts > 0) {
+    metrics_truncated(p->truncated_alerts);
+    snprintf(num, sizeof(num), "%lld", (long long)p->truncated_alerts);
+    rblog(LOG_WARN, "notification was truncated by Alertmanager (max_alerts)",
+          "receiver", p->receiver, "group_key", p->group_key, "truncated_alerts", num,
+          NULL);
+  }
+}
+
 /* Runs on the store's thread once the delivery's commit is durable (or
  * failed).  Resuming is the last use of r: the connection may go on and
  * complete on its own thread at once. */
@@ -42,6 +76,10 @@ stored(void *arg, rb_status rc)
 {
   struct http_req *r = arg;
 
+  if (rc)
+    metrics_webhook(WH_UNAVAILABLE);
+  else
+    after_commit(r);
   r->ingest_rc = rc;
   atomic_store(&r->ingest_done, 1);
   http_resume(r);
@@ -62,34 +100,16 @@ answer(struct http_req *r)
 {
   const struct am_payload *p = r->payload;
   const struct ingest_result *res;
-  char num[32];
   struct buf out;
   enum MHD_Result ret;
   int big;
 
-  if (r->ingest_rc) {
-    metrics_webhook(WH_UNAVAILABLE);
+  if (r->ingest_rc)
     return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                             "the incident store cannot take this notification now (%s); "
                             "retry later",
                             rb_strerror(r->ingest_rc));
-  }
   res = incident_ingest_result(r->ingest);
-  metrics_webhook(WH_ACCEPTED);
-  for (size_t i = 0; i < res->n; i++) {
-    metrics_alerts(p->alerts[i].resolved, res->outcome[i], 1);
-    /* Remediation decides off the request path, after the commit. */
-    if (p->alerts[i].remediate
-        && (res->outcome[i] == INGEST_NEW || res->outcome[i] == INGEST_REFIRED))
-      engine_submit(r->app->engine, res->incident_id[i], r->t0_ns);
-  }
-  if (p->truncated_alerts > 0) {
-    metrics_truncated(p->truncated_alerts);
-    snprintf(num, sizeof(num), "%lld", (long long)p->truncated_alerts);
-    rblog(LOG_WARN, "notification was truncated by Alertmanager (max_alerts)",
-          "receiver", p->receiver, "group_key", p->group_key, "truncated_alerts", num,
-          NULL);
-  }
   buf_init(&out, 0);
   buf_printf(&out,
              "{\"status\":\"success\",\"alerts\":%zu,\"new\":%zu,\"repeat\":%zu,"
@@ -153,6 +173,7 @@ api_webhook(struct http_req *r)
                              &r->ingest);
   if (rc) {
     /* Nothing was queued: answer 503 on the resumed call. */
+    metrics_webhook(WH_UNAVAILABLE);
     r->ingest_rc = rc;
     atomic_store(&r->ingest_done, 1);
     http_resume(r);
