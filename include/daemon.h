@@ -16,6 +16,8 @@ struct http_server;
 struct engine;
 struct kube_client;
 struct plan_set;
+struct pager;
+struct esc_policy;
 
 struct app {
   pthread_mutex_t cfg_mu;
@@ -24,6 +26,7 @@ struct app {
   struct http_server *http;
   struct kube_client *kube;   /* NULL without a cluster */
   struct engine *engine;
+  struct pager *pager;
   atomic_int inflight;        /* requests between first call and completion */
   atomic_int stopping;
 };
@@ -40,6 +43,6 @@ rb_status app_reload(struct app *a, char *msg);
 /* Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads.  The
  * references to cfg and plans pass to the daemon.  Returns the process
  * exit code. */
-int daemon_run(struct rb_config *cfg, struct plan_set *plans);
+int daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *policy);
 
 #endif

@@ -29,6 +29,12 @@ struct pager_options {
   /* Clock, for tests and the benchmark: NULL means the wall clock. */
   int64_t (*now_ms)(void *arg);
   void *now_arg;
+  /* Tests: no timer thread; pager_tick() does the work. */
+  int manual;
+  /* Silences: 1 and the silence's id and end when labels are silenced. */
+  int (*silenced)(void *arg, const struct am_labels *labels, int64_t now_ms, char *id,
+                  size_t idlen, int64_t *ends_ms);
+  void *silence_arg;
 };
 
 rb_status pager_start(const struct pager_options *o, struct esc_policy *policy,
@@ -36,7 +42,8 @@ rb_status pager_start(const struct pager_options *o, struct esc_policy *policy,
 void pager_reload(struct pager *p, struct esc_policy *policy);
 void pager_stop(struct pager *p);
 
-/* Hooks, called after the corresponding commit; never block on I/O. */
+/* Hooks, called after the corresponding commit; they only queue work for
+ * the pager's thread, so they never block. */
 void pager_opened(struct pager *p, int64_t incident_id);
 void pager_acked(struct pager *p, int64_t incident_id);
 void pager_unacked(struct pager *p, int64_t incident_id);
@@ -47,8 +54,9 @@ void pager_urgent(struct pager *p, int64_t incident_id, const char *reason);
 /* Pending timers (for metrics and the benchmark). */
 size_t pager_pending(struct pager *p);
 
-/* Processes every timer due at or before now (tests drive this with a
- * stepped clock instead of waiting).  Returns how many fired. */
+/* Processes queued hooks, then every timer due at or before now (tests
+ * drive this with a stepped clock instead of waiting).  Returns how many
+ * timers fired.  Sending pages stays on the notifier workers. */
 size_t pager_tick(struct pager *p, int64_t now_ms);
 
 #endif

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "kube.h"
 #include "metrics.h"
+#include "pager.h"
 #include "plan.h"
 #include "remediate.h"
 #include "store.h"
@@ -41,6 +42,7 @@ app_reload(struct app *a, char *msg)
   struct config_errors errs;
   struct rb_config *next, *old;
   struct plan_set *plans;
+  struct esc_policy *pol;
   struct rl_global g;
   const char *field;
 
@@ -49,8 +51,11 @@ app_reload(struct app *a, char *msg)
   old = app_config(a);
   next = config_reload(old, &errs);
   plans = next ? plan_load_dir(next->remediation_dir, &errs) : NULL;
-  if (next && !plans) {
+  pol = next ? esc_policy_load(next->escalation_json, next->file, &errs) : NULL;
+  if (next && (!plans || !pol)) {
     config_drop(next);
+    plan_set_drop(plans);
+    esc_policy_drop(pol);
     next = NULL;
   }
   if (!next) {
@@ -68,6 +73,7 @@ app_reload(struct app *a, char *msg)
   g.per_minute = next->rem_per_minute;
   g.per_hour = next->rem_per_hour;
   engine_reload(a->engine, plans, &g, next->prometheus_url, next->pg_conninfo);
+  pager_reload(a->pager, pol);
   field = config_restart_needed(old, next);
   if (field)
     rblog(LOG_WARN, "configuration reloaded, but this field takes effect only after a restart",
@@ -91,6 +97,14 @@ drain(struct app *a)
   struct timespec ts = { 0, 10 * 1000000 };
   for (int waited = 0; waited < DRAIN_MS && atomic_load(&a->inflight) > 0; waited += 10)
     nanosleep(&ts, NULL);
+}
+
+/* Remediation that was refused, failed or did not verify pages at once. */
+static void
+escalate_hook(void *arg, int64_t incident_id, const char *reason)
+{
+  struct app *a = arg;
+  pager_urgent(a->pager, incident_id, reason);
 }
 
 static rb_status
@@ -118,6 +132,8 @@ start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, 
   eo.global.per_hour = cfg->rem_per_hour;
   eo.prometheus_url = cfg->prometheus_url;
   eo.pg_conninfo = cfg->pg_conninfo;
+  eo.escalate = escalate_hook;
+  eo.hook_arg = a;
   rc = engine_start(&eo, plans, &a->engine, err);
   if (!rc) {
     char n[32];
@@ -130,8 +146,9 @@ start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, 
 }
 
 int
-daemon_run(struct rb_config *cfg, struct plan_set *plans)
+daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *policy)
 {
+  struct pager_options po;
   struct app a;
   struct store_options so;
   sigset_t set;
@@ -175,6 +192,15 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans)
     code = 1;
     goto out;
   }
+  memset(&po, 0, sizeof(po));
+  po.store = a.store;
+  rc = pager_start(&po, policy, &a.pager, err);
+  policy = NULL;
+  if (rc) {
+    rblog(LOG_ERROR, "cannot start escalation", "error", err, NULL);
+    code = 1;
+    goto out;
+  }
   rc = http_start(&a, cfg, &a.http, err);
   if (rc) {
     rblog(LOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
@@ -201,6 +227,8 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans)
 out:
   http_stop(a.http);
   engine_stop(a.engine);
+  pager_stop(a.pager);
+  esc_policy_drop(policy);
   kube_client_free(a.kube);
   plan_set_drop(plans);
   store_close(a.store);

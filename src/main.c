@@ -5,6 +5,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "escalation.h"
 #include "plan.h"
 #include "replay.h"
 #include "version.h"
@@ -46,6 +47,7 @@ main(int argc, char **argv)
   struct config_errors errs;
   struct rb_config *cfg;
   struct plan_set *plans;
+  struct esc_policy *policy;
   const char *cmd = NULL;
   char *flags[256], *pos[256];
   int nflags = 0, npos = 0, rest = argc - 1;
@@ -91,26 +93,31 @@ main(int argc, char **argv)
   /* Plans are validated with the configuration: check-config names the
    * problems of both. */
   plans = plan_load_dir(cfg ? cfg->remediation_dir : "./remediation", &errs);
-  if (!cfg || !plans) {
+  policy = cfg ? esc_policy_load(cfg->escalation_json, cfg->file, &errs) : NULL;
+  if (!cfg || !plans || !policy) {
     config_drop(cfg);
     plan_set_drop(plans);
+    esc_policy_drop(policy);
     int code = print_errors(&errs);
     config_errors_free(&errs);
     return code;
   }
   if (cmd && strcmp(cmd, "check-config") == 0) {
-    printf("%s: configuration is valid; %zu remediation plan%s in %s\n",
+    printf("%s: configuration is valid; %zu remediation plan%s in %s; paging %s\n",
            cfg->file ? cfg->file : "built-in defaults", plans->n, plans->n == 1 ? "" : "s",
-           cfg->remediation_dir);
+           cfg->remediation_dir,
+           policy->enabled ? "on" : "off (no escalation.contacts)");
     config_drop(cfg);
     plan_set_drop(plans);
+    esc_policy_drop(policy);
     return 0;
   }
   if (cmd && strcmp(cmd, "replay") == 0) {
     int code = replay_files(cfg, plans, npos, pos, stdout);
     config_drop(cfg);
     plan_set_drop(plans);
+    esc_policy_drop(policy);
     return code;
   }
-  return daemon_run(cfg, plans);
+  return daemon_run(cfg, plans, policy);
 }

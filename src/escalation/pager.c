@@ -29,10 +29,20 @@ struct timer {
   int64_t incident_id;
 };
 
+struct hook {
+  int64_t incident_id;
+  int kind;
+  char *reason;
+};
+
 struct pager {
   struct store *st;
   int64_t (*now_fn)(void *);
   void *now_arg;
+  int (*silenced)(void *, const struct am_labels *, int64_t, char *, size_t, int64_t *);
+  void *silence_arg;
+  struct hook *hooks;      /* queued hook calls (mu) */
+  size_t nhooks, caphooks;
 
   pthread_mutex_t mu;
   pthread_cond_t tcv;      /* timer heap changed, or stopping */
@@ -118,6 +128,7 @@ schedule(struct pager *p, int64_t due, int64_t id)
     return;
   pthread_mutex_lock(&p->mu);
   heap_push(p, due, id);
+  metrics_timers(p->nheap);
   pthread_cond_signal(&p->tcv);
   pthread_mutex_unlock(&p->mu);
 }
@@ -256,6 +267,43 @@ esc_job_fn(struct store *st, void *arg)
     return rc;
   }
   buf_init(&d, 0);
+  if (j->kind == J_OPEN || j->kind == J_TIMER) {
+    /* The incident may have been acknowledged or resolved without a hook
+     * reaching us (a crash between the two commits): follow its state. */
+    memset(&inc, 0, sizeof(inc));
+    if (store_w_get(st, j->incident_id, &inc) == RB_OK) {
+      if (inc.state == INC_RESOLVED && s.phase != ESC_DONE) {
+        esc_resolve(&s);
+        rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
+      } else if (inc.state == INC_ACKED && s.phase == ESC_ACTIVE) {
+        esc_ack(&s, j->now);
+      }
+      if (!rc && s.phase != ESC_DONE && j->p->silenced) {
+        struct am_labels ls;
+        char sid[64];
+        int64_t ends = 0;
+        if (am_labels_from_json(inc.labels_json, &ls) == RB_OK) {
+          if (j->p->silenced(j->p->silence_arg, &ls, j->now, sid, sizeof(sid), &ends)) {
+            /* Silenced: nobody is paged while the silence lasts. */
+            if (j->kind == J_OPEN) {
+              buf_puts(&d, "{\"silence\":");
+              buf_json_str(&d, sid);
+              buf_puts(&d, ",\"effect\":\"not paged while the silence lasts\"}");
+              rc = event(st, j, "silenced", d.data);
+            }
+            if (s.level_due_ms && s.level_due_ms < ends)
+              s.level_due_ms = ends;
+            if (s.progress_due_ms && s.progress_due_ms < ends)
+              s.progress_due_ms = ends;
+            if (s.unavailable_due_ms && s.unavailable_due_ms < ends)
+              s.unavailable_due_ms = ends;
+          }
+          am_labels_free(&ls);
+        }
+      }
+      incident_clear(&inc);
+    }
+  }
   switch (j->kind) {
   case J_OPEN:
   case J_TIMER:
@@ -358,17 +406,59 @@ run_job(struct pager *p, int64_t incident_id, int kind, const char *reason)
   esc_policy_drop(j.pol);
 }
 
-void pager_opened(struct pager *p, int64_t id) { if (p) run_job(p, id, J_OPEN, NULL); }
-void pager_acked(struct pager *p, int64_t id) { if (p) run_job(p, id, J_ACK, NULL); }
-void pager_unacked(struct pager *p, int64_t id) { if (p) run_job(p, id, J_UNACK, NULL); }
-void pager_resolved(struct pager *p, int64_t id) { if (p) run_job(p, id, J_RESOLVE, NULL); }
-
-void
-pager_urgent(struct pager *p, int64_t id, const char *reason)
+static void
+hook(struct pager *p, int64_t id, int kind, const char *reason)
 {
-  if (p)
-    run_job(p, id, J_URGENT, reason);
+  if (!p)
+    return;
+  pthread_mutex_lock(&p->mu);
+  if (p->nhooks == p->caphooks) {
+    size_t cap = p->caphooks ? p->caphooks * 2 : 256;
+    struct hook *h = realloc(p->hooks, cap * sizeof(*h));
+    if (!h) {
+      pthread_mutex_unlock(&p->mu);
+      return; /* the timer catches up with the incident's state */
+    }
+    p->hooks = h;
+    p->caphooks = cap;
+  }
+  p->hooks[p->nhooks].incident_id = id;
+  p->hooks[p->nhooks].kind = kind;
+  p->hooks[p->nhooks].reason = reason ? strdup(reason) : NULL;
+  p->nhooks++;
+  pthread_cond_signal(&p->tcv);
+  pthread_mutex_unlock(&p->mu);
 }
+
+static void
+drain_hooks(struct pager *p)
+{
+  for (;;) {
+    struct hook *h;
+    size_t n;
+    pthread_mutex_lock(&p->mu);
+    h = p->hooks;
+    n = p->nhooks;
+    p->hooks = NULL;
+    p->nhooks = p->caphooks = 0;
+    pthread_mutex_unlock(&p->mu);
+    if (!n) {
+      free(h);
+      return;
+    }
+    for (size_t i = 0; i < n; i++) {
+      run_job(p, h[i].incident_id, h[i].kind, h[i].reason);
+      free(h[i].reason);
+    }
+    free(h);
+  }
+}
+
+void pager_opened(struct pager *p, int64_t id) { hook(p, id, J_OPEN, NULL); }
+void pager_acked(struct pager *p, int64_t id) { hook(p, id, J_ACK, NULL); }
+void pager_unacked(struct pager *p, int64_t id) { hook(p, id, J_UNACK, NULL); }
+void pager_resolved(struct pager *p, int64_t id) { hook(p, id, J_RESOLVE, NULL); }
+void pager_urgent(struct pager *p, int64_t id, const char *reason) { hook(p, id, J_URGENT, reason); }
 
 /* ---- timers --------------------------------------------------------------- */
 
@@ -376,6 +466,7 @@ size_t
 pager_tick(struct pager *p, int64_t now_ms)
 {
   size_t fired = 0;
+  drain_hooks(p);
   for (;;) {
     struct timer t;
     pthread_mutex_lock(&p->mu);
@@ -407,7 +498,7 @@ timer_main(void *arg)
       break;
     }
     due = p->nheap ? p->heap[0].due : 0;
-    if (!due || due > now) {
+    if (!p->nhooks && (!due || due > now)) {
       struct timespec ts;
       int64_t wait = due ? due - now : 60000;
       if (wait > 1000)
@@ -597,6 +688,8 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
   p->st = o->store;
   p->now_fn = o->now_ms;
   p->now_arg = o->now_arg;
+  p->silenced = o->silenced;
+  p->silence_arg = o->silence_arg;
   p->pol = pol;
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->tcv, NULL);
@@ -626,7 +719,7 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
       p->nworkers = i;
       break;
     }
-  if (pthread_create(&p->timer_thread, NULL, timer_main, p) == 0)
+  if (!o->manual && pthread_create(&p->timer_thread, NULL, timer_main, p) == 0)
     p->timer_started = 1;
   /* Incidents opened while no escalation was recorded (a crash between
    * the webhook's commit and the escalation's) start now. */
@@ -687,6 +780,9 @@ pager_stop(struct pager *p)
   for (unsigned i = 0; i < p->nworkers; i++)
     pthread_join(p->workers[i], NULL);
   free(p->workers);
+  for (size_t i = 0; i < p->nhooks; i++)
+    free(p->hooks[i].reason);
+  free(p->hooks);
   free(p->heap);
   free(p->work);
   esc_policy_drop(p->pol);

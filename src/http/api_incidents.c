@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "incident.h"
+#include "pager.h"
 #include "rbtime.h"
 #include "store.h"
 
@@ -193,6 +194,12 @@ act(struct http_req *r, int64_t id, const char *action)
   default:
     return store_failure(r, rc);
   }
+  if (a == ACT_ACK)
+    pager_acked(r->app->pager, id);
+  else if (a == ACT_UNACK)
+    pager_unacked(r->app->pager, id);
+  else if (a == ACT_RESOLVE)
+    pager_resolved(r->app->pager, id);
   buf_init(&b, 0);
   buf_puts(&b, "{\"status\":\"success\",\"message\":");
   buf_json_str(&b, msg);
