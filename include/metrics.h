@@ -68,6 +68,8 @@ void metrics_kube_request(long status);
 /* A page attempt through a method: sent or failed. */
 void metrics_page(const char *method, int sent);
 void metrics_timers(size_t pending);
+/* How late an escalation timer fired after its due time. */
+void metrics_timer_lateness(int64_t late_ms);
 
 /* Appends the exposition text to b; st may be NULL (gauges from the store
  * are then omitted). */

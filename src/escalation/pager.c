@@ -475,7 +475,9 @@ pager_tick(struct pager *p, int64_t now_ms)
       break;
     }
     t = heap_pop(p);
+    metrics_timers(p->nheap);
     pthread_mutex_unlock(&p->mu);
+    metrics_timer_lateness(now_of(p) - t.due);
     run_job(p, t.incident_id, J_TIMER, NULL);
     fired++;
   }

@@ -47,6 +47,7 @@ static struct {
   atomic_ullong timers;
   atomic_ullong kube[5]; /* 2xx, 3xx, 4xx, 5xx, no answer */
   struct histo first_request;
+  struct histo lateness;
   atomic_int reload_ok;
   atomic_llong reload_ts;
   double start_time;
@@ -167,6 +168,7 @@ metrics_page(const char *method, int sent)
 }
 
 void metrics_timers(size_t pending) { atomic_store(&m.timers, pending); }
+void metrics_timer_lateness(int64_t late_ms) { observe(&m.lateness, late_ms * 1000000); }
 
 void metrics_rem_decision(enum rem_decision d) { atomic_fetch_add(&m.decisions[d], 1); }
 void metrics_rem_escalation(void) { atomic_fetch_add(&m.escalations, 1); }
@@ -325,6 +327,9 @@ metrics_render(struct buf *b, struct store *st)
   buf_puts(b, "# HELP runbookd_escalation_timers Escalation timers pending.\n"
               "# TYPE runbookd_escalation_timers gauge\n");
   buf_printf(b, "runbookd_escalation_timers %llu\n", atomic_load(&m.timers));
+  buf_puts(b, "# HELP runbookd_escalation_timer_lateness_seconds How long after its due time an escalation timer fired.\n"
+              "# TYPE runbookd_escalation_timer_lateness_seconds histogram\n");
+  render_histo(b, "runbookd_escalation_timer_lateness_seconds", "", &m.lateness);
 
   buf_puts(b, "# HELP runbookd_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
               "# TYPE runbookd_config_last_reload_successful gauge\n");
