@@ -231,6 +231,48 @@ is_unavailable(const struct esc_policy *pol, const struct incident *inc)
   return r;
 }
 
+/* Several components failing at once: distinct Deployments among open
+ * critical-or-worse incidents opened within the window.  Lists them into
+ * names (comma separated) and returns how many. */
+static unsigned
+failing_components(struct store *st, const struct esc_policy *pol, int64_t now, char *names,
+                   size_t nlen)
+{
+  struct incident_filter f = { INC_OPEN, -1, NULL, 500, 0 };
+  struct incident *v = NULL;
+  size_t n = 0, used = 0;
+  unsigned count = 0;
+  char seen[32][128];
+
+  names[0] = '\0';
+  for (int sev = SEV_EMERGENCY; sev <= SEV_CRITICAL; sev++) {
+    f.severity = sev;
+    if (store_list(st, &f, &v, &n) != RB_OK)
+      continue;
+    for (size_t i = 0; i < n; i++) {
+      struct am_labels ls;
+      const char *d;
+      unsigned k;
+      if (now - v[i].opened_ms > (int64_t)pol->multi_window_s * 1000)
+        continue;
+      if (am_labels_from_json(v[i].labels_json, &ls) != RB_OK)
+        continue;
+      d = am_label(&ls, "deployment");
+      for (k = 0; d && k < count; k++)
+        if (strcmp(seen[k], d) == 0)
+          break;
+      if (d && k == count && count < 32) {
+        snprintf(seen[count++], sizeof(seen[0]), "%s", d);
+        used += (size_t)snprintf(names + used, used < nlen ? nlen - used : 0, "%s%s",
+                                 used ? ", " : "", d);
+      }
+      am_labels_free(&ls);
+    }
+    incidents_free(v, n);
+  }
+  return count;
+}
+
 static rb_status
 esc_job_fn(struct store *st, void *arg)
 {
@@ -263,6 +305,23 @@ esc_job_fn(struct store *st, void *arg)
     if (inc.state == INC_ACKED)
       esc_ack(&s, j->now);
     incident_clear(&inc);
+    if (s.severity <= SEV_CRITICAL && s.severity != SEV_EMERGENCY && j->pol->multi_deployments) {
+      char names[1024], detail[1400];
+      unsigned k = failing_components(st, j->pol, j->now, names, sizeof(names));
+      if (k >= j->pol->multi_deployments) {
+        struct buf e;
+        esc_upgrade(&s, j->pol, j->now);
+        snprintf(detail, sizeof(detail), "%u components failing at once: %s", k, names);
+        buf_init(&e, 0);
+        buf_puts(&e, "{\"severity\":\"emergency\",\"reason\":");
+        buf_json_str(&e, detail);
+        buf_puts(&e, "}");
+        rc = event(st, j, "escalated", e.data ? e.data : "{}");
+        buf_free(&e);
+        if (rc)
+          return rc;
+      }
+    }
   } else if (rc) {
     return rc;
   }
