@@ -225,15 +225,26 @@ check_postgres(const char *conninfo, const char *query, int maintenance, unsigne
   snprintf(opt, sizeof(opt), "SET statement_timeout = %u", timeout_s * 1000);
   PQclear(PQexec(c, opt));
   if (!maintenance) {
-    /* Diagnostics can never write: the whole session is read only. */
-    PQclear(PQexec(c, "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"));
+    /* Diagnostics can never write: one statement (the extended protocol
+     * refuses more), inside a READ ONLY transaction that is rolled back. */
+    r = PQexec(c, "BEGIN TRANSACTION READ ONLY");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+      buf_puts(detail, ",\"error\":");
+      buf_json_str(detail, PQresultErrorMessage(r));
+      goto out;
+    }
+    PQclear(r);
   }
-  r = PQexec(c, query);
+  r = PQexecParams(c, query, 0, NULL, NULL, NULL, NULL, 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
     buf_puts(detail, ",\"error\":");
     buf_json_str(detail, PQresultErrorMessage(r));
+    if (!maintenance)
+      PQclear(PQexec(c, "ROLLBACK"));
     goto out;
   }
+  if (!maintenance)
+    PQclear(PQexec(c, "ROLLBACK"));
   pass = 1;
   buf_puts(detail, ",\"command\":");
   buf_json_str(detail, PQcmdStatus(r));

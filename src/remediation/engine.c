@@ -1021,7 +1021,7 @@ run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
       buf_json_str(&det, s->argv[i]);
     }
     buf_puts(&det, "],\"sent\":false,\"note\":\"dry-run: not executed\"}");
-    tx_event(out, "step succeeded", &det);
+    tx_event(out, "step skipped", &det);
     metrics_rem_step(c->plan->name, "exec", "skipped");
     return S_OK;
   }

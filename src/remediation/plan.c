@@ -479,6 +479,28 @@ parse_step(struct ctx *c, const struct plan *p, const cJSON *o, const char *fiel
     if (m && !cJSON_IsBool(m))
       problem(c, field, "maintenance must be true or false");
     s->max_rows = (unsigned)get_int(c, o, "max_rows", field, 20, 1, 1000, NULL);
+    if (s->query && !s->maintenance) {
+      /* PostgreSQL runs these even in a read-only transaction: they must
+       * be asked for explicitly. */
+      static const char *const maint[] = { "vacuum", "analyze", "analyse", "reindex",
+                                           "cluster", "refresh", "checkpoint" };
+      const char *q = s->query;
+      char word[16];
+      size_t n = 0;
+      while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '(')
+        q++;
+      while (n < sizeof(word) - 1 && isalpha((unsigned char)q[n])) {
+        word[n] = (char)tolower((unsigned char)q[n]);
+        n++;
+      }
+      word[n] = '\0';
+      for (size_t i = 0; i < RB_ARRAY_LEN(maint); i++)
+        if (strcmp(word, maint[i]) == 0)
+          problem(c, field, "%s is maintenance: set \"maintenance\": true to allow it",
+                  maint[i]);
+      if (strchr(s->query, ';') && strchr(s->query, ';')[strspn(strchr(s->query, ';') + 1, " \t\n") + 1])
+        problem(c, field, "one statement per postgres step");
+    }
     break;
   }
   case STEP_EXEC: {

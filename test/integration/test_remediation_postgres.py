@@ -95,14 +95,23 @@ def pgstep(query, **kw):
     return s
 
 
+# Writes a non-maintenance step attempts at run time: the READ ONLY
+# transaction refuses them.
 WRITES = [
     ("insert", "INSERT INTO rb_t VALUES (2)"),
     ("create", "CREATE TABLE rb_evil (i int)"),
-    ("begin-read-write", "BEGIN READ WRITE; INSERT INTO rb_t VALUES (3); COMMIT"),
-    ("start-transaction", "START TRANSACTION READ WRITE; INSERT INTO rb_t VALUES (4); COMMIT"),
-    ("set-off", "SET default_transaction_read_only = off; INSERT INTO rb_t VALUES (5)"),
     ("cte-delete", "WITH x AS (DELETE FROM rb_t RETURNING *) SELECT count(*) FROM x"),
-    ("vacuum", "VACUUM ANALYZE rb_t"),
+]
+# Ways out of the read-only session, and maintenance without
+# "maintenance": true: check-config refuses these plans outright.
+REFUSED_AT_LOAD = [
+    ("begin-read-write", "BEGIN READ WRITE; INSERT INTO rb_t VALUES (3); COMMIT",
+     "one statement per postgres step"),
+    ("start-transaction", "START TRANSACTION READ WRITE; INSERT INTO rb_t VALUES (4); COMMIT",
+     "one statement per postgres step"),
+    ("set-off", "SET default_transaction_read_only = off; INSERT INTO rb_t VALUES (5)",
+     "one statement per postgres step"),
+    ("vacuum", "VACUUM ANALYZE rb_t", "vacuum is maintenance"),
 ]
 
 
@@ -178,6 +187,17 @@ def body(t):
     t.check([r for r in k.requests() if r["method"] == "PATCH"],
             "optional diagnostic: the next step (restart) ran")
 
+    t.section("plans that would leave the read-only session are refused by check-config")
+    bad = rbtest.write_plans(t, "bad-plans",
+                             [plan("pg-x-" + n, [pgstep(q)]) for n, q, _ in REFUSED_AT_LOAD])
+    out = subprocess.run([rbtest.BIN, "check-config", "--remediation.dir=" + bad],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, timeout=30)
+    text = out.stdout.decode("utf-8", "replace")
+    t.eq(out.returncode, 1, "check-config refuses them (exit 1)")
+    for n, q, why in REFUSED_AT_LOAD:
+        t.check(("pg-x-" + n) in text and why in text, "refused %r: %s" % (q, why), text)
+
     t.section("writes from non-maintenance steps fail")
     for n, q in WRITES:
         iid, fin, ev = run("pg-w-" + n)
@@ -185,10 +205,9 @@ def body(t):
         t.check(fin.get("outcome") == "failed" and ev and ev[0]["kind"] == "step failed",
                 "non-maintenance %r: step failed" % q,
                 (ev and ev[0]["kind"], res.get("error") or res.get("command")))
-        if n != "vacuum":
-            t.check("read-only transaction" in res.get("error", ""),
-                    "non-maintenance %r: refused as a read-only transaction" % n,
-                    res.get("error") or res.get("command"))
+        t.check("read-only transaction" in res.get("error", ""),
+                "non-maintenance %r: refused as a read-only transaction" % n,
+                res.get("error") or res.get("command"))
     t.eq(pg.sql("SELECT string_agg(i::text, ',' ORDER BY i) FROM rb_t"), "1",
          "no write reached the table (still the single row 1)")
     t.eq(pg.sql("SELECT count(*) FROM pg_class WHERE relname = 'rb_evil'"), "0",
