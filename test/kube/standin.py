@@ -1954,7 +1954,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": url.query,
                  "headers": {h: self.headers.get(h) for h in ("Content-Type", "Authorization", "Accept",
                                                                "User-Agent") if self.headers.get(h) is not None},
-                 "body": body.decode("utf-8", "replace"), "time": time.time()}
+                 "body": body.decode("utf-8", "replace"), "time": time.time(), "code": 0}
+        # Logged on arrival, so the log is in arrival order and never misses a
+        # request that was already answered; the code is filled in after.
+        cluster.record(entry)
         try:
             try:
                 if standin.token is not None:
@@ -1981,7 +1984,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             entry["code"] = self._code
-            cluster.record(entry)
 
     # -- Kubernetes API
     def route(self, path, query, body_bytes):
