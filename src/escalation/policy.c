@@ -235,7 +235,7 @@ load_severity(struct ctx *c, const cJSON *o, enum severity sev, struct esc_sever
     return;
   }
   unknown_keys(c, o, field, keys, RB_ARRAY_LEN(keys));
-  sp->respond_s = get_uint(c, o, "respond_within_seconds", field, sp->respond_s, 10, 30 * 86400);
+  sp->respond_s = get_uint(c, o, "respond_within_seconds", field, sp->respond_s, 1, 30 * 86400);
   sp->repeat_last = get_uint(c, o, "repeat_last", field, sp->repeat_last, 0, 100);
   v = cJSON_GetObjectItemCaseSensitive(o, "path");
   if (v) {
