@@ -43,6 +43,7 @@ struct http_req {
   int responded;           /* a response was queued */
   size_t discarded;        /* body bytes dropped past the limit */
   int too_large;           /* the body passed its limit: answer 413 */
+  const char *actor;       /* the API token's name, when one authorized it */
   /* POST /webhook while its store job is queued (api_webhook.c). */
   enum webhook_state wh_state;
   struct am_payload *payload;

@@ -178,6 +178,8 @@ act(struct http_req *r, int64_t id, const char *action)
   if (v)
     snprintf(comment, sizeof(comment), "%s", v->valuestring);
   cJSON_Delete(root);
+  if (!by[0] && r->actor)
+    snprintf(by, sizeof(by), "%s", r->actor); /* the token names who acts */
   if (!by[0])
     return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "by: who is acting is required");
   if (a == ACT_COMMENT && !comment[0])

@@ -4,6 +4,7 @@
  */
 #include "http.h"
 #include "config.h"
+#include "apiauth.h"
 #include "daemon.h"
 #include "log.h"
 #include "rbtime.h"
@@ -59,24 +60,29 @@ http_resume(struct http_req *r)
 
 enum body_kind { NO_BODY = 0, WEBHOOK_BODY, API_BODY };
 
+/* Who may call a route: nobody checked; the webhook's credentials; API
+ * tokens (or the webhook's credentials when no token is configured); API
+ * tokens with the admin role. */
+enum route_auth { AUTH_NONE = 0, AUTH_WEBHOOK, AUTH_API, AUTH_ADMIN };
+
 struct route {
   const char *path;
   int prefix;               /* also matches path + "/..." */
   const char *methods;      /* space separated, for Allow */
   enum http_handler metric;
   http_handler_fn fn;
-  int auth;
+  enum route_auth auth;
   enum body_kind body;
 };
 
 static const struct route routes[] = {
-  { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, 1, WEBHOOK_BODY },
-  { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, 1, API_BODY },
-  { "/metrics", 0, "GET HEAD", H_METRICS, api_metrics, 0, NO_BODY },
-  { "/-/healthy", 0, "GET HEAD", H_HEALTH, api_healthy, 0, NO_BODY },
-  { "/-/ready", 0, "GET HEAD", H_HEALTH, api_ready, 0, NO_BODY },
-  { "/-/reload", 0, "POST PUT", H_RELOAD, api_reload, 1, NO_BODY },
-  { "/", 0, "GET HEAD", H_OTHER, api_index, 0, NO_BODY },
+  { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, AUTH_WEBHOOK, WEBHOOK_BODY },
+  { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, AUTH_API, API_BODY },
+  { "/metrics", 0, "GET HEAD", H_METRICS, api_metrics, AUTH_NONE, NO_BODY },
+  { "/-/healthy", 0, "GET HEAD", H_HEALTH, api_healthy, AUTH_NONE, NO_BODY },
+  { "/-/ready", 0, "GET HEAD", H_HEALTH, api_ready, AUTH_NONE, NO_BODY },
+  { "/-/reload", 0, "POST PUT", H_RELOAD, api_reload, AUTH_ADMIN, NO_BODY },
+  { "/", 0, "GET HEAD", H_OTHER, api_index, AUTH_NONE, NO_BODY },
 };
 
 static const struct route *
@@ -215,7 +221,26 @@ first_call(struct http_req *r, const struct route *rt)
                            rt->methods, "method %s is not allowed on %s (allowed: %s)",
                            r->method, rt->path, rt->methods);
   }
-  if (rt->auth && !auth_check(r->cfg, r->conn, &why)) {
+  if (rt->auth >= AUTH_API && r->cfg->api_auth && r->cfg->api_auth->n) {
+    /* API tokens with roles: reading needs read, acting needs respond,
+     * reloading needs admin. */
+    enum api_role need = rt->auth == AUTH_ADMIN                                      ? ROLE_ADMIN
+                         : strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0 ? ROLE_READ
+                                                                                        : ROLE_RESPOND;
+    enum api_role have = apiauth_check(r->cfg->api_auth,
+                                       MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                                   MHD_HTTP_HEADER_AUTHORIZATION),
+                                       &r->actor, &why);
+    if (have == ROLE_NONE) {
+      rblog(LOG_WARN, "request refused", "path", r->url, "reason", why, NULL);
+      return reply_error_hdr(r, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                             "Bearer realm=\"runbookd\"", "%s", why);
+    }
+    if (have < need)
+      return http_reply_error(r, MHD_HTTP_FORBIDDEN,
+                              "token %s has role %s; %s %s needs role %s", r->actor,
+                              api_role_name(have), r->method, rt->path, api_role_name(need));
+  } else if (rt->auth && !auth_check(r->cfg, r->conn, &why)) {
     if (rt->body == WEBHOOK_BODY)
       metrics_webhook(WH_UNAUTHORIZED);
     rblog(LOG_WARN, "request refused", "path", r->url, "reason", why, NULL);
