@@ -1433,7 +1433,7 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
   am_labels_free(&c.labels);
   plan_set_drop(c.plans);
   incident_clear(&inc);
-  run_and_free(e, run, received_ns);
+  run_and_free(e, run, c.measured ? 0 : received_ns); /* measured once */
   return;
 out:
   am_labels_free(&c.labels);
