@@ -78,7 +78,8 @@ def case_slow_patch(t, k):
     d.kill9()
     # The delayed PATCH completes at the stand-in after runbookd died: the
     # change is applied but runbookd never saw the answer.
-    t.check(rbtest.wait_for(lambda: [r for r in writes(k) if r["path"] == DEP], 10),
+    t.check(rbtest.wait_for(lambda: [r for r in writes(k) if r["path"] == DEP
+                                     and r.get("done")], 10),
             "slow patch: the in-flight PATCH was applied after the kill")
     d.restart()
     fin = rbtest.wait_finished(d, iid, 30) or {}
@@ -171,7 +172,8 @@ def case_slow_delete(t, k):
     t.check(rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10),
             "slow delete: the first DELETE reached the stand-in")
     d.kill9()
-    t.check(rbtest.wait_for(lambda: [r for r in k.requests() if r["method"] == "DELETE"], 10),
+    t.check(rbtest.wait_for(lambda: [r for r in k.requests() if r["method"] == "DELETE"
+                                     and r.get("done")], 10),
             "slow delete: the in-flight DELETE was applied after the kill")
     d.restart()
     fin = rbtest.wait_finished(d, iid, 30) or {}

@@ -1954,7 +1954,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = {"method": self.command, "path": path, "query": url.query,
                  "headers": {h: self.headers.get(h) for h in ("Content-Type", "Authorization", "Accept",
                                                                "User-Agent") if self.headers.get(h) is not None},
-                 "body": body.decode("utf-8", "replace"), "time": time.time(), "code": 0}
+                 "body": body.decode("utf-8", "replace"), "time": time.time(), "code": 0,
+                 "done": False}
         # Logged on arrival, so the log is in arrival order and never misses a
         # request that was already answered; the code is filled in after.
         cluster.record(entry)
@@ -1984,6 +1985,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         finally:
             entry["code"] = self._code
+            entry["done"] = True
 
     # -- Kubernetes API
     def route(self, path, query, body_bytes):
