@@ -1,0 +1,865 @@
+/*
+ * Unit tests for the pager (src/escalation/pager.c) over a real SQLite
+ * store in a temporary folder: the pager runs in manual mode with a
+ * stepped clock (pager_tick), pages land in the outbox and are sent by the
+ * notifier workers to a loopback HTTP receiver run by the test (or to a
+ * closed port), and every outcome is read back from the timeline.  Covers
+ * the walk through every level, method fallback, ack/unack/resolve hooks,
+ * a restart in the middle of an escalation (no page repeated, the next
+ * level once, unsent pages sent with the same delivery id), and 100
+ * incidents at once.
+ */
+#include "buf.h"
+#include "config.h"
+#include "escalation.h"
+#include "incident.h"
+#include "metrics.h"
+#include "pager.h"
+#include "payload.h"
+#include "store.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S 1000LL
+#define T0 1700000000000LL
+
+/* ------------------------------------------------------ loopback receiver */
+
+#define MAX_REQS 2048
+
+struct req {
+  char path[128];
+  char delivery[96];
+  char event[32];
+};
+
+static struct {
+  int fd;
+  int port;
+  pthread_t th;
+  atomic_int stop;
+  atomic_int delay_ms;  /* before answering each request */
+  pthread_mutex_t mu;
+  struct req reqs[MAX_REQS];
+  size_t n;
+} rx;
+
+static void
+header_value(const char *head, const char *name, char *out, size_t len)
+{
+  const char *p = head;
+  size_t nl = strlen(name);
+  out[0] = '\0';
+  while ((p = strchr(p, '\n')) != NULL) {
+    p++;
+    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1, *e;
+      while (*v == ' ')
+        v++;
+      e = strpbrk(v, "\r\n");
+      snprintf(out, len, "%.*s", (int)(e ? e - v : (long)strlen(v)), v);
+      return;
+    }
+  }
+}
+
+static void
+serve_one(int c)
+{
+  char buf[65536];
+  size_t got = 0;
+  ssize_t r;
+  char *end = NULL, cl[32];
+  long want;
+  struct req q;
+  static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                           "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+
+  while (got < sizeof(buf) - 1 && !(end = strstr(buf, "\r\n\r\n"))) {
+    r = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+    if (r <= 0)
+      return;
+    got += (size_t)r;
+    buf[got] = '\0';
+  }
+  if (!end)
+    return;
+  *end = '\0';
+  header_value(buf, "Content-Length", cl, sizeof(cl));
+  want = atol(cl);
+  while ((long)(got - (size_t)(end + 4 - buf)) < want && got < sizeof(buf) - 1) {
+    r = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  memset(&q, 0, sizeof(q));
+  sscanf(buf, "%*s %127s", q.path);
+  header_value(buf, "X-Runbookd-Delivery", q.delivery, sizeof(q.delivery));
+  header_value(buf, "X-Runbookd-Event", q.event, sizeof(q.event));
+  if (atomic_load(&rx.delay_ms))
+    usleep((useconds_t)atomic_load(&rx.delay_ms) * 1000);
+  pthread_mutex_lock(&rx.mu);
+  if (rx.n < MAX_REQS)
+    rx.reqs[rx.n++] = q;
+  pthread_mutex_unlock(&rx.mu);
+  (void)!send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+}
+
+static void *
+rx_main(void *arg)
+{
+  (void)arg;
+  while (!atomic_load(&rx.stop)) {
+    struct pollfd pf = { rx.fd, POLLIN, 0 };
+    int c;
+    if (poll(&pf, 1, 50) <= 0)
+      continue;
+    c = accept(rx.fd, NULL, NULL);
+    if (c < 0)
+      continue;
+    serve_one(c);
+    close(c);
+  }
+  return NULL;
+}
+
+static void
+rx_start(void)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET };
+  socklen_t al = sizeof(a);
+  int one = 1;
+  rx.fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(rx.fd, 0);
+  setsockopt(rx.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(rx.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(listen(rx.fd, 256), 0);
+  getsockname(rx.fd, (struct sockaddr *)&a, &al);
+  rx.port = ntohs(a.sin_port);
+  rx.n = 0;
+  atomic_store(&rx.stop, 0);
+  atomic_store(&rx.delay_ms, 0);
+  pthread_mutex_init(&rx.mu, NULL);
+  cr_assert_eq(pthread_create(&rx.th, NULL, rx_main, NULL), 0);
+}
+
+static void
+rx_stop(void)
+{
+  atomic_store(&rx.stop, 1);
+  pthread_join(rx.th, NULL);
+  close(rx.fd);
+}
+
+static size_t
+rx_count(const char *path_prefix, const char *event)
+{
+  size_t c = 0;
+  pthread_mutex_lock(&rx.mu);
+  for (size_t i = 0; i < rx.n; i++)
+    if ((!path_prefix || strncmp(rx.reqs[i].path, path_prefix, strlen(path_prefix)) == 0)
+        && (!event || strcmp(rx.reqs[i].event, event) == 0))
+      c++;
+  pthread_mutex_unlock(&rx.mu);
+  return c;
+}
+
+static size_t
+rx_total(void)
+{
+  size_t n;
+  pthread_mutex_lock(&rx.mu);
+  n = rx.n;
+  pthread_mutex_unlock(&rx.mu);
+  return n;
+}
+
+/* A port nothing listens on. */
+static int
+closed_port(void)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET };
+  socklen_t al = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, (struct sockaddr *)&a, sizeof(a));
+  getsockname(fd, (struct sockaddr *)&a, &al);
+  port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* ------------------------------------------------------- store and pager */
+
+static char dir[64];
+static struct store *st;
+static struct pager *pg;
+static struct severity_map sevmap;
+static atomic_llong clock_ms;
+static const struct payload_limits lim = { 1000, 64, 256, 4096, 8192, 32 };
+
+static int64_t
+now_fn(void *arg)
+{
+  (void)arg;
+  return (int64_t)atomic_load(&clock_ms);
+}
+
+static void
+open_store(void)
+{
+  struct store_options o = { .sqlite_dir = dir };
+  char err[RB_ERRLEN];
+  cr_assert_eq(store_open(&o, &st, err), RB_OK, "%s", err);
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+  char path[256];
+  FILE *f;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* Contacts a, b, c reach the receiver by signed webhook (/hook/<id>);
+ * "dead" has a webhook on a closed port and a phone at the receiver;
+ * "gone" only a closed port.  critical: a -> b -> c, 60 s, repeat once;
+ * high: dead (webhook, then phone); low: gone.  Others: a. */
+static struct esc_policy *
+make_policy(const char *extra)
+{
+  char json[8192], cfg[128];
+  struct config_errors errs;
+  struct esc_policy *p;
+  int port = rx.port, down = closed_port();
+
+  write_file("hmac", "pager-test-hmac-key\n");
+  snprintf(cfg, sizeof(cfg), "%s/runbookd.json", dir);
+  snprintf(json, sizeof(json),
+           "{%s%s\"policy\":{"
+           "\"emergency\":{\"path\":[\"a\",\"b\"],\"methods\":[\"webhook\"],\"respond_within_seconds\":30},"
+           "\"critical\":{\"path\":[\"a\",\"b\",\"c\"],\"methods\":[\"webhook\"],"
+           "\"respond_within_seconds\":60,\"repeat_last\":1},"
+           "\"high\":{\"path\":[\"dead\",\"a\"],\"methods\":[\"webhook\",\"phone\"],"
+           "\"respond_within_seconds\":60},"
+           "\"medium\":{\"path\":[\"a\"],\"methods\":[\"webhook\"]},"
+           "\"low\":{\"path\":[\"gone\"],\"methods\":[\"webhook\"]}},"
+           "\"contacts\":{"
+           "\"a\":{\"name\":\"Alice\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/a\",\"secret_file\":\"hmac\"}},"
+           "\"b\":{\"name\":\"Bob\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/b\",\"secret_file\":\"hmac\"}},"
+           "\"c\":{\"name\":\"Carol\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/c\",\"secret_file\":\"hmac\"}},"
+           "\"dead\":{\"name\":\"Dave\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/dead\",\"secret_file\":\"hmac\"},"
+           "\"phone\":{\"url\":\"http://127.0.0.1:%d/phone/dead\",\"to\":\"+15550001\"}},"
+           "\"gone\":{\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/gone\",\"secret_file\":\"hmac\"}}},"
+           "\"notifiers\":{\"timeout_seconds\":2,\"retries\":0,\"backoff_ms\":1}}",
+           extra ? extra : "", extra && *extra ? "," : "", port, port, port, down, port, down);
+  config_errors_init(&errs);
+  p = esc_policy_load(json, cfg, &errs);
+  if (!p)
+    cr_assert_fail("policy: %s: %s", errs.head ? errs.head->where : "?",
+                   errs.head ? errs.head->what : "?");
+  config_errors_free(&errs);
+  return p;
+}
+
+static void
+start_pager(const char *extra, unsigned workers)
+{
+  struct pager_options o;
+  char err[RB_ERRLEN] = "";
+  memset(&o, 0, sizeof(o));
+  o.store = st;
+  o.workers = workers;
+  o.now_ms = now_fn;
+  o.manual = 1;
+  cr_assert_eq(pager_start(&o, make_policy(extra), &pg, err), RB_OK, "%s", err);
+}
+
+static void
+setup(void)
+{
+  snprintf(dir, sizeof(dir), "/tmp/rbpagerXXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  severity_map_defaults(&sevmap);
+  atomic_store(&clock_ms, T0);
+  metrics_init();
+  rx_start();
+  open_store();
+  pg = NULL;
+}
+
+static void
+teardown(void)
+{
+  char cmd[128];
+  pager_stop(pg);
+  store_close(st);
+  rx_stop();
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_assert_eq(WEXITSTATUS(system(cmd)), 0);
+}
+
+TestSuite(pager, .init = setup, .fini = teardown, .timeout = 60);
+
+/* Opens n incidents (alertname name-<i>) at the clock's time. */
+static void
+open_incidents(const char *name, const char *severity, size_t n, int64_t *ids)
+{
+  struct buf b;
+  struct am_payload *p;
+  struct ingest_result r;
+  char err[RB_ERRLEN];
+
+  buf_init(&b, 0);
+  buf_puts(&b, "{\"version\":\"4\",\"status\":\"firing\",\"receiver\":\"hook\",\"alerts\":[");
+  for (size_t i = 0; i < n; i++)
+    buf_printf(&b,
+               "%s{\"status\":\"firing\",\"labels\":{\"alertname\":\"%s\",\"idx\":\"%zu\","
+               "\"namespace\":\"ran-optimization\",\"deployment\":\"dep-%zu\",\"severity\":\"%s\"},"
+               "\"annotations\":{\"summary\":\"s\"},\"startsAt\":\"2026-12-03T15:00:00Z\","
+               "\"endsAt\":\"0001-01-01T00:00:00Z\"}",
+               i ? "," : "", name, i, i, severity);
+  buf_puts(&b, "]}");
+  cr_assert_eq(payload_parse(b.data, b.len, &lim, &p, err, sizeof(err)), RB_OK, "%s", err);
+  cr_assert_eq(incident_ingest(st, p, &sevmap, now_fn(NULL), &r), RB_OK);
+  cr_assert_eq(r.n, n);
+  for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(r.outcome[i], INGEST_NEW);
+    ids[i] = r.incident_id[i];
+  }
+  ingest_result_free(&r);
+  payload_free(p);
+  buf_free(&b);
+}
+
+static int64_t
+open_one(const char *name, const char *severity)
+{
+  int64_t id;
+  open_incidents(name, severity, 1, &id);
+  pager_opened(pg, id);
+  return id;
+}
+
+static size_t
+pending(void)
+{
+  struct page_row *v = NULL;
+  size_t n = 0;
+  cr_assert_eq(store_pages_pending(st, &v, &n), RB_OK);
+  page_rows_free(v, n);
+  return n;
+}
+
+/* Bounded poll until the outbox is empty (the workers sent everything and
+ * recorded the outcomes). */
+static void
+wait_drained(void)
+{
+  struct timespec ts = { 0, 10 * 1000000 };
+  for (int i = 0; i < 1500; i++) {
+    if (pending() == 0)
+      return;
+    nanosleep(&ts, NULL);
+  }
+  cr_assert_fail("the outbox did not drain within 15 s (%zu pending)", pending());
+}
+
+static size_t
+tick(int64_t t)
+{
+  size_t n;
+  atomic_store(&clock_ms, t);
+  n = pager_tick(pg, t);
+  wait_drained();
+  return n;
+}
+
+/* Events of a kind on an incident's timeline whose detail contains sub. */
+static size_t
+events(int64_t id, const char *kind, const char *sub)
+{
+  struct tl_event *ev = NULL;
+  size_t n = 0, c = 0;
+  cr_assert_eq(store_timeline(st, id, &ev, &n), RB_OK);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(ev[i].kind, kind) == 0 && (!sub || (ev[i].detail && strstr(ev[i].detail, sub))))
+      c++;
+  tl_events_free(ev, n);
+  return c;
+}
+
+static void
+dump_timeline(int64_t id)
+{
+  struct tl_event *ev = NULL;
+  size_t n = 0;
+  store_timeline(st, id, &ev, &n);
+  for (size_t i = 0; i < n; i++)
+    cr_log_info("  %s %s", ev[i].kind, ev[i].detail ? ev[i].detail : "");
+  tl_events_free(ev, n);
+}
+
+static void
+act(int64_t id, enum incident_action a)
+{
+  char msg[RB_ERRLEN];
+  cr_assert_eq(incident_act(st, id, a, "alice", NULL, now_fn(NULL), msg), RB_OK, "%s", msg);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+Test(pager, walks_every_level_then_progress_and_resolution)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":1800", 2);
+  id = open_one("HighLatency", "critical");
+  cr_expect_eq(tick(T0), 0, "the open hook, no timer yet");
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1, "first notice to the first level at open");
+  cr_expect_eq(events(id, "paged", "\"method\":\"webhook\""), 1);
+  cr_expect_eq(events(id, "paged", "Alice"), 1);
+  cr_expect_eq(pager_pending(pg), 1);
+
+  tick(T0 + 59 * S);
+  cr_expect_eq(rx_total(), 1, "nothing before the window ends");
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "level 2 after 60 s");
+  cr_expect_eq(events(id, "escalated", "\"level\":1"), 1);
+  cr_expect_eq(events(id, "paged", "Bob"), 1);
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "level 3");
+  tick(T0 + 180 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 2, "the last level once more (repeat_last 1)");
+  cr_expect_eq(events(id, "escalation exhausted", NULL), 0);
+  tick(T0 + 240 * S);
+  cr_expect_eq(events(id, "escalation exhausted", NULL), 1);
+  cr_expect_eq(rx_total(), 4);
+  tick(T0 + 1000 * S);
+  cr_expect_eq(rx_total(), 4, "exhausted: no more level pages");
+
+  tick(T0 + 1800 * S);
+  cr_expect_eq(events(id, "progress update", NULL), 1);
+  cr_expect_eq(rx_count(NULL, "progress"), 3, "a progress update to each of the three paged");
+  tick(T0 + 3600 * S);
+  cr_expect_eq(events(id, "progress update", NULL), 2);
+  cr_expect_eq(rx_count(NULL, "progress"), 6);
+
+  atomic_store(&clock_ms, T0 + 4000 * S);
+  act(id, ACT_RESOLVE);
+  pager_resolved(pg, id);
+  tick(T0 + 4000 * S);
+  cr_expect_eq(rx_count("/hook/a", "resolved"), 1);
+  cr_expect_eq(rx_count("/hook/b", "resolved"), 1);
+  cr_expect_eq(rx_count("/hook/c", "resolved"), 1);
+  tick(T0 + 10 * 3600 * S);
+  cr_expect_eq(rx_count(NULL, "progress"), 6, "resolved: no progress updates");
+  cr_expect_eq(rx_total(), 13, "4 level pages, 2 x 3 progress, 3 resolved: %zu", rx_total());
+  cr_expect_eq(pager_pending(pg) <= 1, 1);
+  if (rx_total() != 13) {
+    dump_timeline(id);
+    for (size_t i = 0; i < rx.n; i++)
+      cr_log_info("rx %s %s %s", rx.reqs[i].path, rx.reqs[i].event, rx.reqs[i].delivery);
+  }
+}
+
+Test(pager, first_page_delay_and_timers_never_early)
+{
+  int64_t id;
+  start_pager("\"first_page_delay_seconds\":30,\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  cr_expect_eq(rx_total(), 0);
+  tick(T0 + 29 * S);
+  cr_expect_eq(rx_total(), 0);
+  tick(T0 + 30 * S);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+  cr_expect_eq(events(id, "paged", NULL), 1);
+}
+
+Test(pager, method_fallback_records_every_attempt)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("DiskFull", "high");
+  tick(T0);
+  cr_expect_eq(events(id, "page failed", "\"method\":\"webhook\""), 1,
+               "the webhook on a closed port fails");
+  cr_expect_eq(events(id, "paged", "\"method\":\"phone\""), 1, "then the phone delivers");
+  cr_expect_eq(rx_count("/phone/dead", NULL), 1);
+  cr_expect_eq(rx_count("/hook/dead", NULL), 0);
+  cr_expect_eq(pending(), 0, "the page is done");
+}
+
+Test(pager, unreachable_contact_is_page_failed)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("LowThing", "low");
+  tick(T0);
+  cr_expect_eq(events(id, "page failed", "\"attempts\":1"), 1, "retries 0: one attempt");
+  cr_expect_eq(events(id, "paged", NULL), 0);
+  cr_expect_eq(pending(), 0, "a failed page leaves the outbox too");
+}
+
+/* Hooks only queue; pager_tick drains them. */
+Test(pager, ack_unack_resolve_hooks)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":600", 2);
+  id = open_one("HighLatency", "critical");
+  pager_opened(pg, id);
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1, "two open hooks, one first notice");
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1);
+
+  atomic_store(&clock_ms, T0 + 70 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  cr_expect_eq(pending(), 0, "the hook only queued");
+  cr_expect_eq(rx_count(NULL, "acknowledged"), 0);
+  tick(T0 + 70 * S);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "acknowledged notice to those paged");
+  cr_expect_eq(rx_count("/hook/b", "acknowledged"), 1);
+  tick(T0 + 120 * S);
+  tick(T0 + 500 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 0, "acked: the next level is not paged");
+  tick(T0 + 600 * S);
+  cr_expect_eq(rx_count(NULL, "progress"), 2, "progress updates go on while acked");
+  cr_expect_eq(events(id, "progress update", NULL), 1);
+
+  atomic_store(&clock_ms, T0 + 700 * S);
+  act(id, ACT_UNACK);
+  pager_unacked(pg, id);
+  tick(T0 + 700 * S);
+  tick(T0 + 759 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 0, "unack: the current level has its full window");
+  tick(T0 + 760 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "then the next level");
+
+  atomic_store(&clock_ms, T0 + 800 * S);
+  act(id, ACT_RESOLVE);
+  pager_resolved(pg, id);
+  tick(T0 + 800 * S);
+  cr_expect_eq(rx_count(NULL, "resolved"), 3, "resolution notice to everyone paged");
+  tick(T0 + 9000 * S);
+  cr_expect_eq(rx_count(NULL, "progress"), 2, "nothing after resolution");
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1);
+}
+
+/* The incident was acknowledged but the hook never arrived (a crash
+ * between the API's commit and the hook): the timer follows the stored
+ * state and pages nobody. */
+Test(pager, timer_follows_the_incident_state_without_hooks)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "acked in the store: no escalation");
+  atomic_store(&clock_ms, T0 + 70 * S);
+  act(id, ACT_RESOLVE);
+  pager_pending(pg);
+  tick(T0 + 10000 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0);
+}
+
+Test(pager, urgent_pages_at_once)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  tick(T0 + 60 * S);
+  atomic_store(&clock_ms, T0 + 65 * S);
+  pager_urgent(pg, id, "step restart failed: 500 from the API server");
+  tick(T0 + 65 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 2, "the current level again, at once");
+  cr_expect_eq(events(id, "escalated", "step restart failed"), 1, "with the reason");
+  tick(T0 + 124 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 0, "its window starts again");
+  tick(T0 + 125 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 1);
+}
+
+Test(pager, urgent_before_the_open_hook_starts_the_escalation)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0,\"first_page_delay_seconds\":300", 1);
+  open_incidents("HighLatency", "critical", 1, &id);
+  pager_urgent(pg, id, "refused by the rate limit");
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", NULL), 1, "paged at once despite the first-page delay");
+  cr_expect_eq(events(id, "escalated", "rate limit"), 1);
+}
+
+/* A ServiceDown-like incident still open after unavailable.after_seconds
+ * becomes an emergency: the emergency path is paged from its first level,
+ * and the incident's severity is raised (docs/escalation.md, Triggers). */
+Test(pager, unavailable_becomes_an_emergency)
+{
+  int64_t id;
+  struct incident inc;
+
+  start_pager("\"progress_interval_seconds\":0,\"unavailable\":{\"after_seconds\":90}", 1);
+  id = open_one("ServiceDown", "critical");
+  tick(T0);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 1);
+  tick(T0 + 90 * S);
+  cr_expect_eq(events(id, "escalated", "\"severity\":\"emergency\""), 1);
+  cr_expect_eq(rx_count("/hook/a", NULL), 2, "the emergency path from its first level (a)");
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 2, "then its next level after the emergency window");
+  memset(&inc, 0, sizeof(inc));
+  cr_assert_eq(store_get(st, id, &inc), RB_OK);
+  cr_expect_eq(inc.severity, SEV_EMERGENCY,
+               "the incident's severity is raised to emergency (stored: %s)",
+               severity_name(inc.severity));
+  incident_clear(&inc);
+}
+
+/* Every page has its own delivery id ("unique per page", notify.h), even
+ * when two jobs for one incident run in the same millisecond. */
+Test(pager, delivery_ids_are_unique)
+{
+  int64_t id;
+  char seen[64][96];
+  size_t n = 0, dups = 0;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  tick(T0 + 60 * S);
+  atomic_store(&clock_ms, T0 + 61 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  act(id, ACT_RESOLVE);
+  pager_resolved(pg, id);
+  tick(T0 + 61 * S);
+  cr_expect_eq(rx_total(), 6, "2 pages, 2 acknowledged, 2 resolved");
+  pthread_mutex_lock(&rx.mu);
+  for (size_t i = 0; i < rx.n && n < 64; i++) {
+    for (size_t k = 0; k < n; k++)
+      if (strcmp(seen[k], rx.reqs[i].delivery) == 0) {
+        dups++;
+        cr_log_error("delivery id %s sent for two different pages (%s %s)", seen[k],
+                     rx.reqs[i].path, rx.reqs[i].event);
+      }
+    snprintf(seen[n++], sizeof(seen[0]), "%s", rx.reqs[i].delivery);
+  }
+  pthread_mutex_unlock(&rx.mu);
+  cr_expect_eq(dups, 0, "every page has its own X-Runbookd-Delivery");
+}
+
+/* Restart in the middle of an escalation: nothing repeated, the next level
+ * fires once at its due time. */
+Test(pager, restart_mid_escalation)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 2);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_total(), 2);
+  pager_stop(pg);
+  pg = NULL;
+  store_close(st);
+  st = NULL;
+
+  open_store();
+  atomic_store(&clock_ms, T0 + 90 * S);
+  start_pager("\"progress_interval_seconds\":0", 2);
+  cr_expect_eq(pager_pending(pg), 1, "the timer was reloaded from the store");
+  tick(T0 + 90 * S);
+  cr_expect_eq(rx_total(), 2, "nothing is repeated at start");
+  tick(T0 + 119 * S);
+  cr_expect_eq(rx_total(), 2);
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "the next level at its due time");
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 1, "once");
+  cr_expect_eq(rx_count("/hook/a", NULL), 1);
+  cr_expect_eq(rx_count("/hook/b", NULL), 1);
+  cr_expect_eq(events(id, "paged", NULL), 3);
+}
+
+/* Pages still in the outbox at a stop are sent after the restart, with the
+ * delivery id they were stored with, and no page is sent twice. */
+Test(pager, unsent_pages_are_sent_after_restart_with_the_same_delivery_id)
+{
+  int64_t ids[20];
+  struct page_row *v = NULL;
+  size_t n = 0;
+  char want[20][96];
+  size_t nwant = 0, before;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  open_incidents("Batch", "critical", 20, ids);
+  for (int i = 0; i < 20; i++)
+    pager_opened(pg, ids[i]);
+  atomic_store(&rx.delay_ms, 100); /* one worker, 100 ms a page */
+  pager_tick(pg, T0);
+  usleep(150 * 1000);
+  pager_stop(pg); /* the worker finishes the page in flight and stops */
+  pg = NULL;
+  before = rx_total();
+  cr_assert_eq(store_pages_pending(st, &v, &n), RB_OK);
+  cr_expect_gt(n, 0, "pages were left in the outbox");
+  cr_expect_lt(before, 20);
+  cr_expect_eq(before + n, 20, "each page either sent and done, or pending");
+  for (size_t i = 0; i < n && nwant < 20; i++)
+    snprintf(want[nwant++], sizeof(want[0]), "%s", v[i].delivery_id);
+  page_rows_free(v, n);
+  store_close(st);
+  st = NULL;
+
+  atomic_store(&rx.delay_ms, 0);
+  open_store();
+  atomic_store(&clock_ms, T0 + S);
+  start_pager("\"progress_interval_seconds\":0", 2);
+  tick(T0 + S);
+  cr_expect_eq(rx_total(), 20, "every first notice exactly once");
+  pthread_mutex_lock(&rx.mu);
+  for (size_t k = 0; k < nwant; k++) {
+    size_t found = 0;
+    for (size_t i = before; i < rx.n; i++)
+      found += strcmp(rx.reqs[i].delivery, want[k]) == 0;
+    cr_expect_eq(found, 1, "pending page %s re-sent once with its delivery id", want[k]);
+  }
+  pthread_mutex_unlock(&rx.mu);
+  for (int i = 0; i < 20; i++)
+    cr_expect_eq(events(ids[i], "paged", NULL), 1, "incident %d paged once", i);
+}
+
+/* An incident opened while the pager was down (a crash between the
+ * webhook's commit and the escalation's) is found at start and paged. */
+Test(pager, incident_without_escalation_row_is_paged_at_start)
+{
+  int64_t id;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  pager_stop(pg);
+  pg = NULL;
+  open_incidents("Orphan", "critical", 1, &id);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+  cr_expect_eq(events(id, "paged", NULL), 1);
+}
+
+Test(pager, hundred_incidents_at_once, .timeout = 120)
+{
+  int64_t ids[100];
+  char seen[100][96];
+  size_t dups = 0;
+
+  /* distinct deployments: keep the multi-component trigger out of it */
+  start_pager("\"progress_interval_seconds\":0,\"multi_component\":{\"deployments\":0}", 4);
+  open_incidents("Storm", "critical", 100, ids);
+  for (int i = 0; i < 100; i++)
+    pager_opened(pg, ids[i]);
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 100);
+  cr_expect_eq(pager_pending(pg), 100);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 100);
+  for (int i = 0; i < 100; i++) {
+    cr_expect_eq(events(ids[i], "paged", NULL), 2, "incident %d", i);
+    cr_expect_eq(events(ids[i], "escalated", NULL), 1, "incident %d: %zu escalated", i,
+                 events(ids[i], "escalated", NULL));
+  }
+  pthread_mutex_lock(&rx.mu);
+  for (size_t i = 0; i < 100; i++) {
+    snprintf(seen[i], sizeof(seen[0]), "%s", rx.reqs[i].delivery);
+    for (size_t k = 0; k < i; k++)
+      dups += strcmp(seen[k], seen[i]) == 0;
+  }
+  pthread_mutex_unlock(&rx.mu);
+  cr_expect_eq(dups, 0);
+  for (int i = 0; i < 100; i++) {
+    atomic_store(&clock_ms, T0 + 70 * S);
+    act(ids[i], ACT_RESOLVE);
+    pager_resolved(pg, ids[i]);
+  }
+  tick(T0 + 70 * S);
+  cr_expect_eq(rx_count(NULL, "resolved"), 200);
+  tick(T0 + 100000 * S);
+  cr_expect_eq(rx_total(), 400);
+}
+
+/* Three critical incidents on three Deployments within the window: the
+ * newest becomes an emergency and the emergency path is paged. */
+Test(pager, several_components_at_once_make_an_emergency)
+{
+  int64_t ids[3];
+  start_pager("\"progress_interval_seconds\":0,"
+              "\"multi_component\":{\"deployments\":3,\"within_seconds\":600}", 1);
+  open_incidents("Multi", "critical", 2, ids);
+  pager_opened(pg, ids[0]);
+  pager_opened(pg, ids[1]);
+  tick(T0);
+  cr_expect_eq(events(ids[0], "escalated", NULL), 0);
+  cr_expect_eq(events(ids[1], "escalated", NULL), 0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  {
+    /* a third Deployment */
+    struct am_payload *p;
+    struct ingest_result r;
+    char err[RB_ERRLEN];
+    const char *body
+      = "{\"version\":\"4\",\"status\":\"firing\",\"receiver\":\"hook\",\"alerts\":[{\"status\":"
+        "\"firing\",\"labels\":{\"alertname\":\"Other\",\"deployment\":\"third\",\"severity\":"
+        "\"critical\"},\"annotations\":{},\"startsAt\":\"2026-12-03T15:00:00Z\",\"endsAt\":"
+        "\"0001-01-01T00:00:00Z\"}]}";
+    cr_assert_eq(payload_parse(body, strlen(body), &lim, &p, err, sizeof(err)), RB_OK, "%s", err);
+    cr_assert_eq(incident_ingest(st, p, &sevmap, now_fn(NULL), &r), RB_OK);
+    ids[2] = r.incident_id[0];
+    ingest_result_free(&r);
+    payload_free(p);
+  }
+  pager_opened(pg, ids[2]);
+  tick(T0 + 10 * S);
+  cr_expect_eq(events(ids[2], "escalated", "3 components failing at once"), 1);
+  cr_expect_eq(events(ids[2], "paged", "\"level\":0"), 1);
+  tick(T0 + 40 * S);
+  cr_expect_eq(events(ids[2], "paged", "Bob"), 1, "the emergency path's 30 s window");
+}
+
+Test(pager, lateness_metric_and_pending_gauge)
+{
+  struct buf b;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  open_one("HighLatency", "critical");
+  tick(T0);
+  tick(T0 + 60 * S + 250); /* 250 ms late */
+  buf_init(&b, 0);
+  cr_assert_eq(metrics_render(&b, st), RB_OK);
+  cr_expect_not_null(strstr(b.data, "runbookd_escalation_timer_lateness_seconds"));
+  cr_expect_not_null(strstr(b.data, "runbookd_escalation_timers"));
+  buf_free(&b);
+}
