@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "rb.h"
+#include "silence.h" /* struct silences; the /api/v2 silence handlers */
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +27,7 @@ struct app {
   struct http_server *http;
   struct kube_client *kube;   /* NULL without a cluster */
   struct engine *engine;
+  struct silences *silences;  /* Alertmanager-style silences (silence.h) */
   struct pager *pager;
   atomic_int inflight;        /* requests between first call and completion */
   atomic_int stopping;

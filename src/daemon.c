@@ -185,6 +185,13 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
     code = 1;
     goto out;
   }
+  /* Silences: loaded from the store, written through it. */
+  rc = silences_open(a.store, &a.silences, err);
+  if (rc) {
+    rblog(LOG_ERROR, "cannot load silences", "error", err, NULL);
+    code = 1;
+    goto out;
+  }
   rc = start_remediation(&a, cfg, plans, err);
   plans = NULL;
   if (rc) {
@@ -228,6 +235,7 @@ out:
   http_stop(a.http);
   engine_stop(a.engine);
   pager_stop(a.pager);
+  silences_free(a.silences); /* after everything that matches or serves them */
   esc_policy_drop(policy);
   kube_client_free(a.kube);
   plan_set_drop(plans);

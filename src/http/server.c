@@ -78,6 +78,9 @@ struct route {
 static const struct route routes[] = {
   { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, AUTH_WEBHOOK, WEBHOOK_BODY },
   { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, AUTH_API, API_BODY },
+  { "/api/v2/silences", 0, "GET POST", H_OTHER, api_silences, AUTH_API, API_BODY },
+  { "/api/v2/silence", 1, "GET DELETE", H_OTHER, api_silence, AUTH_API, NO_BODY },
+  { "/api/v2/status", 0, "GET", H_OTHER, api_am_status, AUTH_API, NO_BODY },
   { "/metrics", 0, "GET HEAD", H_METRICS, api_metrics, AUTH_NONE, NO_BODY },
   { "/-/healthy", 0, "GET HEAD", H_HEALTH, api_healthy, AUTH_NONE, NO_BODY },
   { "/-/ready", 0, "GET HEAD", H_HEALTH, api_ready, AUTH_NONE, NO_BODY },
