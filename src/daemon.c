@@ -11,6 +11,7 @@
 #include "pager.h"
 #include "plan.h"
 #include "remediate.h"
+#include "rbtime.h"
 #include "store.h"
 #include "version.h"
 
@@ -99,6 +100,23 @@ drain(struct app *a)
     nanosleep(&ts, NULL);
 }
 
+/* Silences keep alerts from being remediated and paged. */
+static int
+engine_silenced(void *arg, const struct am_labels *labels, char *id, size_t idlen)
+{
+  struct app *a = arg;
+  int64_t ends;
+  return silences_match(a->silences, labels, rb_wall_ms(), id, idlen, &ends);
+}
+
+static int
+pager_silenced(void *arg, const struct am_labels *labels, int64_t now_ms, char *id, size_t idlen,
+               int64_t *ends_ms)
+{
+  struct app *a = arg;
+  return silences_match(a->silences, labels, now_ms, id, idlen, ends_ms);
+}
+
 /* Remediation that was refused, failed or did not verify pages at once. */
 static void
 escalate_hook(void *arg, int64_t incident_id, const char *reason)
@@ -133,6 +151,7 @@ start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, 
   eo.prometheus_url = cfg->prometheus_url;
   eo.pg_conninfo = cfg->pg_conninfo;
   eo.escalate = escalate_hook;
+  eo.silenced = engine_silenced;
   eo.hook_arg = a;
   rc = engine_start(&eo, plans, &a->engine, err);
   if (!rc) {
@@ -201,6 +220,8 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
   }
   memset(&po, 0, sizeof(po));
   po.store = a.store;
+  po.silenced = pager_silenced;
+  po.silence_arg = &a;
   rc = pager_start(&po, policy, &a.pager, err);
   policy = NULL;
   if (rc) {

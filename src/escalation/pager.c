@@ -17,6 +17,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +58,7 @@ struct pager {
   int timer_started;
   pthread_t *workers;
   unsigned nworkers;
-  int64_t seq;             /* delivery id sequence for this process */
+  atomic_llong seq;        /* delivery id sequence for this process */
 };
 
 static int64_t
@@ -185,8 +186,10 @@ add_page(struct store *st, struct esc_job *j, const struct esc_state *s, const c
   if (j->npages >= MAX_PAGES)
     return RB_OK;
   memset(&pr, 0, sizeof(pr));
+  /* Unique: the incident, the time and this process's page sequence; the
+   * same row keeps it if it is sent again after a restart. */
   snprintf(did, sizeof(did), "%lld-%lld-%lld", (long long)s->incident_id, (long long)j->now,
-           (long long)j->npages);
+           (long long)atomic_fetch_add(&j->p->seq, 1));
   pr.incident_id = s->incident_id;
   pr.contact = (char *)(uintptr_t)contact;
   pr.event = (int)ev;
@@ -273,6 +276,22 @@ failing_components(struct store *st, const struct esc_policy *pol, int64_t now, 
   return count;
 }
 
+/* An escalation became an emergency: so does its incident. */
+static rb_status
+raise_incident(struct store *st, int64_t id)
+{
+  struct incident inc;
+  rb_status rc = store_w_get(st, id, &inc);
+  if (rc)
+    return rc == RB_ENOTFOUND ? RB_OK : rc;
+  if (inc.severity != SEV_EMERGENCY) {
+    inc.severity = SEV_EMERGENCY;
+    rc = store_w_update_incident(st, &inc);
+  }
+  incident_clear(&inc);
+  return rc;
+}
+
 static rb_status
 esc_job_fn(struct store *st, void *arg)
 {
@@ -311,6 +330,9 @@ esc_job_fn(struct store *st, void *arg)
       if (k >= j->pol->multi_deployments) {
         struct buf e;
         esc_upgrade(&s, j->pol, j->now);
+        rc = raise_incident(st, j->incident_id);
+        if (rc)
+          return rc;
         snprintf(detail, sizeof(detail), "%u components failing at once: %s", k, names);
         buf_init(&e, 0);
         buf_puts(&e, "{\"severity\":\"emergency\",\"reason\":");
@@ -413,6 +435,9 @@ esc_job_fn(struct store *st, void *arg)
         rc = event(st, j, "progress update", "{}");
       break;
     case EA_UPGRADE:
+      rc = raise_incident(st, j->incident_id);
+      if (rc)
+        break;
       buf_puts(&d, "{\"severity\":\"emergency\",\"reason\":");
       buf_json_str(&d, act[i].reason);
       buf_puts(&d, "}");
