@@ -21,22 +21,21 @@ Criterion binary test_notify (built next to runbookd), which asserts the
 results (status, attempts, timing); this script asserts the payloads.
 Exit 77 (skip) when the binary or openssl is missing.
 """
-import base64
 import email
 import email.policy
-import hashlib
-import hmac
 import json
 import os
 import shutil
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import receivers  # noqa: E402
 
 SECRET = "whsec-integration-Kx81"
 SMTP_USER, SMTP_PASS = "runbookd", "smtp-pass-Qz7"
@@ -128,165 +127,19 @@ class Handler(BaseHTTPRequestHandler):
 
 def verify(header, body, tolerance=300):
     """The receiver's side of X-Runbookd-Signature, as docs/notifiers.md shows it."""
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        t = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - t) > tolerance:
-        return False
-    mac = hmac.new(SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(mac, parts.get("v1", ""))
+    return receivers.verify_signature(SECRET, header, body, tolerance)
 
 
-# ---- SMTP sinks ----
-
-class Lines:
-    def __init__(self, sock):
-        self.sock, self.buf = sock, b""
-
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return None
-            self.buf += chunk
-            if len(self.buf) > 1 << 22:
-                return None
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def send(self, s):
-        self.sock.sendall(s.encode() + b"\r\n")
-
+# ---- SMTP sinks (receivers.py, shared with test_escalation.py) ----
 
 smtp_log = []     # (sink name, event, detail)
 mails = []        # delivered messages: (envelope from, rcpts, bytes, tls, authed)
 tempfailed = set()
 
 
-class SMTPSink:
-    def __init__(self, name, ctx):
-        self.name, self.ctx = name, ctx
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(1.0)
-        self.port = self.sock.getsockname()[1]
-        self.stop = False
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self.session, args=(c,), daemon=True).start()
-
-    def session(self, c):
-        c.settimeout(10)
-        try:
-            self.converse(c)
-        except (OSError, ssl.SSLError) as e:
-            smtp_log.append((self.name, "error", repr(e)))
-        finally:
-            c.close()
-
-    def converse(self, c):
-        io = Lines(c)
-        tls = authed = False
-        mail_from, rcpts = None, []
-        io.send("220 sink.test ESMTP ready")
-        while True:
-            line = io.readline()
-            if line is None:
-                return
-            cmd = line.decode("utf-8", "replace")
-            verb = cmd.split(" ", 1)[0].upper()
-            smtp_log.append((self.name, verb, "tls" if tls else "clear"))
-            if verb in ("EHLO", "HELO"):
-                caps = ["sink.test", "8BITMIME", "SIZE 10485760"]
-                if self.ctx and not tls:
-                    caps.append("STARTTLS")
-                if tls:
-                    caps.append("AUTH PLAIN LOGIN")
-                for cap in caps[:-1]:
-                    io.send("250-" + cap)
-                io.send("250 " + caps[-1])
-            elif verb == "STARTTLS" and self.ctx and not tls:
-                io.send("220 2.0.0 go ahead")
-                c = self.ctx.wrap_socket(c, server_side=True)
-                io = Lines(c)
-                tls = True
-            elif verb == "AUTH":
-                if not tls:
-                    io.send("538 5.7.11 encryption required")
-                    continue
-                args = cmd.split(" ")
-                if args[1].upper() == "PLAIN":
-                    if len(args) > 2:
-                        blob = args[2]
-                    else:
-                        io.send("334 ")
-                        blob = io.readline().decode()
-                    _, user, pw = base64.b64decode(blob).decode().split("\0")
-                elif args[1].upper() == "LOGIN":
-                    io.send("334 VXNlcm5hbWU6")
-                    user = base64.b64decode(io.readline()).decode()
-                    io.send("334 UGFzc3dvcmQ6")
-                    pw = base64.b64decode(io.readline()).decode()
-                else:
-                    io.send("504 5.5.4 unrecognized mechanism")
-                    continue
-                if (user, pw) == (SMTP_USER, SMTP_PASS):
-                    authed = True
-                    io.send("235 2.7.0 authenticated")
-                else:
-                    io.send("535 5.7.8 bad credentials")
-            elif verb == "MAIL":
-                if self.ctx and not tls:
-                    io.send("530 5.7.0 Must issue a STARTTLS command first")
-                    continue
-                mail_from, rcpts = cmd[10:].split(" ")[0], []
-                io.send("250 2.1.0 ok")
-            elif verb == "RCPT":
-                addr = cmd[8:].strip()
-                if addr.startswith("<nobody@"):
-                    io.send("550 5.1.1 no such user here")
-                elif addr.startswith("<tempfail@") and addr not in tempfailed:
-                    tempfailed.add(addr)
-                    io.send("451 4.3.0 try again later")
-                else:
-                    rcpts.append(addr)
-                    io.send("250 2.1.5 ok")
-            elif verb == "DATA":
-                if not rcpts:
-                    io.send("554 5.5.1 no valid recipients")
-                    continue
-                io.send("354 end with <CRLF>.<CRLF>")
-                data = []
-                while True:
-                    ln = io.readline()
-                    if ln is None:
-                        return
-                    if ln == b".":
-                        break
-                    data.append(ln[1:] if ln.startswith(b"..") else ln)
-                mails.append((mail_from, rcpts, b"\r\n".join(data) + b"\r\n", tls, authed))
-                io.send("250 2.0.0 queued")
-            elif verb == "RSET":
-                mail_from, rcpts = None, []
-                io.send("250 2.0.0 ok")
-            elif verb == "NOOP":
-                io.send("250 2.0.0 ok")
-            elif verb == "QUIT":
-                io.send("221 2.0.0 bye")
-                return
-            else:
-                io.send("502 5.5.2 command not recognized")
+def SMTPSink(name, ctx):
+    return receivers.SMTPSink(name, ctx, user=SMTP_USER, password=SMTP_PASS, log=smtp_log,
+                              mails=mails, tempfailed=tempfailed)
 
 
 # ---- checks of what arrived ----
@@ -426,13 +279,7 @@ def main():
         print("skip: openssl not installed")
         return 77
     tmp = tempfile.mkdtemp(prefix="rb-notify-")
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                    "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-                   check=True, capture_output=True, timeout=60)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
+    cert, _key, ctx = receivers.self_signed(tmp)
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
