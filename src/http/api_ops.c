@@ -62,13 +62,9 @@ api_metrics(struct http_req *r)
 enum MHD_Result
 api_index(struct http_req *r)
 {
-  static const char page[] =
-    "<!doctype html><html><head><meta charset=\"utf-8\"><title>runbookd</title></head>"
-    "<body><h1>runbookd</h1><ul>"
-    "<li><a href=\"/api/v1/incidents\">open incidents (JSON)</a></li>"
-    "<li><a href=\"/api/v1/incidents?state=all\">all incidents (JSON)</a></li>"
-    "<li><a href=\"/metrics\">metrics</a></li>"
-    "<li><a href=\"/-/ready\">readiness</a></li>"
-    "</ul></body></html>\n";
-  return http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8", page, sizeof(page) - 1);
+  /* The web page: /, /app.css and /app.js from web/, embedded in the
+   * binary (api_web.c, docs/web.md). */
+  enum MHD_Result api_web(struct http_req * req);
+
+  return api_web(r);
 }

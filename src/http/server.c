@@ -86,6 +86,8 @@ static const struct route routes[] = {
   { "/-/ready", 0, "GET HEAD", H_HEALTH, api_ready, AUTH_NONE, NO_BODY },
   { "/-/reload", 0, "POST PUT", H_RELOAD, api_reload, AUTH_ADMIN, NO_BODY },
   { "/", 0, "GET HEAD", H_OTHER, api_index, AUTH_NONE, NO_BODY },
+  { "/app.css", 0, "GET HEAD", H_OTHER, api_index, AUTH_NONE, NO_BODY },
+  { "/app.js", 0, "GET HEAD", H_OTHER, api_index, AUTH_NONE, NO_BODY },
 };
 
 static const struct route *
