@@ -8,6 +8,7 @@
 #include "payload.h"
 #include "plan.h"
 #include "ratelimit.h"
+#include "rbfile.h"
 #include "rbtime.h"
 #include "remediate.h"
 
@@ -15,33 +16,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *
-slurp(const char *path, size_t max, size_t *len, const char **err)
-{
-  FILE *f = fopen(path, "rb");
-  char *data;
-
-  if (!f) {
-    *err = strerror(errno);
-    return NULL;
-  }
-  data = malloc(max + 1);
-  if (!data) {
-    fclose(f);
-    *err = "out of memory";
-    return NULL;
-  }
-  *len = fread(data, 1, max + 1, f);
-  fclose(f);
-  if (*len > max) {
-    free(data);
-    *err = "larger than web.max_body_bytes";
-    return NULL;
-  }
-  data[*len] = '\0';
-  return data;
-}
 
 /* A captured delivery wraps the body with its headers; unwrap it. */
 static char *
@@ -143,7 +117,7 @@ replay_one(const struct rb_config *cfg, const struct plan_set *plans, const char
   const char *err = NULL;
   char perr[RB_ERRLEN], ts[48];
   size_t len = 0;
-  char *text = slurp(path, cfg->max_body_bytes, &len, &err);
+  char *text = rb_read_file(path, cfg->max_body_bytes, &len, &err);
 
   if (!text) {
     fprintf(out, "%s: cannot read: %s\n", path, err);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 #include "apiauth.h"
+#include "rbfile.h"
 #include "log.h"
 
 #include <cjson/cJSON.h>
@@ -351,21 +352,6 @@ check_unknown(cJSON *obj, const char *prefix, const char *file,
   }
 }
 
-static char *
-resolve_relative(const char *dir, const char *p)
-{
-  char *out;
-  size_t n;
-
-  if (!dir || p[0] == '/')
-    return strdup(p);
-  n = strlen(dir) + strlen(p) + 2;
-  out = malloc(n);
-  if (out)
-    snprintf(out, n, "%s/%s", dir, p);
-  return out;
-}
-
 static void
 load_severity(struct rb_config *c, cJSON *sev, const char *file,
               struct config_errors *errs)
@@ -402,42 +388,14 @@ load_severity(struct rb_config *c, cJSON *sev, const char *file,
   }
 }
 
-static char *
-read_small_file(const char *path, size_t max, const char **err)
-{
-  FILE *f = fopen(path, "rb");
-  char *data;
-  size_t n;
-
-  if (!f) {
-    *err = strerror(errno);
-    return NULL;
-  }
-  data = malloc(max + 1);
-  if (!data) {
-    fclose(f);
-    *err = "out of memory";
-    return NULL;
-  }
-  n = fread(data, 1, max + 1, f);
-  fclose(f);
-  if (n > max) {
-    free(data);
-    *err = "file too large";
-    return NULL;
-  }
-  data[n] = '\0';
-  return data;
-}
-
 static void
 load_file(struct rb_config *c, const char *file, struct config_errors *errs)
 {
   const char *err = NULL, *end = NULL;
-  char *text, *dir = NULL, *slash, where[512];
+  char *text, *dir = NULL, where[512];
   cJSON *root;
 
-  text = read_small_file(file, 4u << 20, &err);
+  text = rb_read_file(file, 4u << 20, NULL, &err);
   if (!text) {
     config_errors_add(errs, file, "cannot read: %s", err);
     return;
@@ -450,14 +408,7 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
     free(text);
     return;
   }
-  slash = strrchr(file, '/');
-  if (slash) {
-    dir = strndup(file, (size_t)(slash - file));
-    if (dir && !*dir) {
-      free(dir);
-      dir = strdup("/");
-    }
-  }
+  dir = rb_dirname(file);
   check_unknown(root, "", file, errs);
   for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++) {
     const struct opt *o = &opts[i];
@@ -483,7 +434,7 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
     } else if (!cJSON_IsString(v)) {
       msg = "must be a string";
     } else if (o->file_relative && *v->valuestring) {
-      char *abs = resolve_relative(dir, v->valuestring);
+      char *abs = rb_path_join(dir, v->valuestring);
       msg = abs ? set_from_text(c, o, abs) : "out of memory";
       free(abs);
     } else {
@@ -625,28 +576,12 @@ static char *
 load_secret(const struct rb_config *c, const char *path, const char *field,
             struct config_errors *errs)
 {
-  const char *err = NULL;
-  char where[512];
-  char *s = read_small_file(path, 64 * 1024, &err);
-  size_t n;
+  char where[512], err[RB_ERRLEN];
+  char *s = rb_read_secret(path, err, sizeof(err));
 
-  field_where(c, field, where, sizeof(where));
   if (!s) {
-    config_errors_add(errs, where, "cannot read %s: %s", path, err);
-    return NULL;
-  }
-  /* Alertmanager trims surrounding space from credentials files. */
-  n = strlen(s);
-  while (n && isspace((unsigned char)s[n - 1]))
-    s[--n] = '\0';
-  if (n == 0 || strlen(s) != n) {
-    config_errors_add(errs, where, "%s is empty", path);
-    free(s);
-    return NULL;
-  }
-  {
-    size_t lead = strspn(s, " \t\r\n");
-    memmove(s, s + lead, n - lead + 1);
+    field_where(c, field, where, sizeof(where));
+    config_errors_add(errs, where, "%s", err);
   }
   return s;
 }
@@ -671,12 +606,12 @@ validate(struct rb_config *c, struct config_errors *errs)
     config_errors_add(errs, where, "TLS needs both a certificate and a key file");
   } else if (c->tls_cert_file) {
     const char *err = NULL;
-    c->tls_cert_pem = read_small_file(c->tls_cert_file, 1u << 20, &err);
+    c->tls_cert_pem = rb_read_file(c->tls_cert_file, 1u << 20, NULL, &err);
     if (!c->tls_cert_pem) {
       field_where(c, "web.tls_cert_file", where, sizeof(where));
       config_errors_add(errs, where, "cannot read %s: %s", c->tls_cert_file, err);
     }
-    c->tls_key_pem = read_small_file(c->tls_key_file, 1u << 20, &err);
+    c->tls_key_pem = rb_read_file(c->tls_key_file, 1u << 20, NULL, &err);
     if (!c->tls_key_pem) {
       field_where(c, "web.tls_key_file", where, sizeof(where));
       config_errors_add(errs, where, "cannot read %s: %s", c->tls_key_file, err);

@@ -5,6 +5,7 @@
  */
 #include "escalation.h"
 #include "matcher.h"
+#include "rbfile.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -86,36 +87,23 @@ get_str(struct ctx *c, const cJSON *o, const char *key, const char *field)
 
 /* Reads a secret from the file named by key (relative to the config's
  * folder), trimmed like Alertmanager's credentials files. */
+/* Reads a secret from the file named by key (relative to the config's
+ * folder), trimmed like Alertmanager's credentials files. */
 static char *
 get_secret(struct ctx *c, const cJSON *o, const char *key, const char *field)
 {
-  char *name = get_str(c, o, key, field), path[4096], f[256], buf[8192];
-  FILE *fp;
-  size_t n;
+  char *name = get_str(c, o, key, field), *path, f[256], err[RB_ERRLEN], *secret;
 
   if (!name)
     return NULL;
   snprintf(f, sizeof(f), "%s.%s", field, key);
-  if (name[0] == '/' || !c->dir)
-    snprintf(path, sizeof(path), "%s", name);
-  else
-    snprintf(path, sizeof(path), "%s/%s", c->dir, name);
+  path = rb_path_join(c->dir, name);
   free(name);
-  fp = fopen(path, "r");
-  if (!fp) {
-    problem(c, f, "cannot read %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  n = fread(buf, 1, sizeof(buf) - 1, fp);
-  fclose(fp);
-  buf[n] = '\0';
-  while (n && isspace((unsigned char)buf[n - 1]))
-    buf[--n] = '\0';
-  if (!n) {
-    problem(c, f, "%s is empty", path);
-    return NULL;
-  }
-  return strdup(buf);
+  secret = path ? rb_read_secret(path, err, sizeof(err)) : NULL;
+  if (!secret)
+    problem(c, f, "%s", path ? err : "out of memory");
+  free(path);
+  return secret;
 }
 
 static void
@@ -368,8 +356,7 @@ esc_policy_load(const char *json, const char *file, struct config_errors *errs)
   set_defaults(p);
   if (matchers_parse("{alertname=\"ServiceDown\"}", &p->unavailable_match, errbuf) != RB_OK)
     p->unavailable_match = NULL;
-  if (file && strrchr(file, '/'))
-    dir = strndup(file, (size_t)(strrchr(file, '/') - file));
+  dir = rb_dirname(file);
   c.dir = dir;
   if (json) {
     root = cJSON_Parse(json);

@@ -1,6 +1,7 @@
 /* apiauth.c - API tokens with roles (see apiauth.h). */
 #include "apiauth.h"
 #include "http.h"
+#include "rbfile.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -18,34 +19,6 @@ api_role_name(enum api_role r)
   return (unsigned)r < RB_ARRAY_LEN(role_names) ? role_names[r] : "none";
 }
 
-static char *
-read_secret(const char *dir, const char *name, char *err, size_t errlen)
-{
-  char path[4096], buf[8192];
-  FILE *f;
-  size_t n;
-
-  if (name[0] == '/' || !dir)
-    snprintf(path, sizeof(path), "%s", name);
-  else
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-  f = fopen(path, "r");
-  if (!f) {
-    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    return NULL;
-  }
-  n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  while (n && isspace((unsigned char)buf[n - 1]))
-    buf[--n] = '\0';
-  if (!n) {
-    snprintf(err, errlen, "%s is empty", path);
-    return NULL;
-  }
-  return strdup(buf);
-}
-
 struct api_auth *
 apiauth_load(const char *json, const char *file, struct config_errors *errs)
 {
@@ -59,8 +32,7 @@ apiauth_load(const char *json, const char *file, struct config_errors *errs)
     return NULL;
   if (!json)
     return a;
-  if (file && strrchr(file, '/'))
-    dir = strndup(file, (size_t)(strrchr(file, '/') - file));
+  dir = rb_dirname(file);
   root = cJSON_Parse(json);
   toks = cJSON_GetObjectItemCaseSensitive(root, "tokens");
   for (it = root ? root->child : NULL; it; it = it->next) {
@@ -99,7 +71,11 @@ apiauth_load(const char *json, const char *file, struct config_errors *errs)
         config_errors_add(errs, where, "needs token_file");
         continue;
       }
-      t->token = read_secret(dir, tf->valuestring, err, sizeof(err));
+      {
+        char *path = rb_path_join(dir, tf->valuestring);
+        t->token = path ? rb_read_secret(path, err, sizeof(err)) : NULL;
+        free(path);
+      }
       if (!t->token) {
         config_errors_add(errs, where, "%s", err);
         continue;

@@ -9,6 +9,7 @@
 #include "kube.h"
 #include "buf.h"
 #include "log.h"
+#include "rbfile.h"
 #include "version.h"
 
 #include <cjson/cJSON.h>
@@ -134,26 +135,6 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
-static char *
-read_token(const char *path)
-{
-  FILE *f;
-  char buf[8192];
-  size_t n;
-
-  if (!path)
-    return NULL;
-  f = fopen(path, "r");
-  if (!f)
-    return NULL;
-  n = fread(buf, 1, sizeof(buf) - 1, f);
-  fclose(f);
-  buf[n] = '\0';
-  while (n && isspace((unsigned char)buf[n - 1]))
-    buf[--n] = '\0';
-  return n ? strdup(buf) : NULL;
-}
-
 static void
 parse_status(struct kube_resp *r)
 {
@@ -190,7 +171,7 @@ attempt(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
   CURL *e = curl_easy_init();
   struct curl_slist *hl = NULL;
   struct buf body;
-  char url[4096], auth[8300], ct[128];
+  char url[4096], auth[8300], ct[128], tokerr[RB_ERRLEN];
   char *token;
   CURLcode cc;
 
@@ -214,7 +195,7 @@ attempt(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
   if (c->ca_file)
     curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
   hl = curl_slist_append(hl, "Accept: application/json");
-  token = read_token(c->token_file);
+  token = c->token_file ? rb_read_secret(c->token_file, tokerr, sizeof(tokerr)) : NULL;
   if (token) {
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
     hl = curl_slist_append(hl, auth);

@@ -10,6 +10,7 @@
 #include "plan.h"
 #include "matcher.h"
 #include "payload.h"
+#include "rbfile.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -715,33 +716,6 @@ plan_cmp(const void *a, const void *b)
   return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
-static char *
-read_file(const char *path, const char **err)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
-
-  if (!f) {
-    *err = strerror(errno);
-    return NULL;
-  }
-  buf = malloc(1 << 20);
-  n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-  fclose(f);
-  if (!buf) {
-    *err = "out of memory";
-    return NULL;
-  }
-  if (n == (1 << 20) - 1) {
-    free(buf);
-    *err = "larger than 1 MiB";
-    return NULL;
-  }
-  buf[n] = '\0';
-  return buf;
-}
-
 struct plan_set *
 plan_load_dir(const char *dir, struct config_errors *errs)
 {
@@ -769,7 +743,7 @@ plan_load_dir(const char *dir, struct config_errors *errs)
     if (nm[0] == '.' || len < 6 || strcmp(nm + len - 5, ".json") != 0)
       continue;
     snprintf(path, sizeof(path), "%s/%s", dir, nm);
-    text = read_file(path, &err);
+    text = rb_read_file(path, 1u << 20, NULL, &err);
     if (!text) {
       config_errors_add(errs, path, "cannot read: %s", err);
       continue;
