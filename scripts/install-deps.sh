@@ -7,7 +7,7 @@ build_pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libssl-dev libpq-dev
   libsqlite3-dev sqlite3 libcriterion-dev"
 test_pkgs="prometheus-alertmanager prometheus postgresql wrk curl python3
-  python3-yaml jq iproute2 procps openssl"
+  python3-yaml jq iproute2 procps openssl chromium nodejs fonts-dejavu-core"
 
 want="$build_pkgs"
 case "${1:-all}" in
