@@ -81,6 +81,10 @@ const char *run_phase_name(enum run_phase p);
 /* Escalation rows (struct esc_state in escalation.h), the page outbox and
  * silences. */
 struct esc_state;
+/* Statistics rows (stats.h). */
+struct stats_incident;
+struct stats_count;
+struct stats_runs;
 
 struct esc_due_row {
   int64_t incident_id;
@@ -173,6 +177,19 @@ struct store_backend {
   rb_status (*pages_pending)(void *h, struct page_row **out, size_t *n);
   rb_status (*page_get)(void *h, int64_t id, struct page_row *out);
   rb_status (*silences_all)(void *h, struct silence_row **out, size_t *n);
+  /* Statistics (stats.h), reads: incidents received in [from, to) with
+   * their first response and whether a person acted; emergency or
+   * critical incidents that may have been open during [from, to) (any
+   * received before `to` and not resolved before `from`); incidents
+   * received in [from, to) counted by one dimension (enum stats_dim);
+   * remediation runs started in [from, to) by outcome. */
+  rb_status (*stats_incidents)(void *h, int64_t from_ms, int64_t to_ms,
+                               struct stats_incident **out, size_t *n);
+  rb_status (*stats_outages)(void *h, int64_t from_ms, int64_t to_ms,
+                             struct stats_incident **out, size_t *n);
+  rb_status (*stats_counts)(void *h, int dim, int64_t from_ms, int64_t to_ms,
+                            struct stats_count **out, size_t *n);
+  rb_status (*stats_runs)(void *h, int64_t from_ms, int64_t to_ms, struct stats_runs *out);
   void (*close)(void *h);
 };
 
@@ -233,6 +250,16 @@ rb_status store_esc_missing(struct store *st, int64_t **ids, size_t *n);
 rb_status store_pages_pending(struct store *st, struct page_row **out, size_t *n);
 rb_status store_page_get(struct store *st, int64_t id, struct page_row *out);
 rb_status store_silences_all(struct store *st, struct silence_row **out, size_t *n);
+/* Statistics reads (see struct store_backend and stats.h); results are the
+ * caller's (stats_*_free).  RB_EUNAVAIL from a backend without them. */
+rb_status store_stats_incidents(struct store *st, int64_t from_ms, int64_t to_ms,
+                                struct stats_incident **out, size_t *n);
+rb_status store_stats_outages(struct store *st, int64_t from_ms, int64_t to_ms,
+                              struct stats_incident **out, size_t *n);
+rb_status store_stats_counts(struct store *st, int dim, int64_t from_ms, int64_t to_ms,
+                             struct stats_count **out, size_t *n);
+rb_status store_stats_runs(struct store *st, int64_t from_ms, int64_t to_ms,
+                           struct stats_runs *out);
 
 /* Reads; results are the caller's (incident_clear/tl_event_clear each, then
  * free the array). */

@@ -1,16 +1,21 @@
 /*
  * main.c - runbookd's command line: the daemon and its subcommands
- * (check-config, replay, report, version, --help).
+ * (check-config, replay, report, stats, version, --help).
  */
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
 #include "escalation.h"
 #include "plan.h"
+#include "rbtime.h"
 #include "replay.h"
+#include "report.h"
+#include "stats.h"
+#include "store.h"
 #include "version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -39,6 +44,128 @@ split_args(int argc, char **argv, char **flags, int *nflags, char **pos, int *np
     }
   }
   return 0;
+}
+
+/* Removes --NAME=value or "--NAME value" from flags; returns the value
+ * (or NULL when absent).  Flags of a subcommand are not the config's. */
+static const char *
+take_flag(const char *name, char **flags, int *nflags)
+{
+  size_t n = strlen(name);
+  const char *val = NULL;
+
+  for (int i = 0; i < *nflags; i++) {
+    int drop = 0;
+    if (strncmp(flags[i], "--", 2) != 0 || strncmp(flags[i] + 2, name, n) != 0)
+      continue;
+    if (flags[i][2 + n] == '=') {
+      val = flags[i] + 3 + n;
+      drop = 1;
+    } else if (flags[i][2 + n] == '\0') {
+      val = i + 1 < *nflags && strncmp(flags[i + 1], "--", 2) != 0 ? flags[i + 1] : "";
+      drop = val[0] ? 2 : 1;
+    }
+    if (drop) {
+      memmove(&flags[i], &flags[i + drop], (size_t)(*nflags - i - drop) * sizeof(*flags));
+      *nflags -= drop;
+      i--;
+    }
+  }
+  return val;
+}
+
+/* `runbookd report ID [--format=md|html|json]` and `runbookd stats
+ * [--from= --to= --format=json|text]`: read the store directly (read-only,
+ * so the daemon may be running) and print to stdout.  Exit 0, 1 on a
+ * failure (no such incident, no store), 2 on a usage error. */
+static int
+read_command(const char *cmd, int nflags, char **flags, int npos, char **pos)
+{
+  int is_report = strcmp(cmd, "report") == 0;
+  const char *format = take_flag("format", flags, &nflags);
+  const char *from = is_report ? NULL : take_flag("from", flags, &nflags);
+  const char *to = is_report ? NULL : take_flag("to", flags, &nflags);
+  struct config_errors errs;
+  struct rb_config *cfg;
+  struct store_options so;
+  struct store *st = NULL;
+  char err[RB_ERRLEN], *end = NULL;
+  long long id = 0;
+  int64_t now = rb_wall_ms(), from_ms, to_ms = now;
+  int f = REPORT_MD, text = 1, code = 1;
+  struct buf b;
+  rb_status rc;
+
+  if (is_report) {
+    if (npos != 1 || !*pos[0] || (id = strtoll(pos[0], &end, 10)) <= 0 || *end) {
+      fprintf(stderr, "usage: runbookd report ID [--format=md|html|json]\n");
+      return 2;
+    }
+    if (format && (f = report_format_parse(format)) < 0) {
+      fprintf(stderr, "runbookd report: --format must be md, html or json\n");
+      return 2;
+    }
+  } else {
+    if (npos) {
+      fprintf(stderr, "usage: runbookd stats [--from=T] [--to=T] [--format=json|text]\n");
+      return 2;
+    }
+    if (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0) {
+      fprintf(stderr, "runbookd stats: --format must be json or text\n");
+      return 2;
+    }
+    text = !format || strcmp(format, "text") == 0;
+    if (to && stats_parse_time(to, &to_ms)) {
+      fprintf(stderr, "runbookd stats: --to must be an RFC 3339 time or unix seconds\n");
+      return 2;
+    }
+    from_ms = to_ms - 7LL * 24 * 3600 * 1000;
+    if (from && stats_parse_time(from, &from_ms)) {
+      fprintf(stderr, "runbookd stats: --from must be an RFC 3339 time or unix seconds\n");
+      return 2;
+    }
+    if (from_ms >= to_ms) {
+      fprintf(stderr, "runbookd stats: --from must be before --to\n");
+      return 2;
+    }
+  }
+  config_errors_init(&errs);
+  cfg = config_load(nflags, flags, &errs);
+  if (!cfg) {
+    code = print_errors(&errs);
+    config_errors_free(&errs);
+    return code;
+  }
+  config_errors_free(&errs);
+  memset(&so, 0, sizeof(so));
+  so.sqlite_dir = cfg->storage_path;
+  so.read_only = 1;
+  rc = store_open(&so, &st, err);
+  if (rc) {
+    fprintf(stderr, "runbookd %s: %s\n", cmd, err);
+    config_drop(cfg);
+    return 1;
+  }
+  buf_init(&b, 0);
+  if (is_report) {
+    rc = report_build(st, (int64_t)id, (enum report_format)f, now, &b);
+  } else {
+    struct stats s;
+    rc = stats_compute(st, from_ms, to_ms, now, &s);
+    if (!rc)
+      rc = text ? stats_to_text(&s, &b) : stats_to_json(&s, &b);
+    stats_clear(&s);
+  }
+  if (rc == RB_ENOTFOUND)
+    fprintf(stderr, "runbookd report: no incident %lld in %s\n", id, cfg->storage_path);
+  else if (rc)
+    fprintf(stderr, "runbookd %s: %s\n", cmd, rb_strerror(rc));
+  else if (fwrite(b.data ? b.data : "", 1, b.len, stdout) == b.len && fflush(stdout) == 0)
+    code = 0;
+  buf_free(&b);
+  store_close(st);
+  config_drop(cfg);
+  return code;
 }
 
 int
@@ -75,7 +202,7 @@ main(int argc, char **argv)
   }
   split_args(rest, args, flags, &nflags, pos, &npos);
   if (cmd && strcmp(cmd, "check-config") != 0 && strcmp(cmd, "replay") != 0
-      && strcmp(cmd, "report") != 0) {
+      && strcmp(cmd, "report") != 0 && strcmp(cmd, "stats") != 0) {
     fprintf(stderr, "runbookd: unknown command %s (see --help)\n", cmd);
     return 2;
   }
@@ -83,10 +210,8 @@ main(int argc, char **argv)
     fprintf(stderr, "runbookd: unexpected argument %s (see --help)\n", pos[0]);
     return 2;
   }
-  if (cmd && strcmp(cmd, "report") == 0) {
-    fprintf(stderr, "runbookd: post-incident reports are not available in this version\n");
-    return 2;
-  }
+  if (cmd && (strcmp(cmd, "report") == 0 || strcmp(cmd, "stats") == 0))
+    return read_command(cmd, nflags, flags, npos, pos);
   config_remember_flags(nflags, flags);
   config_errors_init(&errs);
   cfg = config_load(nflags, flags, &errs);

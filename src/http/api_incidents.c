@@ -3,12 +3,14 @@
  *   GET  /api/v1/incidents?state=&severity=&alertname=&limit=&offset=
  *   GET  /api/v1/incidents/{id}
  *   POST /api/v1/incidents/{id}/ack|unack|resolve|comment  {"by":..,"comment":..}
+ *   GET  /api/v1/incidents/{id}/report?format=md|html|json
  */
 #include "daemon.h"
 #include "http.h"
 #include "incident.h"
 #include "pager.h"
 #include "rbtime.h"
+#include "report.h"
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -134,6 +136,36 @@ show(struct http_req *r, int64_t id)
   return reply_buf(r, MHD_HTTP_OK, &b);
 }
 
+/* GET /api/v1/incidents/{id}/report?format=md|html|json (md by default). */
+static enum MHD_Result
+report(struct http_req *r, int64_t id)
+{
+  const char *fmt = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "format");
+  int f = fmt ? report_format_parse(fmt) : REPORT_MD;
+  enum MHD_Result ret;
+  struct buf b;
+  rb_status rc;
+
+  if (strcmp(r->method, "GET") != 0)
+    return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to read a report");
+  if (f < 0)
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "format: must be md, html or json");
+  buf_init(&b, 0);
+  rc = report_build(r->app->store, id, (enum report_format)f, rb_wall_ms(), &b);
+  if (rc == RB_ENOTFOUND) {
+    buf_free(&b);
+    return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no incident %lld", (long long)id);
+  }
+  if (rc) {
+    buf_free(&b);
+    return store_failure(r, rc);
+  }
+  ret = http_reply(r, MHD_HTTP_OK, report_format_type((enum report_format)f), b.data ? b.data : "",
+                   b.len);
+  buf_free(&b);
+  return ret;
+}
+
 static const char *const action_names[] = { "ack", "unack", "resolve", "comment" };
 
 static enum MHD_Result
@@ -240,7 +272,6 @@ api_incidents(struct http_req *r)
   if (strchr(slash + 1, '/'))
     return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint");
   if (strcmp(slash + 1, "report") == 0)
-    return http_reply_error(r, MHD_HTTP_NOT_IMPLEMENTED,
-                            "post-incident reports are not available in this version");
+    return report(r, (int64_t)id);
   return act(r, (int64_t)id, slash + 1);
 }

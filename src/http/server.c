@@ -8,6 +8,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "rbtime.h"
+#include "stats.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -78,6 +79,7 @@ struct route {
 static const struct route routes[] = {
   { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, AUTH_WEBHOOK, WEBHOOK_BODY },
   { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, AUTH_API, API_BODY },
+  { "/api/v1/stats", 0, "GET HEAD", H_OTHER, api_stats, AUTH_API, NO_BODY },
   { "/api/v2/silences", 0, "GET POST", H_OTHER, api_silences, AUTH_API, API_BODY },
   { "/api/v2/silence", 1, "GET DELETE", H_OTHER, api_silence, AUTH_API, NO_BODY },
   { "/api/v2/status", 0, "GET", H_OTHER, api_am_status, AUTH_API, NO_BODY },

@@ -473,6 +473,42 @@ store_silences_all(struct store *st, struct silence_row **out, size_t *n)
   return st->be->silences_all(st->h, out, n);
 }
 
+rb_status
+store_stats_incidents(struct store *st, int64_t from_ms, int64_t to_ms,
+                      struct stats_incident **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->be->stats_incidents ? st->be->stats_incidents(st->h, from_ms, to_ms, out, n)
+                                 : RB_EUNAVAIL;
+}
+
+rb_status
+store_stats_outages(struct store *st, int64_t from_ms, int64_t to_ms,
+                    struct stats_incident **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->be->stats_outages ? st->be->stats_outages(st->h, from_ms, to_ms, out, n)
+                               : RB_EUNAVAIL;
+}
+
+rb_status
+store_stats_counts(struct store *st, int dim, int64_t from_ms, int64_t to_ms,
+                   struct stats_count **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->be->stats_counts ? st->be->stats_counts(st->h, dim, from_ms, to_ms, out, n)
+                              : RB_EUNAVAIL;
+}
+
+rb_status
+store_stats_runs(struct store *st, int64_t from_ms, int64_t to_ms, struct stats_runs *out)
+{
+  return st->be->stats_runs ? st->be->stats_runs(st->h, from_ms, to_ms, out) : RB_EUNAVAIL;
+}
+
 void
 page_row_clear(struct page_row *p)
 {

@@ -819,6 +819,10 @@ static const struct store_backend sqlite_backend = {
   .pages_pending = sq_pages_pending,
   .page_get = sq_page_get,
   .silences_all = sq_silences_all,
+  .stats_incidents = sq_stats_incidents,
+  .stats_outages = sq_stats_outages,
+  .stats_counts = sq_stats_counts,
+  .stats_runs = sq_stats_runs,
 };
 
 static rb_status

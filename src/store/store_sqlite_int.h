@@ -38,4 +38,13 @@ rb_status sq_pages_pending(void *h, struct page_row **out, size_t *n);
 rb_status sq_page_get(void *h, int64_t id, struct page_row *out);
 rb_status sq_silences_all(void *h, struct silence_row **out, size_t *n);
 
+/* store_sqlite_stats.c */
+rb_status sq_stats_incidents(void *h, int64_t from_ms, int64_t to_ms,
+                             struct stats_incident **out, size_t *n);
+rb_status sq_stats_outages(void *h, int64_t from_ms, int64_t to_ms,
+                           struct stats_incident **out, size_t *n);
+rb_status sq_stats_counts(void *h, int dim, int64_t from_ms, int64_t to_ms,
+                          struct stats_count **out, size_t *n);
+rb_status sq_stats_runs(void *h, int64_t from_ms, int64_t to_ms, struct stats_runs *out);
+
 #endif

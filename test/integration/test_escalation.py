@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Escalation end to end: the daemon pages loopback receivers (receivers.py:
+Slack, PagerDuty Events v2, the signed webhook, an SMTP sink with STARTTLS)
+along a policy whose critical path answers within 2 s, so each step is
+observed with a bounded poll (docs/escalation.md):
+
+  - an alert fires -> the first page reaches Slack (payload shape) and the
+    timeline says `paged`; no ack -> the next level (PagerDuty) is paged and
+    the timeline says `escalated`;
+  - ack through POST /api/v1/incidents/{id}/ack -> no further level within
+    a bounded window, PagerDuty gets `acknowledge` with the same dedup_key;
+  - Alertmanager's resolved webhook -> a resolution notice to everyone paged;
+  - method fallback: Slack down -> `page failed`, then email through the
+    SMTP sink `paged`; a Slack answering 429 with Retry-After, then 200;
+  - a remediation step that fails (the stand-in, a plan running /bin/false)
+    -> `escalated` with the reason and an immediate page;
+  - a restart in the middle of an escalation: no page repeated, the next
+    level (the signed webhook, signature checked here) still comes;
+  - no secret in the daemon's log.
+Exit 77 (skip) without openssl.
+"""
+import os
+import re
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rbtest  # noqa: E402
+import receivers  # noqa: E402
+
+NS = rbtest.KUBE_NS
+EXTERNAL = "https://runbookd.example.net"
+HMAC = "esc-hmac-key-7Hq2"
+ROUTING = "ESCROUTINGKEY0123456789abcdef99"
+SLACK_TOKENS = {"alice": "SLACKTOKENALICE9", "dora": "SLACKTOKENDORA4", "erin": "SLACKTOKENERIN2"}
+SMTP_USER, SMTP_PASS = "runbookd", "esc-smtp-pass-Zx1"
+RESPOND = 2  # seconds, critical
+
+
+def policy(rx, smtp_port, down_port, cert):
+    return {
+        "external_url": EXTERNAL,
+        "first_page_delay_seconds": 0,
+        "progress_interval_seconds": 3600,
+        "multi_component": {"deployments": 0},
+        "policy": {
+            "critical": {"respond_within_seconds": RESPOND, "path": ["alice", "bob", "carol"],
+                         "methods": ["slack", "pagerduty", "webhook"], "repeat_last": 0},
+            "high": {"respond_within_seconds": 600, "path": ["dora"],
+                     "methods": ["slack", "email"]},
+            "medium": {"respond_within_seconds": 600, "path": ["erin"], "methods": ["slack"]},
+            "low": {"respond_within_seconds": 600, "path": ["alice"], "methods": ["slack"]},
+            "emergency": {"respond_within_seconds": 600, "path": ["alice"],
+                          "methods": ["slack"]},
+        },
+        "contacts": {
+            "alice": {"name": "Alice", "slack": {"url_file": "secrets/slack-alice"}},
+            "bob": {"name": "Bob", "pagerduty": {"routing_key_file": "secrets/pd-bob",
+                                                 "url": rx.url + "/pagerduty/v2/enqueue"}},
+            "carol": {"name": "Carol", "webhook": {"url": rx.url + "/hook/carol",
+                                                   "secret_file": "secrets/hmac"}},
+            "dora": {"name": "Dora", "slack": {"url_file": "secrets/slack-dora"},
+                     "email": {"to": "dora@example.org"}},
+            "erin": {"name": "Erin", "slack": {"url_file": "secrets/slack-erin"}},
+        },
+        "notifiers": {
+            "timeout_seconds": 3, "retries": 1, "backoff_ms": 100,
+            "smtp": {"url": "smtp://127.0.0.1:%d" % smtp_port, "from": "runbookd@example.net",
+                     "username": SMTP_USER, "password_file": "secrets/smtp",
+                     "ca_file": cert},
+        },
+    }
+
+
+def write_secrets(d, rx, down_port):
+    os.makedirs(os.path.join(d.dir, "secrets"), exist_ok=True)
+    d.file("secrets/slack-alice", "%s/slack/alice/%s\n" % (rx.url, SLACK_TOKENS["alice"]))
+    d.file("secrets/slack-dora", "http://127.0.0.1:%d/slack/dora/%s\n" %
+           (down_port, SLACK_TOKENS["dora"]))
+    d.file("secrets/slack-erin", "%s/slack/flaky429/%s\n" % (rx.url, SLACK_TOKENS["erin"]))
+    d.file("secrets/pd-bob", ROUTING + "\n")
+    d.file("secrets/hmac", HMAC + "\n")
+    d.file("secrets/smtp", SMTP_PASS + "\n")
+
+
+def slack_incident(hit):
+    m = re.search(r"incident (\d+)", hit.json.get("text", ""))
+    return m.group(1) if m else None
+
+
+def slack_for(rx, who, iid):
+    return [h for h in rx.hits("/slack/" + who) if slack_incident(h) == str(iid)]
+
+
+def pd_for(rx, key):
+    return [h for h in rx.hits("/pagerduty/") if h.json.get("dedup_key") == key]
+
+
+def hook_for(rx, iid):
+    return [h for h in rx.hits("/hook/carol")
+            if (h.json.get("incident") or {}).get("id") == str(iid)]
+
+
+def fire(t, d, name, severity, labels=None, starts_at=None):
+    lb = {"namespace": NS, "deployment": "api-gateway"}
+    lb.update(labels or {})
+    a = rbtest.alert(name, labels=lb, severity=severity, starts_at=starts_at)
+    r = d.post_webhook(rbtest.payload([a]))
+    t.eq(r.status, 200, "%s: webhook 200" % name)
+    inc = rbtest.wait_incident(d, a["fingerprint"])
+    t.check(inc is not None, "%s: incident opened" % name)
+    return (inc["id"] if inc else None), a, (inc or {}).get("fingerprint")
+
+
+def resolve_by_alertmanager(t, d, a):
+    r = rbtest.alert(a["labels"]["alertname"], status="resolved",
+                     labels={k: v for k, v in a["labels"].items()
+                             if k not in ("alertname", "severity")},
+                     severity=a["labels"].get("severity"), starts_at=a["startsAt"],
+                     ends_at=rbtest.now_ts())
+    resp = d.post_webhook(rbtest.payload([r]))
+    t.eq(resp.status, 200, "resolved webhook 200")
+
+
+def check_slack_shape(t, hit, iid, what):
+    msg = hit.json
+    t.check(hit.headers.get("Content-Type", "").startswith("application/json"),
+            "%s: Slack content type" % what)
+    t.check(isinstance(msg.get("text"), str) and msg["text"].startswith("Triggered: ")
+            and "incident %s" % iid in msg["text"], "%s: Slack fallback text" % what,
+            msg.get("text"))
+    kinds = [b.get("type") for b in msg.get("blocks", [])]
+    t.eq(kinds, ["header", "section", "section", "context", "actions"],
+         "%s: Slack blocks" % what)
+    if kinds and kinds[-1] == "actions":
+        urls = [e.get("url") for e in msg["blocks"][-1].get("elements", [])]
+        t.eq(urls, ["%s/#/incidents/%s/ack" % (EXTERNAL, iid), "%s/#/incidents/%s" % (EXTERNAL, iid)],
+             "%s: Slack ack and open buttons" % what)
+
+
+def main(t):
+    if not shutil.which("openssl"):
+        rbtest.log("SKIP: openssl not installed")
+        sys.exit(rbtest.SKIP)
+    cert, _key, ctx = receivers.self_signed(t.tmp)
+    rx = receivers.Receiver(secret=HMAC)
+    smtp = receivers.SMTPSink("tls", ctx, user=SMTP_USER, password=SMTP_PASS)
+    down_port = rbtest.free_port()
+
+    k = rbtest.StandIn(t)
+    plans = rbtest.write_plans(t, "plans", [{
+        "name": "exec-false", "match": ['alertname="RemediationFails"'],
+        "target": {"deployment": "cognitive-core"},
+        "allow": {"namespaces": [NS], "deployments": ["cognitive-core"]},
+        "steps": [{"kind": "exec", "argv": ["/bin/false"]}],
+        "limits": {"max_attempts_per_incident": 10, "cooldown_seconds": 0,
+                   "max_per_hour": 1000, "max_per_day": 1000, "breaker_failures": 100}}])
+    d = t.daemon(name="esc", start=False, config={"escalation": policy(rx, smtp.port, down_port,
+                                                                         cert)},
+                 args=rbtest.remediation_args(k, plans))
+    write_secrets(d, rx, down_port)
+    d.start()
+
+    # ------------------------------------------------------------------
+    t.section("first page, escalation, ack, resolution")
+    iid, a, fp = fire(t, d, "HighResponseTime", "critical")
+    key = "runbookd-%s-%s" % (fp, iid)
+    first = rbtest.wait_for(lambda: slack_for(rx, "alice", iid), 10)
+    t.check(first, "first page reached Slack", rx.hits())
+    if first:
+        check_slack_shape(t, first[0], iid, "first page")
+        t.check(first[0].path.endswith(SLACK_TOKENS["alice"]), "Slack: the URL from url_file")
+    ev = rbtest.wait_event(d, iid, "paged", 10)
+    t.check(ev and ev[0]["detail"].get("method") == "slack"
+            and ev[0]["detail"].get("contact") == "Alice", "timeline: paged (slack, Alice)", ev)
+
+    pd = rbtest.wait_for(lambda: pd_for(rx, key), 10)
+    t.check(pd, "no ack within %d s: the next level (PagerDuty) is paged" % RESPOND,
+            [h.json for h in rx.hits("/pagerduty/")])
+    if pd:
+        e = pd[0].json
+        t.eq(e.get("event_action"), "trigger", "PagerDuty: trigger")
+        t.eq(e.get("routing_key"), ROUTING, "PagerDuty: routing key from its file")
+        t.eq((e.get("payload") or {}).get("severity"), "critical", "PagerDuty: severity")
+        t.check(pd[0].t - first[0].t >= RESPOND - 0.3 if first else False,
+                "PagerDuty paged after the level's window (%.2f s)" %
+                ((pd[0].t - first[0].t) if first else -1))
+    esc = rbtest.wait_event(d, iid, "escalated", 10)
+    t.check(esc and esc[0]["detail"].get("level") == 1 and esc[0]["detail"].get("contact") == "Bob",
+            "timeline: escalated to level 1 (Bob)", esc)
+
+    r = d.post("/api/v1/incidents/%s/ack" % iid, {"by": "alice"})
+    t.eq(r.status, 200, "ack: 200")
+    t_ack = time.monotonic()
+    carol_at_ack = len(hook_for(rx, iid))
+    ack = rbtest.wait_for(lambda: [h for h in pd_for(rx, key)
+                                   if h.json.get("event_action") == "acknowledge"], 10)
+    t.check(ack, "PagerDuty: acknowledge with the same dedup_key", [h.json for h in pd_for(rx, key)])
+    if ack:
+        t.eq(set(ack[0].json), {"routing_key", "dedup_key", "event_action"},
+             "PagerDuty acknowledge: the three keys")
+    t.check(rbtest.wait_for(lambda: [h for h in slack_for(rx, "alice", iid)
+                                     if h.json.get("text", "").startswith("Acknowledged")], 10),
+            "Slack: acknowledged notice to Alice",
+            [h.json.get("text") for h in slack_for(rx, "alice", iid)])
+    # Bounded window: 2 more response windows after the ack.
+    while time.monotonic() - t_ack < 2 * RESPOND + 1:
+        time.sleep(0.2)
+    t.eq(len(hook_for(rx, iid)), carol_at_ack, "acked: the next level (Carol) is not paged")
+    t.eq(len([h for h in pd_for(rx, key) if h.json.get("event_action") == "trigger"]), 1,
+         "acked: no further PagerDuty trigger")
+
+    resolve_by_alertmanager(t, d, a)
+    res = rbtest.wait_for(lambda: [h for h in pd_for(rx, key)
+                                   if h.json.get("event_action") == "resolve"], 10)
+    t.check(res, "resolution notice: PagerDuty resolve, same dedup_key")
+    t.check(rbtest.wait_for(lambda: [h for h in slack_for(rx, "alice", iid)
+                                     if h.json.get("text", "").startswith("Resolved")], 10),
+            "resolution notice: Slack to Alice", [h.json.get("text") for h in
+                                                  slack_for(rx, "alice", iid)])
+
+    # ------------------------------------------------------------------
+    t.section("method fallback: Slack down -> email")
+    iid2, _, _ = fire(t, d, "DiskPressure", "high")
+    failed = rbtest.wait_event(d, iid2, "page failed", 15)
+    t.check(failed and failed[0]["detail"].get("method") == "slack",
+            "Slack down: page failed (slack)", failed)
+    if failed:
+        t.eq(failed[0]["detail"].get("attempts"), 2, "page failed after 1 + retries attempts")
+    paged = rbtest.wait_event(d, iid2, "paged", 15)
+    t.check(paged and paged[0]["detail"].get("method") == "email", "then email: paged", paged)
+    mail = rbtest.wait_for(lambda: [m for m in smtp.mails if "<dora@example.org>" in m[1]], 10)
+    t.check(mail, "the SMTP sink got the page for dora@")
+    if mail:
+        t.check(mail[0][3] and mail[0][4], "email: over STARTTLS after AUTH")
+        t.check(b"incident" in mail[0][2].lower(), "email: a message about the incident")
+
+    t.section("Slack answers 429 with Retry-After, then 200")
+    iid3, _, _ = fire(t, d, "QueueBacklog", "medium")
+    paged = rbtest.wait_event(d, iid3, "paged", 15)
+    t.check(paged and paged[0]["detail"].get("attempts") == 2
+            and paged[0]["detail"].get("status") == 200, "429 then 200: paged on attempt 2", paged)
+    hits = rx.hits("/slack/flaky429")
+    t.check(len(hits) == 2 and hits[1].t - hits[0].t >= 0.95,
+            "Retry-After honoured (%s)" % ["%.2f" % (h.t - hits[0].t) for h in hits])
+    t.check(not rbtest.events(d, iid3, "page failed"), "no page failed for a retried 429")
+
+    # ------------------------------------------------------------------
+    t.section("remediation failure pages at once")
+    iid4, _, _ = fire(t, d, "RemediationFails", "low",
+                      labels={"deployment": "cognitive-core"})
+    fin = rbtest.wait_finished(d, iid4, 30)
+    t.check(fin and fin.get("outcome") == "failed", "remediation failed", fin)
+    esc = rbtest.wait_event(d, iid4, "escalated", 10)
+    t.check(esc and esc[0]["detail"].get("reason"), "timeline: escalated with the reason",
+            [(e["kind"], (e.get("detail") or {}).get("reason")) for e in rbtest.events(d, iid4)])
+    if esc:
+        t.note("reason: %s" % esc[0]["detail"].get("reason"))
+    two = rbtest.wait_for(lambda: len(slack_for(rx, "alice", iid4)) >= 2, 10)
+    t.check(two, "an immediate page (low's window is 600 s): first notice + urgent page",
+            [h.json.get("text") for h in slack_for(rx, "alice", iid4)])
+    t.eq(len(rbtest.events(d, iid4, "paged")), 2, "two paged events")
+
+    # ------------------------------------------------------------------
+    t.section("restart in the middle of an escalation")
+    iid5, a5, fp5 = fire(t, d, "PodCrashLooping", "critical")
+    key5 = "runbookd-%s-%s" % (fp5, iid5)
+    t.check(rbtest.wait_for(lambda: slack_for(rx, "alice", iid5), 10), "first page before restart")
+    d.stop()
+    d.start()
+    pd5 = rbtest.wait_for(lambda: pd_for(rx, key5), 15)
+    t.check(pd5, "after the restart, level 2 (PagerDuty) is paged")
+    hk = rbtest.wait_for(lambda: hook_for(rx, iid5), 15)
+    t.check(hk, "then level 3 (the signed webhook)")
+    if hk:
+        h = hk[0]
+        t.check(receivers.verify_signature(HMAC, h.headers.get("X-Runbookd-Signature", ""), h.body),
+                "webhook: HMAC-SHA256 signature verifies")
+        t.eq(h.status, 204, "webhook: the receiver accepted it")
+        t.eq(h.headers.get("X-Runbookd-Event"), "escalated", "webhook: event header")
+        t.check(h.headers.get("X-Runbookd-Delivery"), "webhook: delivery id")
+        t.check(not receivers.verify_signature(HMAC, h.headers.get("X-Runbookd-Signature", ""),
+                                               h.body.replace(b"escalated", b"resolved")),
+                "webhook: tampering detected")
+    exh = rbtest.wait_event(d, iid5, "escalation exhausted", 15)
+    t.check(exh, "escalation exhausted after the last level's window")
+    time.sleep(0.5)  # let any (wrong) extra page arrive; nothing below waits for one
+    t.eq(len(slack_for(rx, "alice", iid5)), 1, "restart: the first page was not repeated")
+    t.eq(len([h for h in pd_for(rx, key5) if h.json.get("event_action") == "trigger"]), 1,
+         "restart: level 2 paged once")
+    t.eq(len(hook_for(rx, iid5)), 1, "restart: level 3 paged once")
+    t.eq(len(rbtest.events(d, iid5, "paged")), 3, "three paged events")
+
+    r = d.post("/api/v1/incidents/%s/resolve" % iid5, {"by": "bob"})
+    t.eq(r.status, 200, "resolve through the API")
+    t.check(rbtest.wait_for(lambda: [h for h in hook_for(rx, iid5)
+                                     if h.headers.get("X-Runbookd-Event") == "resolved"], 10),
+            "resolution notice to Carol too (everyone paged)")
+
+    # ------------------------------------------------------------------
+    t.section("secrets never in the log")
+    d.stop()
+    text = d.log_text()
+    for s in list(SLACK_TOKENS.values()) + [HMAC, ROUTING, SMTP_PASS]:
+        t.check(s not in text, "log: no %s..." % s[:6])
+    rx.stop()
+    smtp.stop = True
+    k.stop()
+
+
+if __name__ == "__main__":
+    rbtest.Test("escalation").run(main)
