@@ -355,7 +355,10 @@
       });
     }
     load();
-    refreshTimer = setInterval(function () { if (!document.hidden) load(); }, 30000);
+    /* Refreshed while visible, but not under the user's keyboard focus. */
+    refreshTimer = setInterval(function () {
+      if (!document.hidden && !out.contains(document.activeElement)) load();
+    }, 30000);
   }
 
   function incidentTable(list, state) {
@@ -852,8 +855,7 @@
 
   function route(focus) {
     var hash = location.hash || '';
-    if (hash && hash.slice(0, 2) !== '#/') return; /* an in-page anchor (skip link) */
-    var raw = hash.slice(1);
+    var raw = hash.slice(0, 2) === '#/' ? hash.slice(1) : '';
     var qi = raw.indexOf('?');
     var path = qi >= 0 ? raw.slice(0, qi) : raw;
     var params = new URLSearchParams(qi >= 0 ? raw.slice(qi + 1) : '');
@@ -902,6 +904,11 @@
       showAuthState();
       say('Token forgotten.');
       route(false);
+    });
+    /* The skip link moves the focus without touching the route. */
+    document.querySelector('.skip').addEventListener('click', function (e) {
+      e.preventDefault();
+      main.focus();
     });
     window.addEventListener('hashchange', function () {
       clearMessages();

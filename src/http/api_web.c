@@ -23,9 +23,9 @@
  * /app.js name. */
 enum MHD_Result api_web(struct http_req *r);
 
-#define WEB_CSP                                                                           \
-  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "       \
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "          \
+#define WEB_CSP                                                                                    \
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "                \
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "                   \
   "frame-ancestors 'none'"
 
 static const struct web_asset *

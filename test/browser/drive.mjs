@@ -57,7 +57,7 @@ try {
 }
 
 const page = ctx.pages()[0] || await ctx.newPage();
-page.setDefaultTimeout(10000);
+page.setDefaultTimeout(15000);
 const consoleProblems = [];
 page.on('console', (m) => {
   // 401/403 answers are expected here and logged by Chromium as failed loads.
@@ -104,6 +104,9 @@ try {
   await page.keyboard.press('Tab');
   check(await page.evaluate(() => document.activeElement.textContent.trim()) === 'Skip to content',
     'the first Tab reaches the skip link');
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement.id === 'main' && !location.hash.includes('main')),
+    'the skip link moves the focus to the content and leaves the route alone');
 
   // ---------------------------------------------------------- list (read token)
   await setToken(READER);
