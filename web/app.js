@@ -833,7 +833,7 @@
     var path = '/api/v1/stats?from=' + enc(from.toISOString()) + '&to=' + enc(to.toISOString());
     append(main, [h('h1', null, 'Statistics'),
       h('form', { class: 'filters', 'aria-label': 'Statistics window' }, field('Window', sel)),
-      h('p', { class: 'hint' }, 'How each figure is computed: docs/ of runbookd. ',
+      h('p', { class: 'hint' }, 'How each figure is computed is written in runbookd’s docs/. ',
         h('a', { href: path, target: '_blank', rel: 'noopener' }, 'The same as JSON')),
       out]);
     if (focus) focusHeading();

@@ -152,6 +152,19 @@ try {
   check(await page.locator('svg.chart circle, svg.chart path').count() >= 1, 'the chart marks events');
   check(await page.locator('a', { hasText: 'HTML' }).getAttribute('href') === `/api/v1/incidents/${ID}/report?format=html`,
     'the page links to the HTML report');
+  // the report (built by runbookd's report endpoint): the link, and the download with the token
+  const rep = await page.request.get(URL0 + `/api/v1/incidents/${ID}/report?format=html`,
+    { headers: { Authorization: 'Bearer ' + READER } });
+  check(rep.status() === 200 && /text\/html/.test(rep.headers()['content-type'] || ''), 'the report link answers HTML', rep.status());
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.locator('button', { hasText: 'Download HTML report' }).click(),
+  ]);
+  const saved = path.join(OUT, 'report-download.html');
+  await download.saveAs(saved);
+  const reportHtml = fs.readFileSync(saved, 'utf8');
+  check(download.suggestedFilename() === `incident-${ID}-report.html` && /<svg/i.test(reportHtml) && reportHtml.includes(ALERTNAME),
+    'the download button saves the HTML report (sent with the token)', download.suggestedFilename() + ' ' + reportHtml.length);
   await shot('03-incident', ['Incident ' + ID, ALERTNAME, 'Timeline', 'received', 'Chart', 'Acknowledge']);
 
   // ---------------------------------------------------------- the ack link (GET acknowledges nothing)
@@ -241,6 +254,14 @@ try {
   await page.goto(URL0 + '/#/incidents', { waitUntil: 'load' });
   await page.locator('table.incidents tbody tr').first().waitFor();
   check(!(await mainText()).includes(ALERTNAME), 'the resolved incident left the open list');
+
+  // statistics (GET /api/v1/stats): its figures, or a plain note where the endpoint is missing
+  await page.locator('nav a', { hasText: 'Statistics' }).click();
+  await page.locator('h1', { hasText: 'Statistics' }).waitFor();
+  await page.waitForFunction(() => !document.querySelector('main [aria-busy=true]'));
+  const statsText = await mainText();
+  check(/incidents|no statistics endpoint/.test(statsText), 'the statistics view shows figures or says there are none',
+    statsText.slice(0, 300));
 
   // ---------------------------------------------------------- screenshots have content
   const analysis = await ctx.newPage();
