@@ -18,6 +18,7 @@ FIRE=${FIRE:-15000}
 SPREAD_MS=${SPREAD_MS:-4000}
 BUILD=${BUILD:-build-bench-timers}
 export BENCH_TMPDIR=${BENCH_TMPDIR:-/tmp}
+mkdir -p "$BENCH_TMPDIR"
 
 if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUNBOOKD_BENCH=ON \
