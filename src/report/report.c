@@ -166,6 +166,16 @@ w_html(struct rp_w *w, const char *s)
   w_append(w, run, (size_t)(p - run));
 }
 
+/* 1: backslash-escaped in Markdown; 2: replaced by a space. */
+static const unsigned char md_special[256] = {
+  [1] = 2, [2] = 2, [3] = 2, [4] = 2, [5] = 2, [6] = 2, [7] = 2, [8] = 2, [9] = 2, [10] = 2,
+  [11] = 2, [12] = 2, [13] = 2, [14] = 2, [15] = 2, [16] = 2, [17] = 2, [18] = 2, [19] = 2,
+  [20] = 2, [21] = 2, [22] = 2, [23] = 2, [24] = 2, [25] = 2, [26] = 2, [27] = 2, [28] = 2,
+  [29] = 2, [30] = 2, [31] = 2, [127] = 2,
+  ['\\'] = 1, ['`'] = 1, ['*'] = 1, ['_'] = 1, ['['] = 1, [']'] = 1, ['<'] = 1, ['>'] = 1,
+  ['|'] = 1, ['~'] = 1, ['&'] = 1, ['#'] = 1, ['!'] = 1, ['{'] = 1, ['}'] = 1,
+};
+
 void
 w_md(struct rp_w *w, const char *s)
 {
@@ -177,9 +187,11 @@ w_md(struct rp_w *w, const char *s)
     char esc[3] = { '\\', (char)c, '\0' };
     /* Backslash escapes every character that could start markup, a link,
      * raw HTML or a table cell; line breaks would end a table row. */
-    if (strchr("\\`*_[]<>|~&#!{}", c) && c)
+    if (!md_special[c])
+      continue;
+    if (md_special[c] == 1)
       rep = esc;
-    else if (c < 0x20 || c == 0x7f)
+    else
       rep = " ";
     if (rep) {
       w_append(w, run, (size_t)(p - run));
@@ -216,11 +228,21 @@ w_md_code(struct rp_w *w, const char *lang, const char *s)
 const char *
 rp_time(int64_t ms, char *out, size_t outlen)
 {
+  /* Reports format thousands of times within the same few seconds:
+   * gmtime once per second (per thread). */
+  static _Thread_local int64_t last_s = -1;
+  static _Thread_local char last[32];
+
   if (ms <= 0) {
     snprintf(out, outlen, "—");
     return out;
   }
-  return rb_time_fmt_ms(ms, out, outlen);
+  if (ms / 1000 != last_s) {
+    rb_time_fmt_ms(ms / 1000 * 1000, last, sizeof(last));
+    last_s = ms / 1000;
+  }
+  snprintf(out, outlen, "%.20s%03dZ", last, (int)(ms % 1000));
+  return out;
 }
 
 const char *

@@ -212,7 +212,12 @@ rp_render_json(const struct report *r, struct rp_w *w)
     w_puts(w, ",\"text\":");
     w_json(w, text.data ? text.data : "");
     w_puts(w, ",\"detail\":");
-    raw(w, r->det[i]);
+    /* The stored text when it parsed (it is JSON, and compact as written),
+     * which saves printing it again. */
+    if (r->det[i] && e->detail)
+      w_puts(w, e->detail);
+    else
+      w_puts(w, "null");
     w_puts(w, "}");
   }
   buf_free(&text);
