@@ -459,35 +459,74 @@ esc_job_fn(struct store *st, void *arg)
   return rc;
 }
 
-static void
-run_job(struct pager *p, int64_t incident_id, int kind, const char *reason)
-{
-  struct esc_job j;
+/* Escalation work done in one store transaction: one commit (one fsync)
+ * however many timers came due together. */
+#define BATCH_MAX 256
 
-  memset(&j, 0, sizeof(j));
-  j.p = p;
-  j.pol = policy(p);
-  if (!j.pol || !j.pol->enabled) {
-    esc_policy_drop(j.pol);
+struct work_item {
+  int64_t incident_id;
+  int kind;
+  const char *reason;
+};
+
+struct esc_batch {
+  struct esc_job *jobs;
+  size_t n;
+};
+
+static rb_status
+batch_fn(struct store *st, void *arg)
+{
+  struct esc_batch *b = arg;
+  rb_status rc = RB_OK;
+  for (size_t i = 0; i < b->n && !rc; i++)
+    rc = esc_job_fn(st, &b->jobs[i]);
+  return rc;
+}
+
+static void
+run_jobs(struct pager *p, const struct work_item *w, size_t n, int64_t now)
+{
+  struct esc_policy *pol = policy(p);
+  struct esc_batch b;
+
+  if (!pol || !pol->enabled || !n) {
+    esc_policy_drop(pol);
     return;
   }
-  j.incident_id = incident_id;
-  j.now = now_of(p);
-  j.kind = kind;
-  j.reason = reason;
-  if (store_submit(p->st, esc_job_fn, &j) == RB_OK) {
-    /* The heap may hold stale entries for this incident; a new one is only
-     * needed when the due time moved (stale ones then fire harmlessly). */
-    if (j.next_due != j.prev_due)
-      schedule(p, j.next_due, incident_id);
-    queue_pages(p, j.pages, j.npages);
-  } else {
-    char id[32];
-    snprintf(id, sizeof(id), "%lld", (long long)incident_id);
-    rblog(LOG_ERROR, "escalation could not be recorded; retrying in 5s", "incident", id, NULL);
-    schedule(p, now_of(p) + 5000, incident_id);
+  b.n = n;
+  b.jobs = calloc(n, sizeof(*b.jobs));
+  if (!b.jobs) {
+    esc_policy_drop(pol);
+    for (size_t i = 0; i < n; i++)
+      schedule(p, now + 5000, w[i].incident_id);
+    return;
   }
-  esc_policy_drop(j.pol);
+  for (size_t i = 0; i < n; i++) {
+    b.jobs[i].p = p;
+    b.jobs[i].pol = pol;
+    b.jobs[i].incident_id = w[i].incident_id;
+    b.jobs[i].now = now;
+    b.jobs[i].kind = w[i].kind;
+    b.jobs[i].reason = w[i].reason;
+  }
+  if (store_submit(p->st, batch_fn, &b) == RB_OK) {
+    for (size_t i = 0; i < n; i++) {
+      struct esc_job *j = &b.jobs[i];
+      /* The heap may hold stale entries for this incident; a new one is
+       * only needed when the due time moved (stale ones fire harmlessly).
+       * A timer that fired with nothing due yet is scheduled again. */
+      if (j->next_due != j->prev_due || (j->kind == J_TIMER && j->next_due > now))
+        schedule(p, j->next_due, j->incident_id);
+      queue_pages(p, j->pages, j->npages);
+    }
+  } else {
+    rblog(LOG_ERROR, "escalation could not be recorded; retrying in 5s", NULL);
+    for (size_t i = 0; i < n; i++)
+      schedule(p, now + 5000, w[i].incident_id);
+  }
+  free(b.jobs);
+  esc_policy_drop(pol);
 }
 
 static void
@@ -530,10 +569,18 @@ drain_hooks(struct pager *p)
       free(h);
       return;
     }
-    for (size_t i = 0; i < n; i++) {
-      run_job(p, h[i].incident_id, h[i].kind, h[i].reason);
-      free(h[i].reason);
+    for (size_t i = 0; i < n; i += BATCH_MAX) {
+      struct work_item w[BATCH_MAX];
+      size_t k = n - i < BATCH_MAX ? n - i : BATCH_MAX;
+      for (size_t x = 0; x < k; x++) {
+        w[x].incident_id = h[i + x].incident_id;
+        w[x].kind = h[i + x].kind;
+        w[x].reason = h[i + x].reason;
+      }
+      run_jobs(p, w, k, now_of(p));
     }
+    for (size_t i = 0; i < n; i++)
+      free(h[i].reason);
     free(h);
   }
 }
@@ -552,18 +599,24 @@ pager_tick(struct pager *p, int64_t now_ms)
   size_t fired = 0;
   drain_hooks(p);
   for (;;) {
-    struct timer t;
+    struct work_item w[BATCH_MAX];
+    size_t k = 0;
     pthread_mutex_lock(&p->mu);
-    if (!p->nheap || p->heap[0].due > now_ms) {
-      pthread_mutex_unlock(&p->mu);
-      break;
+    while (k < BATCH_MAX && p->nheap && p->heap[0].due <= now_ms) {
+      struct timer t = heap_pop(p);
+      metrics_timer_lateness(now_of(p) - t.due);
+      w[k].incident_id = t.incident_id;
+      w[k].kind = J_TIMER;
+      w[k].reason = NULL;
+      k++;
     }
-    t = heap_pop(p);
     metrics_timers(p->nheap);
     pthread_mutex_unlock(&p->mu);
-    metrics_timer_lateness(now_of(p) - t.due);
-    run_job(p, t.incident_id, J_TIMER, NULL);
-    fired++;
+    if (!k)
+      break;
+    /* Decide at the tick's time: what was picked as due is due. */
+    run_jobs(p, w, k, now_ms);
+    fired += k;
   }
   return fired;
 }

@@ -1060,6 +1060,7 @@ finish_run(struct runctx *c)
   buf_json_str(&d, r->outcome);
   buf_printf(&d, ",\"durationMs\":%lld}", (long long)(r->finished_ms - r->started_ms));
   tx_event(&t, "remediation finished", &d);
+  t.incident_id = r->incident_id; /* escalate() pages this incident */
   if (r->failed) {
     char reason[256];
     snprintf(reason, sizeof(reason), "remediation plan %s %s", r->plan,
