@@ -773,11 +773,12 @@ config_print_help(const char *prog)
   printf("usage: %s [flags]                 run the daemon\n"
          "       %s check-config [flags]    validate configuration, exit 1 on any problem\n"
          "       %s replay [flags] FILE...  show what Alertmanager payload files would cause\n"
-         "       %s report [flags] ID [--format=md|html|json]\n"
+         "       %s report [flags] ID [--format=md|html|json]   post-incident report\n"
+         "       %s stats [flags] [--from=T --to=T --format=text|json]   MTTD, MTTA, MTTR, availability\n"
          "       %s version\n\n"
          "flags (each also settable in the JSON config file at the path shown):\n"
          "  --config.file=PATH\n      JSON configuration file\n",
-         prog, prog, prog, prog, prog);
+         prog, prog, prog, prog, prog, prog);
   struct rb_config d;
 
   memset(&d, 0, sizeof(d));
