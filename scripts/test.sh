@@ -27,6 +27,7 @@ for phase in $phases; do
       # Leaks, overflows and undefined behaviour fail the tests; the daemon
       # is started by the integration tests from this build too.
       ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1" \
+      LSAN_OPTIONS="suppressions=$PWD/test/lsan.supp:print_suppressions=0" \
       UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
         run_suite build-san -DRUNBOOKD_ASAN=ON -DRUNBOOKD_UBSAN=ON ;;
     fuzz) scripts/fuzz.sh ;;

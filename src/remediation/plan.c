@@ -758,7 +758,8 @@ plan_load_dir(const char *dir, struct config_errors *errs)
   for (int i = 0; i < n; i++)
     free(names[i]);
   free(names);
-  qsort(s->plans, s->n, sizeof(*s->plans), plan_cmp);
+  if (s->n)
+    qsort(s->plans, s->n, sizeof(*s->plans), plan_cmp);
   for (size_t i = 1; i < s->n; i++)
     if (s->plans[i].name && s->plans[i - 1].name
         && strcmp(s->plans[i].name, s->plans[i - 1].name) == 0) {

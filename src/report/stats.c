@@ -61,7 +61,8 @@ stats_union_ms(struct stats_span *v, size_t n, int64_t from, int64_t to)
   int64_t total = 0, cs = 0, ce = 0;
   int open = 0;
 
-  qsort(v, n, sizeof(*v), cmp_span);
+  if (n)
+    qsort(v, n, sizeof(*v), cmp_span);
   for (size_t i = 0; i < n; i++) {
     int64_t s = v[i].start_ms < from ? from : v[i].start_ms;
     int64_t e = v[i].end_ms > to ? to : v[i].end_ms;
@@ -254,7 +255,8 @@ stats_compute(struct store *store, int64_t from_ms, int64_t to_ms, int64_t now_m
     }
     free(sp);
   }
-  qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
+  if (out->n_services)
+    qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
 out:
   free(ttd);
   free(tta);

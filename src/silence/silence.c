@@ -771,7 +771,8 @@ silences_list(struct silences *s, const struct matchers *filter, int64_t now_ms,
     k++;
   }
   pthread_rwlock_unlock(&s->lock);
-  qsort(tmp, k, sizeof(*tmp), cmp_sorted);
+  if (k)
+    qsort(tmp, k, sizeof(*tmp), cmp_sorted);
   v = calloc(k ? k : 1, sizeof(*v));
   if (!v) {
     for (size_t i = 0; i < k; i++)
