@@ -15,9 +15,10 @@
  * WAL from its start again after a checkpoint has copied every frame into
  * the database, and with NORMAL a checkpoint fdatasyncs the WAL before it
  * and the database after it, so an acknowledged frame is never overwritten
- * before it is durable in one file or the other.  The -wal file's
- * directory entry is synced once at open; SQLite keeps the file (same
- * inode) while the connections are open.  So a webhook answered 200
+ * before it is durable in one file or the other.  (Checkpoints run on a
+ * connection of their own, also with synchronous=NORMAL: see ckpt_main.)
+ * The -wal file's directory entry is synced once at open; SQLite keeps
+ * the file (same inode) while the connections are open.  So a webhook answered 200
  * survives kill -9 and power loss.
  * The schema is versioned with PRAGMA user_version and migrated at open.
  * Timeline rows cannot be updated or deleted (triggers).
@@ -29,6 +30,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +224,120 @@ sq_rollback_to(void *h)
 {
   rb_status rc = run(h, S_ROLLBACK_TO);
   return rc ? rc : run(h, S_RELEASE);
+}
+
+/* Checkpoints.  The writer runs with wal_autocheckpoint off: a checkpoint
+ * inside its COMMIT (copy the WAL into the database, fsync both) stalled
+ * every batch queued behind it.  Instead its commit hook (wal_hook) wakes
+ * ckpt_main, which runs PASSIVE checkpoints on a connection of its own:
+ * they copy what is committed without taking the write lock, so the
+ * writer goes on meanwhile.  A PASSIVE checkpoint lets SQLite write the
+ * WAL from its start again only if it completes while the writer is
+ * between transactions; under steady load that may not happen, so when
+ * the WAL has grown past CKPT_RESTART_PAGES a RESTART checkpoint (which
+ * holds the write lock, briefly: the PASSIVE one before it copied nearly
+ * everything) makes the next transaction start the WAL over.  The WAL
+ * file is kept at its size and overwritten, never truncated.  The
+ * checkpoint connection runs with synchronous=NORMAL, so each checkpoint
+ * fdatasyncs the WAL before copying and the database after (see the
+ * top of this file for why that keeps acknowledged commits durable). */
+#define CKPT_PAGES 1000          /* WAL frames written that wake ckpt_main */
+#define CKPT_RESTART_PAGES 4000  /* WAL frames (16 MB) past which it restarts */
+
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+  struct sq *s = arg;
+
+  (void)db;
+  (void)name;
+  pthread_mutex_lock(&s->ck_mu);
+  if (pages < s->ck_wal_pages) /* the WAL started over */
+    s->ck_mark = 0;
+  s->ck_wal_pages = pages;
+  if (!s->ck_wanted && pages - s->ck_mark >= CKPT_PAGES) {
+    s->ck_mark = pages;
+    s->ck_wanted = 1;
+    pthread_cond_signal(&s->ck_cv);
+  }
+  pthread_mutex_unlock(&s->ck_mu);
+  return SQLITE_OK;
+}
+
+static void *
+ckpt_main(void *arg)
+{
+  struct sq *s = arg;
+
+  for (;;) {
+    int log = 0, done = 0, rc;
+
+    pthread_mutex_lock(&s->ck_mu);
+    while (!s->ck_wanted && !s->ck_stop)
+      pthread_cond_wait(&s->ck_cv, &s->ck_mu);
+    if (s->ck_stop) {
+      pthread_mutex_unlock(&s->ck_mu);
+      break;
+    }
+    pthread_mutex_unlock(&s->ck_mu);
+
+    rc = sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_OK && log >= CKPT_RESTART_PAGES)
+      rc = sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_RESTART, &log, &done);
+    /* BUSY: a reader held on past the busy timeout; next time, then. */
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+      rblog(LOG_WARN, "WAL checkpoint failed", "error", sqlite3_errmsg(s->ck), NULL);
+    pthread_mutex_lock(&s->ck_mu);
+    s->ck_wanted = 0;
+    pthread_mutex_unlock(&s->ck_mu);
+  }
+  return NULL;
+}
+
+/* Waiting for a lock (the writer for a RESTART checkpoint, which holds
+ * the write lock while it finishes; the checkpoint for the writer's
+ * transaction): polls every 100 us, not SQLite's 1, 2, 5, 10... ms
+ * steps, which would stall the writer for milliseconds.  arg: the limit,
+ * in polls. */
+static int
+busy_poll(void *arg, int count)
+{
+  if (count >= (int)(intptr_t)arg)
+    return 0;
+  usleep(100);
+  return 1;
+}
+
+static rb_status exec_or_err(sqlite3 *db, const char *sql, char *err, const char *what);
+
+/* Opens the checkpoint connection and starts its thread; the writer's
+ * automatic checkpoints go off only once it runs. */
+static rb_status
+ckpt_start(struct sq *s, const char *path, char *err)
+{
+  rb_status rc;
+
+  if (sqlite3_open_v2(path, &s->ck, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+      != SQLITE_OK) {
+    snprintf(err, RB_ERRLEN, "cannot open %s for checkpoints: %s", path, sqlite3_errmsg(s->ck));
+    return RB_EUNAVAIL;
+  }
+  /* It runs no statements: no lookaside memory (SQLite's default is
+   * 120 KB per connection, all of it touched at open). */
+  sqlite3_db_config(s->ck, SQLITE_DBCONFIG_LOOKASIDE, NULL, 0, 0);
+  sqlite3_busy_handler(s->ck, busy_poll, (void *)(intptr_t)1000); /* ~0.1 s */
+  if ((rc = exec_or_err(s->ck, "PRAGMA synchronous=NORMAL", err, path))
+      || (rc = exec_or_err(s->ck, "PRAGMA wal_autocheckpoint=0", err, path)))
+    return rc;
+  if (pthread_create(&s->ck_thread, NULL, ckpt_main, s) != 0) {
+    snprintf(err, RB_ERRLEN, "cannot start the checkpoint thread");
+    return RB_EINTERNAL;
+  }
+  s->ck_started = 1;
+  if ((rc = exec_or_err(s->w, "PRAGMA wal_autocheckpoint=0", err, path)))
+    return rc;
+  sqlite3_wal_hook(s->w, wal_hook, s);
+  return RB_OK;
 }
 
 static rb_status
@@ -771,6 +887,14 @@ sq_close(void *h)
   struct sq *s = h;
   if (!s)
     return;
+  if (s->ck_started) {
+    pthread_mutex_lock(&s->ck_mu);
+    s->ck_stop = 1;
+    pthread_cond_signal(&s->ck_cv);
+    pthread_mutex_unlock(&s->ck_mu);
+    pthread_join(s->ck_thread, NULL);
+  }
+  sqlite3_close(s->ck);
   for (int i = 0; i < S_COUNT; i++)
     sqlite3_finalize(s->st[i]);
   /* Closing the last connection checkpoints the WAL into the database. */
@@ -779,6 +903,8 @@ sq_close(void *h)
   if (s->wal_fd >= 0)
     close(s->wal_fd);
   pthread_mutex_destroy(&s->rmu);
+  pthread_mutex_destroy(&s->ck_mu);
+  pthread_cond_destroy(&s->ck_cv);
   free(s);
 }
 
@@ -939,6 +1065,8 @@ store_sqlite_open(const struct store_options *opt,
     return RB_ENOMEM;
   }
   pthread_mutex_init(&s->rmu, NULL);
+  pthread_mutex_init(&s->ck_mu, NULL);
+  pthread_cond_init(&s->ck_cv, NULL);
   s->read_only = opt->read_only;
   s->wal_fd = -1;
   if (!opt->read_only && mkdir(opt->sqlite_dir, 0750) != 0 && errno != EEXIST) {
@@ -954,7 +1082,7 @@ store_sqlite_open(const struct store_options *opt,
     rc = RB_EUNAVAIL;
     goto fail;
   }
-  sqlite3_busy_timeout(s->w, 5000);
+  sqlite3_busy_handler(s->w, busy_poll, (void *)(intptr_t)50000); /* ~5 s */
   if (!opt->read_only) {
     if ((rc = exec_or_err(s->w, "PRAGMA journal_mode=WAL", err, path))
         || (rc = exec_or_err(s->w, "PRAGMA synchronous=FULL", err, path))
@@ -977,6 +1105,8 @@ store_sqlite_open(const struct store_options *opt,
         goto fail;
       }
     }
+    if ((rc = ckpt_start(s, path, err)))
+      goto fail;
   } else if (user_version(s->w) != (int)RB_ARRAY_LEN(migrations)) {
     snprintf(err, RB_ERRLEN, "%s: no store of this version (run runbookd once to create it)",
              path);

@@ -23,6 +23,16 @@ struct sq {
   pthread_mutex_t rmu;
   int read_only;
   int wal_fd;             /* the -wal file, for sq_sync(); -1 when closed */
+  /* Checkpoints: off the writer, on a connection and thread of their own
+   * (store_sqlite.c, ckpt_main). */
+  sqlite3 *ck;
+  pthread_t ck_thread;
+  int ck_started;
+  pthread_mutex_t ck_mu;
+  pthread_cond_t ck_cv;
+  int ck_wanted, ck_stop;   /* under ck_mu */
+  int ck_wal_pages;         /* under ck_mu: the WAL's frames after the last commit */
+  int ck_mark;              /* under ck_mu: ck_wal_pages at the last wake */
 };
 
 rb_status sq_map_rc(int rc);
