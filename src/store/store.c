@@ -35,6 +35,7 @@ struct store {
   struct store_job *unsynced, **unsynced_tail;
   size_t unsynced_n;
   int64_t unsynced_t0;
+  int syncing;           /* a be->sync is running (either thread) */
   int writer_done;
 };
 
@@ -126,6 +127,26 @@ fail:
   return RB_EUNAVAIL;
 }
 
+/* One be->sync, which covers every batch committed before it started,
+ * then the answers of list (n jobs, the first batch begun at t0). */
+static void
+sync_and_finish(struct store *st, struct store_job *list, size_t n, int64_t t0)
+{
+  rb_status rc;
+
+  rc = st->be->sync(st->h);
+  if (rc) {
+    metrics_store_error();
+    rblog(LOG_ERROR, "store sync failed; answering 503 so senders retry", "error",
+          rb_strerror(rc), NULL);
+    finish(st, list, RB_EUNAVAIL);
+    return;
+  }
+  /* From the first batch's BEGIN until durable; n jobs per sync. */
+  metrics_commit(rb_mono_ns() - t0, n);
+  finish(st, list, RB_OK);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -165,9 +186,22 @@ writer_main(void *arg)
       finish(st, list, rc);
       continue;
     }
-    /* Committed but not yet durable: the sync thread answers it after
-     * its next sync, while this thread goes on with the next batch. */
+    /* Committed but not yet durable.  With nothing queued behind it and
+     * no sync running, this thread syncs and answers it itself (a
+     * hand-off less); otherwise the sync thread answers it after its next
+     * sync, while this thread goes on with the next batch. */
     pthread_mutex_lock(&st->mu);
+    if (!st->head && !st->syncing && !st->unsynced) {
+      st->syncing = 1;
+      pthread_mutex_unlock(&st->mu);
+      sync_and_finish(st, list, n, t0);
+      pthread_mutex_lock(&st->mu);
+      st->syncing = 0;
+      if (st->unsynced)
+        pthread_cond_signal(&st->sync_wake);
+      pthread_mutex_unlock(&st->mu);
+      continue;
+    }
     if (!st->unsynced)
       st->unsynced_t0 = t0;
     *st->unsynced_tail = list;
@@ -190,7 +224,6 @@ sync_main(void *arg)
     struct store_job *list;
     size_t n;
     int64_t t0;
-    rb_status rc;
 
     pthread_mutex_lock(&st->mu);
     while (!st->unsynced && !st->writer_done)
@@ -205,19 +238,13 @@ sync_main(void *arg)
     st->unsynced = NULL;
     st->unsynced_tail = &st->unsynced;
     st->unsynced_n = 0;
+    st->syncing = 1;
     pthread_mutex_unlock(&st->mu);
 
-    rc = st->be->sync(st->h);
-    if (rc) {
-      metrics_store_error();
-      rblog(LOG_ERROR, "store sync failed; answering 503 so senders retry", "error",
-            rb_strerror(rc), NULL);
-      finish(st, list, RB_EUNAVAIL);
-      continue;
-    }
-    /* From the first batch's BEGIN until durable; n jobs per sync. */
-    metrics_commit(rb_mono_ns() - t0, n);
-    finish(st, list, RB_OK);
+    sync_and_finish(st, list, n, t0);
+    pthread_mutex_lock(&st->mu);
+    st->syncing = 0;
+    pthread_mutex_unlock(&st->mu);
   }
   return NULL;
 }
