@@ -1056,6 +1056,18 @@ open_wal(struct sq *s, const char *dbpath, char *err)
   return RB_OK;
 }
 
+/* No bulk page-cache allocation per connection (SQLite allocates and
+ * touches 20 pages of each connection's cache on its first read, needed or
+ * not); pages are allocated as they are used.  Only possible before SQLite
+ * is initialised (it is a no-op after that), so once, at the first open. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+
+static void
+sqlite_configure(void)
+{
+  sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 rb_status
 store_sqlite_open(const struct store_options *opt,
                   const struct store_backend **be, void **h, char *err)
@@ -1069,6 +1081,7 @@ store_sqlite_open(const struct store_options *opt,
     snprintf(err, RB_ERRLEN, "out of memory");
     return RB_ENOMEM;
   }
+  pthread_once(&sqlite_once, sqlite_configure);
   pthread_mutex_init(&s->rmu, NULL);
   pthread_mutex_init(&s->ck_mu, NULL);
   pthread_cond_init(&s->ck_cv, NULL);
