@@ -67,6 +67,7 @@ struct rb_config {
   char *kube_ca_file;
   int dry_run; /* -1: decide (on when no cluster configured) */
   unsigned rem_workers;
+  unsigned rem_max_runs;
   unsigned rem_queue_size;
   unsigned rem_per_minute;
   unsigned rem_per_hour;

@@ -27,7 +27,8 @@ struct engine_options {
   struct store *store;
   struct kube_client *kube;   /* NULL: no cluster; everything is dry-run */
   int dry_run;
-  unsigned workers;
+  unsigned workers;           /* decision threads */
+  unsigned max_runs;          /* runs executing at once (executor threads) */
   unsigned queue_size;
   struct rl_global global;
   const char *prometheus_url; /* copied */

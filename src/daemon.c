@@ -145,6 +145,7 @@ start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, 
   eo.kube = a->kube;
   eo.dry_run = cfg->dry_run == 1 || !a->kube;
   eo.workers = cfg->rem_workers;
+  eo.max_runs = cfg->rem_max_runs;
   eo.queue_size = cfg->rem_queue_size;
   eo.global.per_minute = cfg->rem_per_minute;
   eo.global.per_hour = cfg->rem_per_hour;

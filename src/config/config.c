@@ -85,13 +85,15 @@ static const struct opt opts[] = {
   { "remediation.dry_run", "dry-run", T_TRIBOOL, O(dry_run), 0, 0, 0,
     "decide and record everything, change nothing (default: on without a cluster)" },
   { "remediation.workers", "remediation.workers", T_UINT, O(rem_workers), 1, 32, 0,
-    "threads that run remediation plans" },
+    "threads that decide remediations" },
+  { "remediation.max_concurrent_runs", "remediation.max-concurrent-runs", T_UINT,
+    O(rem_max_runs), 1, 1024, 0, "remediation runs executing at once (others wait their turn)" },
   { "remediation.queue_size", "remediation.queue-size", T_UINT, O(rem_queue_size), 1, 100000, 0,
     "remediation decisions waiting for a worker" },
   { "remediation.max_actions_per_minute", "remediation.max-actions-per-minute", T_UINT,
-    O(rem_per_minute), 1, 1000, 0, "remediation runs started per minute, all plans" },
+    O(rem_per_minute), 1, 100000, 0, "remediation runs started per minute, all plans" },
   { "remediation.max_actions_per_hour", "remediation.max-actions-per-hour", T_UINT,
-    O(rem_per_hour), 1, 100000, 0, "remediation runs started per hour, all plans" },
+    O(rem_per_hour), 1, 10000000, 0, "remediation runs started per hour, all plans" },
   { "remediation.prometheus_url", "remediation.prometheus-url", T_STR, O(prometheus_url), 0, 0, 0,
     "Prometheus for promql steps" },
   { "remediation.postgres_conninfo_file", "remediation.postgres-conninfo-file", T_STR,
@@ -211,6 +213,7 @@ set_defaults(struct rb_config *c)
   severity_map_defaults(&c->severity);
   c->remediation_dir = strdup("./remediation");
   c->rem_workers = 2;
+  c->rem_max_runs = 16;
   c->rem_queue_size = 1000;
   c->rem_per_minute = 6;
   c->rem_per_hour = 30;

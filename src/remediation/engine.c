@@ -40,6 +40,14 @@ struct work {
   struct rem_run *run; /* a run to resume, or NULL */
 };
 
+/* A run waiting for an executor, with what its decision already read. */
+struct queued_run {
+  struct rem_run *run;
+  int64_t received_ns;  /* 0 when its first request was already measured */
+  struct am_labels labels;
+  int have_labels;
+};
+
 struct engine {
   struct store *st;
   struct kube_client *kube;
@@ -56,6 +64,13 @@ struct engine {
   int stopping;
   pthread_t *threads;
   unsigned nthreads;
+  /* Runs, executed apart from decisions so a long run (a rollout wait)
+   * never holds up the next decision.  Guarded by mu. */
+  pthread_cond_t rcv;      /* a run queued, or stopping */
+  struct queued_run *runs; /* FIFO */
+  size_t rhead, rlen, rcap;
+  pthread_t *xthreads;
+  unsigned nxthreads;
   /* Guarded by mu. */
   struct plan_set *plans;
   struct rl_global global;
@@ -1144,20 +1159,24 @@ find_plan(const struct plan_set *ps, const char *name)
 }
 
 static void
-run_and_free(struct engine *e, struct rem_run *run, int64_t received_ns)
+run_and_free(struct engine *e, struct queued_run *q)
 {
+  struct rem_run *run = q->run;
   struct runctx c;
   struct incident inc;
 
   memset(&c, 0, sizeof(c));
   c.e = e;
   c.run = run;
-  c.received_ns = received_ns;
+  c.received_ns = q->received_ns;
   pthread_mutex_lock(&e->mu);
   c.plans = plan_set_hold(e->plans);
   pthread_mutex_unlock(&e->mu);
   c.plan = find_plan(c.plans, run->plan);
-  if (store_get(e->st, run->incident_id, &inc) == RB_OK) {
+  if (q->have_labels) {
+    c.labels = q->labels; /* the decision read them: no second read */
+    memset(&q->labels, 0, sizeof(q->labels));
+  } else if (store_get(e->st, run->incident_id, &inc) == RB_OK) {
     am_labels_from_json(inc.labels_json, &c.labels);
     incident_clear(&inc);
   }
@@ -1189,6 +1208,64 @@ run_and_free(struct engine *e, struct rem_run *run, int64_t received_ns)
   plan_set_drop(c.plans);
   rem_run_clear(run);
   free(run);
+}
+
+/* Hands a run to the executors; q's contents pass to the queue. */
+static void
+push_run(struct engine *e, struct queued_run *q)
+{
+  pthread_mutex_lock(&e->mu);
+  if (e->rlen == e->rcap) {
+    size_t cap = e->rcap ? e->rcap * 2 : 64;
+    struct queued_run *v = malloc(cap * sizeof(*v));
+    if (v) {
+      for (size_t i = 0; i < e->rlen; i++)
+        v[i] = e->runs[(e->rhead + i) % e->rcap];
+      free(e->runs);
+      e->runs = v;
+      e->rhead = 0;
+      e->rcap = cap;
+    }
+  }
+  if (e->rlen < e->rcap) {
+    e->runs[(e->rhead + e->rlen++) % e->rcap] = *q;
+    pthread_cond_signal(&e->rcv);
+    pthread_mutex_unlock(&e->mu);
+    return;
+  }
+  pthread_mutex_unlock(&e->mu);
+  /* Out of memory: the run stays running in the store and resumes at the
+   * next start. */
+  am_labels_free(&q->labels);
+  rem_run_clear(q->run);
+  free(q->run);
+}
+
+static void *
+executor_main(void *arg)
+{
+  struct engine *e = arg;
+  sigset_t all;
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  for (;;) {
+    struct queued_run q;
+    pthread_mutex_lock(&e->mu);
+    while (!e->rlen && !e->stopping)
+      pthread_cond_wait(&e->rcv, &e->mu);
+    if (e->stopping) {
+      pthread_mutex_unlock(&e->mu);
+      break;
+    }
+    q = e->runs[e->rhead];
+    e->rhead = (e->rhead + 1) % e->rcap;
+    e->rlen--;
+    pthread_mutex_unlock(&e->mu);
+    run_and_free(e, &q);
+    am_labels_free(&q.labels);
+  }
+  return NULL;
 }
 
 /* ---- decisions ---------------------------------------------------------- */
@@ -1431,10 +1508,17 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
     if (e->hist.v[i].run_id == hr.run_id)
       e->hist.v[i].run_id = run->id;
   pthread_mutex_unlock(&e->mu);
-  am_labels_free(&c.labels);
+  {
+    struct queued_run q;
+    q.run = run;
+    q.received_ns = c.measured ? 0 : received_ns; /* measured once */
+    q.labels = c.labels; /* passes to the run */
+    q.have_labels = 1;
+    memset(&c.labels, 0, sizeof(c.labels));
+    push_run(e, &q);
+  }
   plan_set_drop(c.plans);
   incident_clear(&inc);
-  run_and_free(e, run, c.measured ? 0 : received_ns); /* measured once */
   return;
 out:
   am_labels_free(&c.labels);
@@ -1482,10 +1566,14 @@ worker_main(void *arg)
     e->qlen--;
     metrics_rem_queue(e->qlen);
     pthread_mutex_unlock(&e->mu);
-    if (w.run)
-      run_and_free(e, w.run, 0);
-    else
+    if (w.run) {
+      struct queued_run q;
+      memset(&q, 0, sizeof(q));
+      q.run = w.run;
+      push_run(e, &q);
+    } else {
       evaluate(e, w.incident_id, w.received_ns);
+    }
   }
   return NULL;
 }
@@ -1583,6 +1671,15 @@ engine_start(const struct engine_options *o, struct plan_set *plans, struct engi
     snprintf(n, sizeof(n), "%zu", e->qlen);
     rblog(LOG_INFO, "resuming remediation left by the previous run", "items", n, NULL);
   }
+  pthread_cond_init(&e->rcv, NULL);
+  e->nxthreads = o->max_runs ? o->max_runs : 16;
+  e->xthreads = calloc(e->nxthreads, sizeof(*e->xthreads));
+  for (unsigned i = 0; e->xthreads && i < e->nxthreads; i++) {
+    if (pthread_create(&e->xthreads[i], NULL, executor_main, e) != 0) {
+      e->nxthreads = i;
+      break;
+    }
+  }
   e->nthreads = o->workers ? o->workers : 2;
   e->threads = calloc(e->nthreads, sizeof(*e->threads));
   for (unsigned i = 0; i < e->nthreads; i++) {
@@ -1654,10 +1751,22 @@ engine_stop(struct engine *e)
   pthread_mutex_lock(&e->mu);
   e->stopping = 1;
   pthread_cond_broadcast(&e->cv);
+  pthread_cond_broadcast(&e->rcv);
   pthread_cond_broadcast(&e->stopcv);
   pthread_mutex_unlock(&e->mu);
   for (unsigned i = 0; i < e->nthreads; i++)
     pthread_join(e->threads[i], NULL);
+  for (unsigned i = 0; i < e->nxthreads; i++)
+    pthread_join(e->xthreads[i], NULL);
+  for (size_t i = 0; i < e->rlen; i++) {
+    struct queued_run *q = &e->runs[(e->rhead + i) % e->rcap];
+    am_labels_free(&q->labels);
+    rem_run_clear(q->run);
+    free(q->run);
+  }
+  free(e->runs);
+  free(e->xthreads);
+  pthread_cond_destroy(&e->rcv);
   for (size_t i = 0; i < e->qlen; i++) {
     struct work *w = &e->q[(e->qhead + i) % e->qcap];
     if (w->run) {

@@ -36,11 +36,38 @@ struct kube_client {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+/* One easy handle per thread, reused: libcurl keeps its connections (and
+ * TLS sessions) open between requests, so a step's requests do not each
+ * pay a new TCP and TLS handshake with the API server. */
+static pthread_key_t handle_key;
+
+static void
+handle_free(void *h)
+{
+  curl_easy_cleanup(h);
+}
 
 static void
 curl_init_once(void)
 {
   curl_global_init(CURL_GLOBAL_DEFAULT);
+  pthread_key_create(&handle_key, handle_free);
+}
+
+static CURL *
+thread_handle(void)
+{
+  CURL *e = pthread_getspecific(handle_key);
+  if (e) {
+    curl_easy_reset(e);
+    return e;
+  }
+  e = curl_easy_init();
+  if (e && pthread_setspecific(handle_key, e) != 0) {
+    curl_easy_cleanup(e);
+    e = NULL;
+  }
+  return e;
 }
 
 rb_status
@@ -168,7 +195,7 @@ static rb_status
 attempt(struct kube_client *c, const struct kube_req *req, struct kube_resp *resp,
         struct hdrs *h, char *errbuf)
 {
-  CURL *e = curl_easy_init();
+  CURL *e = thread_handle();
   struct curl_slist *hl = NULL;
   struct buf body;
   char url[4096], auth[8300], ct[128], tokerr[RB_ERRLEN];
@@ -223,7 +250,6 @@ attempt(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
     snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(cc));
   }
   buf_free(&body);
-  curl_easy_cleanup(e);
   return cc == CURLE_OK ? RB_OK : RB_EUNAVAIL;
 }
 

@@ -327,7 +327,9 @@ def case_resolved(t, k):
     t.section("resolved alerts")
     k.reset()
     d = daemon(t, k, [plan("resolved", slow()), plan("resolved-b", RESTART,
-                                                      target="api-gateway")],
+                                                      target="api-gateway"),
+                      plan("resolved-pod", RESTART, target=None,
+                           deployments=["cognitive-core"])],
                "resolved", extra=HIGH_GLOBAL + ["--remediation.workers=1"])
     # A resolved notification for an alert never seen firing.
     a = rbtest.alert("resolved", labels={"namespace": NS, "instance": "r0"},
@@ -342,19 +344,24 @@ def case_resolved(t, k):
             "resolved never-seen alert: no plan, no step", kinds)
     t.eq(k.requests(), [], "resolved never-seen alert: no Kubernetes request")
 
-    # Resolved while waiting for a decision: one worker is busy with a slow
-    # run, the second alert waits in the queue and is resolved meanwhile.
-    k.rollout("cognitive-core", "after:3")
-    first = run_ok(t, d, {"instance": "r1"}, "resolved")
-    t.check(rbtest.wait_event(d, first, "step started", 10), "resolved: a slow run is going")
+    # Resolved while waiting for a decision: the one decision worker is
+    # busy with a slow decision (its pod label is resolved to a Deployment
+    # through a GET the stand-in holds), the second alert waits in the
+    # queue and is resolved meanwhile.  (Runs execute apart from decisions,
+    # so a slow run would not hold it up.)
+    pod = k.pods_of("cognitive-core")[0]["metadata"]["name"]
+    k.fault(method="GET", path="/pods/" + pod + "$", delay_ms=1500, times=1)
+    first = run_ok(t, d, {"pod": pod}, "resolved-pod")
+    t.check(rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10),
+            "resolved: a slow decision is going (its pod lookup is held)")
     fb = rbtest.alert("resolved-b", labels={"namespace": NS, "instance": "r2"},
                       starts_at=rbtest.now_ts(-30))
     t.eq(d.post_webhook(rbtest.payload([fb])).status, 200, "resolved: alert B firing")
     rb = dict(fb, status="resolved", endsAt=rbtest.now_ts(-0.5))
     t.eq(d.post_webhook(rbtest.payload([rb])).status, 200, "resolved: alert B resolved")
     incb = rbtest.wait_incident(d, fb["fingerprint"])
-    t.check(not rbtest.events(d, first, "remediation finished"),
-            "resolved: B was resolved while the worker was still busy")
+    t.check(not rbtest.events(d, first, "plan matched"),
+            "resolved: B was resolved while the worker was still deciding")
     ev = rbtest.wait_event(d, incb["id"], "not remediated", 20)
     t.check(ev, "resolved before decided: `not remediated`",
             rbtest.timeline_kinds(d, incb["id"]))
