@@ -58,12 +58,14 @@ die() { echo "bench: $*" >&2; exit 1; }
 py() { timeout 120 python3 "$here/benchlib.py" "$@"; }
 rep() { timeout 120 python3 "$here/remediation-report.py" "$@"; }
 
-if [ ! -x "$RUNBOOKD" ]; then
-  echo "bench: building $RUNBOOKD (Release)" >&2
+if [ "$RUNBOOKD" = "$root/build-bench/runbookd" ]; then
+  # Our own build: bring it up to date with the tree (a stale binary
+  # would measure old code).
   bdir=$(dirname "$RUNBOOKD")
-  cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  [ -f "$bdir/CMakeCache.txt" ] || cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$bdir" -j"$(nproc)" --target runbookd >/dev/null
 fi
+[ -x "$RUNBOOKD" ] || die "no runbookd at $RUNBOOKD"
 
 results_dir=$here/results
 raw=$results_dir/raw-remediation
