@@ -535,6 +535,12 @@ hook(struct pager *p, int64_t id, int kind, const char *reason)
   if (!p)
     return;
   pthread_mutex_lock(&p->mu);
+  if (!p->pol || !p->pol->enabled) {
+    /* Paging is off: nothing to queue, and no thread to wake on every new
+     * incident (the webhook's hot path). */
+    pthread_mutex_unlock(&p->mu);
+    return;
+  }
   if (p->nhooks == p->caphooks) {
     size_t cap = p->caphooks ? p->caphooks * 2 : 256;
     struct hook *h = realloc(p->hooks, cap * sizeof(*h));
@@ -548,8 +554,9 @@ hook(struct pager *p, int64_t id, int kind, const char *reason)
   p->hooks[p->nhooks].incident_id = id;
   p->hooks[p->nhooks].kind = kind;
   p->hooks[p->nhooks].reason = reason ? strdup(reason) : NULL;
-  p->nhooks++;
-  pthread_cond_signal(&p->tcv);
+  /* The thread drains every queued hook: one wake-up is enough. */
+  if (p->nhooks++ == 0)
+    pthread_cond_signal(&p->tcv);
   pthread_mutex_unlock(&p->mu);
 }
 
@@ -880,16 +887,28 @@ void
 pager_reload(struct pager *p, struct esc_policy *pol)
 {
   struct esc_policy *old;
+  int was_enabled;
+
   if (!p) {
     esc_policy_drop(pol);
     return;
   }
   pthread_mutex_lock(&p->mu);
   old = p->pol;
+  was_enabled = old && old->enabled;
   p->pol = pol;
   pthread_cond_signal(&p->tcv);
   pthread_mutex_unlock(&p->mu);
   esc_policy_drop(old);
+  if (!was_enabled && pol && pol->enabled) {
+    /* Paging was just turned on: incidents already open start now. */
+    int64_t *missing = NULL;
+    size_t n = 0;
+    if (store_esc_missing(p->st, &missing, &n) == RB_OK)
+      for (size_t i = 0; i < n; i++)
+        pager_opened(p, missing[i]);
+    free(missing);
+  }
 }
 
 size_t
