@@ -1897,6 +1897,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def send(self, code, body, headers=None, ctype="application/json"):
         data = body if isinstance(body, bytes) else (json.dumps(body) + "\n").encode()
+        entry = getattr(self, "_entry", None)
+        if entry is not None:
+            # Before the answer goes out: whoever reads the log after seeing
+            # the answer sees its code.
+            entry["code"] = code
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
@@ -1959,6 +1964,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # Logged on arrival, so the log is in arrival order and never misses a
         # request that was already answered; the code is filled in after.
         cluster.record(entry)
+        self._entry = entry
         try:
             try:
                 if standin.token is not None:
@@ -1986,6 +1992,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             entry["code"] = self._code
             entry["done"] = True
+            self._entry = None
 
     # -- Kubernetes API
     def route(self, path, query, body_bytes):
