@@ -77,6 +77,15 @@ struct rb_config {
   unsigned kube_timeout_s;
   unsigned kube_retries;
 
+  /* silences.upstream: forward silences to an Alertmanager (NULL url: off) */
+  char *sil_upstream_url;
+  char *sil_upstream_token_file;
+  char *sil_upstream_token; /* loaded */
+  unsigned sil_upstream_timeout_s;
+  unsigned sil_upstream_attempts;
+  unsigned sil_upstream_backoff_ms;
+  unsigned sil_upstream_queue;
+
   /* sections parsed by their own modules: their JSON text, or NULL */
   char *escalation_json;
   char *api_json;

@@ -71,6 +71,12 @@ void metrics_timers(size_t pending);
 /* How late an escalation timer fired after its due time. */
 void metrics_timer_lateness(int64_t late_ms);
 
+/* A silence change forwarded to the upstream Alertmanager: "ok", "retry"
+ * (an attempt failed and will be repeated), "failed" (retries exhausted),
+ * "rejected" (the upstream refused it), "dropped" (queue full) or
+ * "skipped" (an expiry of a silence the upstream never had). */
+void metrics_silence_forward(const char *outcome);
+
 /* Appends the exposition text to b; st may be NULL (gauges from the store
  * are then omitted). */
 rb_status metrics_render(struct buf *b, struct store *st);

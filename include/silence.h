@@ -134,6 +134,20 @@ void silence_list_free(struct silence **v, size_t n);
 /* Number of silences held (any state). */
 size_t silences_count(struct silences *s);
 
+/* What a change did, for a hook (silence_forward.h forwards it upstream). */
+enum silence_event {
+  SIL_EV_SET = 0, /* created or updated: sil is the new version; prev_id, when
+                     not NULL, the silence it replaced (expired) */
+  SIL_EV_EXPIRE   /* expired by silences_expire: sil is the expired version */
+};
+/* Called after a change is durable and visible, under the set's write lock
+ * (so hooks see changes in the order they were made).  It must not block
+ * nor call back into the set; sil is valid only during the call. */
+typedef void (*silence_hook_fn)(void *arg, enum silence_event ev, const struct silence *sil,
+                                const char *prev_id);
+/* Installs the hook (NULL: none).  Call before other threads use s. */
+void silences_set_hook(struct silences *s, silence_hook_fn fn, void *arg);
+
 /* ---- wire format (silence_json.c) ---------------------------------- */
 
 /* Appends a GettableSilence:

@@ -109,6 +109,10 @@ struct silence_row {
   int64_t starts_ms, ends_ms, updated_ms;
   char *created_by;
   char *comment;
+  /* The id the upstream Alertmanager gave this silence when it was
+   * forwarded (silence_forward.h), or "" when it was not (yet).  A put
+   * with "" keeps the stored one. */
+  char upstream_id[40];
 };
 
 void page_row_clear(struct page_row *p);
@@ -171,6 +175,9 @@ struct store_backend {
   rb_status (*page_insert)(void *h, struct page_row *p);
   rb_status (*page_done)(void *h, int64_t id);
   rb_status (*silence_put)(void *h, const struct silence_row *r);
+  /* Records the upstream Alertmanager's id of a silence (only that
+   * column; an unknown id changes nothing). */
+  rb_status (*silence_upstream)(void *h, const char *id, const char *upstream_id);
   /* ... and reads. */
   rb_status (*esc_due_all)(void *h, struct esc_due_row **out, size_t *n);
   rb_status (*esc_missing)(void *h, int64_t **ids, size_t *n);
@@ -243,6 +250,7 @@ rb_status store_w_esc_put(struct store *st, const struct esc_state *s, int64_t n
 rb_status store_w_page_insert(struct store *st, struct page_row *p);
 rb_status store_w_page_done(struct store *st, int64_t id);
 rb_status store_w_silence_put(struct store *st, const struct silence_row *r);
+rb_status store_w_silence_upstream(struct store *st, const char *id, const char *upstream_id);
 /* Active escalations' due times (0 excluded). */
 rb_status store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n);
 /* Unresolved incidents without an escalation row. */

@@ -12,6 +12,7 @@
 #include "plan.h"
 #include "remediate.h"
 #include "rbtime.h"
+#include "silence_forward.h"
 #include "store.h"
 #include "version.h"
 
@@ -169,6 +170,7 @@ int
 daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *policy)
 {
   struct pager_options po;
+  struct silence_fwd *fwd = NULL;
   struct app a;
   struct store_options so;
   sigset_t set;
@@ -211,6 +213,26 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
     rblog(LOG_ERROR, "cannot load silences", "error", err, NULL);
     code = 1;
     goto out;
+  }
+  /* Optionally forwarded to an upstream Alertmanager, after each local
+   * change (silence_forward.h). */
+  if (cfg->sil_upstream_url) {
+    struct silence_fwd_options fo;
+    memset(&fo, 0, sizeof(fo));
+    fo.url = cfg->sil_upstream_url;
+    fo.bearer_token = cfg->sil_upstream_token;
+    fo.timeout_s = cfg->sil_upstream_timeout_s;
+    fo.max_attempts = cfg->sil_upstream_attempts;
+    fo.backoff_ms = cfg->sil_upstream_backoff_ms;
+    fo.queue_size = cfg->sil_upstream_queue;
+    fo.store = a.store;
+    rc = silence_fwd_start(&fo, &fwd, err);
+    if (rc) {
+      rblog(LOG_ERROR, "cannot start silence forwarding", "error", err, NULL);
+      code = 1;
+      goto out;
+    }
+    silences_set_hook(a.silences, silence_fwd_hook, fwd);
   }
   rc = start_remediation(&a, cfg, plans, err);
   plans = NULL;
@@ -257,6 +279,9 @@ out:
   http_stop(a.http);
   engine_stop(a.engine);
   pager_stop(a.pager);
+  if (a.silences)
+    silences_set_hook(a.silences, NULL, NULL);
+  silence_fwd_stop(fwd); /* before the store it records upstream ids in */
   silences_free(a.silences); /* after everything that matches or serves them */
   esc_policy_drop(policy);
   kube_client_free(a.kube);

@@ -108,6 +108,20 @@ static const struct opt opts[] = {
     "timeout of one Kubernetes request" },
   { "kube.retries", "kube.retries", T_UINT, O(kube_retries), 0, 10, 0,
     "retries of a Kubernetes request answered 429 or 5xx" },
+  { "silences.upstream.url", "silences.upstream-url", T_STR, O(sil_upstream_url), 0, 0, 0,
+    "forward silences to this Alertmanager (http:// or https://; unset: off)" },
+  { "silences.upstream.bearer_token_file", "silences.upstream-bearer-token-file", T_STR,
+    O(sil_upstream_token_file), 0, 0, 1, "file holding a bearer token for the upstream Alertmanager" },
+  { "silences.upstream.timeout_seconds", "silences.upstream-timeout", T_UINT,
+    O(sil_upstream_timeout_s), 1, 300, 0, "timeout of one request to the upstream Alertmanager" },
+  { "silences.upstream.max_attempts", "silences.upstream-max-attempts", T_UINT,
+    O(sil_upstream_attempts), 1, 100, 0,
+    "tries of one silence change (connection errors and 5xx are retried)" },
+  { "silences.upstream.retry_backoff_ms", "silences.upstream-retry-backoff-ms", T_UINT,
+    O(sil_upstream_backoff_ms), 10, 600000, 0,
+    "delay before the first retry; doubled each time, at most 30 s" },
+  { "silences.upstream.queue_size", "silences.upstream-queue-size", T_UINT,
+    O(sil_upstream_queue), 1, 1000000, 0, "silence changes waiting to be forwarded" },
   { "log.level", "log.level", T_LOGLEVEL, O(log_level), 0, 0, 0,
     "debug, info, warn or error" },
   { "log.format", "log.format", T_LOGFORMAT, O(log_json), 0, 0, 0,
@@ -120,6 +134,7 @@ static const struct opt opts[] = {
 static const char *const sections[] = {
   "web", "web.auth", "web.auth.basic_auth", "storage", "intake", "severity",
   "severity.map", "remediation", "kube", "log", "escalation", "api",
+  "silences", "silences.upstream",
 };
 
 static int saved_argc;
@@ -219,6 +234,10 @@ set_defaults(struct rb_config *c)
   c->rem_per_hour = 30;
   c->kube_timeout_s = 10;
   c->kube_retries = 3;
+  c->sil_upstream_timeout_s = 5;
+  c->sil_upstream_attempts = 5;
+  c->sil_upstream_backoff_ms = 1000;
+  c->sil_upstream_queue = 1000;
   c->dry_run = -1;
   c->log_level = LOG_INFO;
   c->log_json = 0;
@@ -672,6 +691,22 @@ validate(struct rb_config *c, struct config_errors *errs)
     field_where(c, "kube.api_url", where, sizeof(where));
     config_errors_add(errs, where, "must be an http:// or https:// URL");
   }
+  if (c->sil_upstream_url
+      && ((strncmp(c->sil_upstream_url, "https://", 8) != 0
+           && strncmp(c->sil_upstream_url, "http://", 7) != 0)
+          || strlen(c->sil_upstream_url) > 900)) {
+    field_where(c, "silences.upstream.url", where, sizeof(where));
+    config_errors_add(errs, where, "must be an http:// or https:// URL (at most 900 bytes)");
+  }
+  if (c->sil_upstream_token_file) {
+    if (!c->sil_upstream_url) {
+      field_where(c, "silences.upstream.bearer_token_file", where, sizeof(where));
+      config_errors_add(errs, where, "needs silences.upstream.url");
+    } else {
+      c->sil_upstream_token = load_secret(c, c->sil_upstream_token_file,
+                                          "silences.upstream.bearer_token_file", errs);
+    }
+  }
 }
 
 struct rb_config *
@@ -739,6 +774,7 @@ config_drop(struct rb_config *c)
   wipe_free(c->bearer_token);
   wipe_free(c->basic_password);
   wipe_free(c->pg_conninfo);
+  wipe_free(c->sil_upstream_token);
   free(c);
 }
 
@@ -767,6 +803,13 @@ config_restart_needed(const struct rb_config *a, const struct rb_config *b)
     return "storage.path";
   if (str_differs(a->storage_postgres, b->storage_postgres))
     return "storage.postgres";
+  if (str_differs(a->sil_upstream_url, b->sil_upstream_url)
+      || str_differs(a->sil_upstream_token, b->sil_upstream_token)
+      || a->sil_upstream_timeout_s != b->sil_upstream_timeout_s
+      || a->sil_upstream_attempts != b->sil_upstream_attempts
+      || a->sil_upstream_backoff_ms != b->sil_upstream_backoff_ms
+      || a->sil_upstream_queue != b->sil_upstream_queue)
+    return "silences.upstream";
   return NULL;
 }
 

@@ -167,6 +167,18 @@ metrics_page(const char *method, int sent)
   labeled_inc(lm.pages, &lm.npages, 16, labels);
 }
 
+static const char *const fwd_names[] = { "ok", "retry", "failed", "rejected", "dropped",
+                                         "skipped" };
+static atomic_ullong fwd_counts[RB_ARRAY_LEN(fwd_names)];
+
+void
+metrics_silence_forward(const char *outcome)
+{
+  for (size_t i = 0; i < RB_ARRAY_LEN(fwd_names); i++)
+    if (strcmp(fwd_names[i], outcome) == 0)
+      atomic_fetch_add(&fwd_counts[i], 1);
+}
+
 void metrics_timers(size_t pending) { atomic_store(&m.timers, pending); }
 void metrics_timer_lateness(int64_t late_ms) { observe(&m.lateness, late_ms * 1000000); }
 
@@ -330,6 +342,12 @@ metrics_render(struct buf *b, struct store *st)
   buf_puts(b, "# HELP runbookd_escalation_timer_lateness_seconds How long after its due time an escalation timer fired.\n"
               "# TYPE runbookd_escalation_timer_lateness_seconds histogram\n");
   render_histo(b, "runbookd_escalation_timer_lateness_seconds", "", &m.lateness);
+
+  buf_puts(b, "# HELP runbookd_silence_forward_total Silence changes sent to the upstream Alertmanager, by outcome.\n"
+              "# TYPE runbookd_silence_forward_total counter\n");
+  for (size_t i = 0; i < RB_ARRAY_LEN(fwd_names); i++)
+    buf_printf(b, "runbookd_silence_forward_total{outcome=\"%s\"} %llu\n", fwd_names[i],
+               atomic_load(&fwd_counts[i]));
 
   buf_puts(b, "# HELP runbookd_config_last_reload_successful Whether the last configuration reload attempt was successful.\n"
               "# TYPE runbookd_config_last_reload_successful gauge\n");

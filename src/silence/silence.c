@@ -33,6 +33,8 @@ struct silences {
   struct store *st;         /* NULL: memory only */
   struct silence **v;
   size_t n, cap;
+  silence_hook_fn hook; /* after each change, under write_mu */
+  void *hook_arg;
 };
 
 static const char *const state_names[] = { "pending", "active", "expired" };
@@ -549,7 +551,8 @@ silences_set(struct silences *s, const struct silence_spec *sp, int64_t now_ms,
   struct silence *prev = NULL, *sil = NULL, *gone = NULL;
   struct matchers *ms = NULL;
   int64_t starts = sp->starts_ms;
-  char id[SILENCE_ID_LEN];
+  struct silence *added;
+  char id[SILENCE_ID_LEN], prev_id[SILENCE_ID_LEN] = "";
   int oom = 0;
   rb_status rc;
 
@@ -579,6 +582,7 @@ silences_set(struct silences *s, const struct silence_spec *sp, int64_t now_ms,
     snprintf(id, sizeof(id), "%s", prev->id);
   } else {
     if (prev) {
+      snprintf(prev_id, sizeof(prev_id), "%s", prev->id);
       gone = expired_copy(prev, now_ms, &oom);
       if (oom) {
         rc = RB_ENOMEM;
@@ -611,6 +615,7 @@ silences_set(struct silences *s, const struct silence_spec *sp, int64_t now_ms,
     if (!rc)
       gone = NULL;
   }
+  added = sil;
   if (!rc) {
     rc = install(s, sil, now_ms);
     if (!rc)
@@ -620,6 +625,9 @@ silences_set(struct silences *s, const struct silence_spec *sp, int64_t now_ms,
     snprintf(err, RB_ERRLEN, "out of memory");
     goto out;
   }
+  /* added stays alive: only this thread (write_mu) removes silences. */
+  if (s->hook)
+    s->hook(s->hook_arg, SIL_EV_SET, added, prev_id[0] ? prev_id : NULL);
   snprintf(id_out, SILENCE_ID_LEN, "%s", id);
 out:
   pthread_mutex_unlock(&s->write_mu);
@@ -662,6 +670,8 @@ silences_expire(struct silences *s, const char *id, int64_t now_ms, char *err)
   if (rc) {
     snprintf(err, RB_ERRLEN, "out of memory");
     silence_drop(e);
+  } else if (s->hook) {
+    s->hook(s->hook_arg, SIL_EV_EXPIRE, e, NULL);
   }
 out:
   pthread_mutex_unlock(&s->write_mu);
@@ -680,6 +690,15 @@ silences_get(struct silences *s, const char *id)
     sil = silence_ref(s->v[i]);
   pthread_rwlock_unlock(&s->lock);
   return sil;
+}
+
+void
+silences_set_hook(struct silences *s, silence_hook_fn fn, void *arg)
+{
+  pthread_mutex_lock(&s->write_mu);
+  s->hook = fn;
+  s->hook_arg = arg;
+  pthread_mutex_unlock(&s->write_mu);
 }
 
 size_t

@@ -471,6 +471,12 @@ store_w_silence_put(struct store *st, const struct silence_row *r)
 }
 
 rb_status
+store_w_silence_upstream(struct store *st, const char *id, const char *upstream_id)
+{
+  return st->be->silence_upstream ? st->be->silence_upstream(st->h, id, upstream_id) : RB_OK;
+}
+
+rb_status
 store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n)
 {
   return st->be->esc_due_all(st->h, out, n);

@@ -122,6 +122,8 @@ static const char *const migrations[] = {
   "  ends_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, created_by TEXT NOT NULL,"
   "  comment TEXT NOT NULL"
   ");",
+  /* 4: the upstream Alertmanager's id of a forwarded silence */
+  "ALTER TABLE silences ADD COLUMN upstream_id TEXT;",
 };
 
 #define INCIDENT_COLS                                                        \
@@ -945,6 +947,7 @@ static const struct store_backend sqlite_backend = {
   .page_insert = sq_page_insert,
   .page_done = sq_page_done,
   .silence_put = sq_silence_put,
+  .silence_upstream = sq_silence_upstream,
   .esc_due_all = sq_esc_due_all,
   .esc_missing = sq_esc_missing,
   .pages_pending = sq_pages_pending,

@@ -153,8 +153,13 @@ sq_silence_put(void *h, const struct silence_row *r)
   rb_status rc;
 
   rc = prep(s->w,
-            "INSERT OR REPLACE INTO silences (id, matchers, starts_ms, ends_ms, updated_ms,"
-            " created_by, comment) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO silences (id, matchers, starts_ms, ends_ms, updated_ms,"
+            " created_by, comment, upstream_id) VALUES (?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers,"
+            " starts_ms = excluded.starts_ms, ends_ms = excluded.ends_ms,"
+            " updated_ms = excluded.updated_ms, created_by = excluded.created_by,"
+            " comment = excluded.comment,"
+            " upstream_id = COALESCE(excluded.upstream_id, silences.upstream_id)",
             &st);
   if (rc)
     return rc;
@@ -165,6 +170,28 @@ sq_silence_put(void *h, const struct silence_row *r)
   sqlite3_bind_int64(st, 5, r->updated_ms);
   sqlite3_bind_text(st, 6, r->created_by ? r->created_by : "", -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 7, r->comment ? r->comment : "", -1, SQLITE_STATIC);
+  if (r->upstream_id[0])
+    sqlite3_bind_text(st, 8, r->upstream_id, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 8);
+  return finish_step(s->w, st);
+}
+
+rb_status
+sq_silence_upstream(void *h, const char *id, const char *upstream_id)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+
+  rc = prep(s->w, "UPDATE silences SET upstream_id = ? WHERE id = ?", &st);
+  if (rc)
+    return rc;
+  if (upstream_id && *upstream_id)
+    sqlite3_bind_text(st, 1, upstream_id, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 1);
+  sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
   return finish_step(s->w, st);
 }
 
@@ -313,6 +340,10 @@ silence_row_fill(sqlite3_stmt *st, void *p)
   r->updated_ms = sqlite3_column_int64(st, 4);
   r->created_by = col_str(st, 5);
   r->comment = col_str(st, 6);
+  {
+    const unsigned char *up = sqlite3_column_text(st, 7);
+    snprintf(r->upstream_id, sizeof(r->upstream_id), "%s", up ? (const char *)up : "");
+  }
 }
 
 rb_status
@@ -320,7 +351,7 @@ sq_silences_all(void *h, struct silence_row **out, size_t *n)
 {
   rb_status rc = read_rows(h,
                            "SELECT id, matchers, starts_ms, ends_ms, updated_ms, created_by,"
-                           " comment FROM silences ORDER BY updated_ms",
+                           " comment, upstream_id FROM silences ORDER BY updated_ms",
                            0, 0, sizeof(**out), (void **)out, n, silence_row_fill);
   if (rc) {
     silence_rows_free(*out, *n);
