@@ -466,31 +466,42 @@ bind_incident(sqlite3_stmt *st, const struct incident *inc)
   sqlite3_bind_int(st, 18, inc->remediation_pending);
 }
 
+/* Runs a bound INSERT and returns the new row's id in *rowid. */
+static rb_status
+insert_row(struct sq *s, enum stmt_id id, int64_t *rowid)
+{
+  rb_status rc = run(s, id);
+  sqlite3_clear_bindings(s->st[id]);
+  if (!rc)
+    *rowid = sqlite3_last_insert_rowid(s->w);
+  return rc;
+}
+
+/* Runs a bound UPDATE ... WHERE id = ?idx. */
+static rb_status
+update_row(struct sq *s, enum stmt_id id, int idx, int64_t rowid)
+{
+  rb_status rc;
+  sqlite3_bind_int64(s->st[id], idx, rowid);
+  rc = run(s, id);
+  sqlite3_clear_bindings(s->st[id]);
+  return rc;
+}
+
 static rb_status
 sq_insert(void *h, struct incident *inc)
 {
   struct sq *s = h;
-  rb_status rc;
-
   bind_incident(s->st[S_INSERT], inc);
-  rc = run(s, S_INSERT);
-  sqlite3_clear_bindings(s->st[S_INSERT]);
-  if (!rc)
-    inc->id = sqlite3_last_insert_rowid(s->w);
-  return rc;
+  return insert_row(s, S_INSERT, &inc->id);
 }
 
 static rb_status
 sq_update(void *h, const struct incident *inc)
 {
   struct sq *s = h;
-  rb_status rc;
-
   bind_incident(s->st[S_UPDATE], inc);
-  sqlite3_bind_int64(s->st[S_UPDATE], 19, inc->id);
-  rc = run(s, S_UPDATE);
-  sqlite3_clear_bindings(s->st[S_UPDATE]);
-  return rc;
+  return update_row(s, S_UPDATE, 19, inc->id);
 }
 
 static rb_status
@@ -546,27 +557,16 @@ static rb_status
 sq_run_insert(void *h, struct rem_run *r)
 {
   struct sq *s = h;
-  rb_status rc;
-
   bind_run(s->st[S_RUN_INSERT], r);
-  rc = run(s, S_RUN_INSERT);
-  sqlite3_clear_bindings(s->st[S_RUN_INSERT]);
-  if (!rc)
-    r->id = sqlite3_last_insert_rowid(s->w);
-  return rc;
+  return insert_row(s, S_RUN_INSERT, &r->id);
 }
 
 static rb_status
 sq_run_update(void *h, const struct rem_run *r)
 {
   struct sq *s = h;
-  rb_status rc;
-
   bind_run(s->st[S_RUN_UPDATE], r);
-  sqlite3_bind_int64(s->st[S_RUN_UPDATE], 15, r->id);
-  rc = run(s, S_RUN_UPDATE);
-  sqlite3_clear_bindings(s->st[S_RUN_UPDATE]);
-  return rc;
+  return update_row(s, S_RUN_UPDATE, 15, r->id);
 }
 
 static rb_status
