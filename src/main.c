@@ -238,7 +238,7 @@ main(int argc, char **argv)
     return 0;
   }
   if (cmd && strcmp(cmd, "replay") == 0) {
-    int code = replay_files(cfg, plans, npos, pos, stdout);
+    int code = replay_files(cfg, plans, policy, npos, pos, stdout);
     config_drop(cfg);
     plan_set_drop(plans);
     esc_policy_drop(policy);

@@ -5,6 +5,7 @@
  */
 #include "replay.h"
 #include "config.h"
+#include "escalation.h"
 #include "payload.h"
 #include "plan.h"
 #include "ratelimit.h"
@@ -106,8 +107,38 @@ replay_remediation(const struct rb_config *cfg, const struct plan_set *plans,
   remediation_preview(p, ns, d, out);
 }
 
+/* Who would be paged for a firing alert, and how (escalation.h). */
+static void
+replay_paging(const struct esc_policy *pol, enum severity sev, FILE *out)
+{
+  const struct esc_severity_policy *sp = &pol->sev[sev];
+
+  if (!pol->enabled) {
+    fprintf(out, "    paging: off (no escalation.contacts configured)\n");
+    return;
+  }
+  fprintf(out, "    paging (%s): ", severity_name(sev));
+  for (size_t l = 0; l < sp->n_path; l++) {
+    const struct esc_contact *ct = esc_contact_find(pol, sp->path[l]);
+    if (l)
+      fprintf(out, ", then after %us without an ack ", sp->respond_s);
+    else if (pol->first_page_delay_s)
+      fprintf(out, "after %us ", pol->first_page_delay_s);
+    else
+      fprintf(out, "at once ");
+    fprintf(out, "%s by", ct ? ct->name : sp->path[l]);
+    for (size_t m = 0; m < sp->n_methods; m++)
+      if (ct && ct->has[sp->methods[m]])
+        fprintf(out, " %s", notify_method_name(sp->methods[m]));
+  }
+  if (sp->repeat_last)
+    fprintf(out, "; the last level again up to %u times", sp->repeat_last);
+  fprintf(out, "\n");
+}
+
 static int
-replay_one(const struct rb_config *cfg, const struct plan_set *plans, const char *path,
+replay_one(const struct rb_config *cfg, const struct plan_set *plans,
+           const struct esc_policy *pol, const char *path,
            struct rl_history *hist, int64_t *seq, FILE *out)
 {
   struct payload_limits lim = { cfg->max_alerts, cfg->max_labels, cfg->max_label_name_bytes,
@@ -150,8 +181,12 @@ replay_one(const struct rb_config *cfg, const struct plan_set *plans, const char
                         : "opens an incident, or counts a repeat of the open one");
     if (a->resolved)
       fprintf(out, "    remediation: none (resolved alerts never start steps)\n");
-    else
+    else {
       replay_remediation(cfg, plans, a, ++*seq, hist, out);
+      if (pol)
+        replay_paging(pol, severity_normalise(&cfg->severity, am_label(&a->labels, "severity")),
+                      out);
+    }
   }
   payload_free(p);
   free(text);
@@ -159,8 +194,8 @@ replay_one(const struct rb_config *cfg, const struct plan_set *plans, const char
 }
 
 int
-replay_files(const struct rb_config *cfg, const struct plan_set *plans, int n, char **files,
-             FILE *out)
+replay_files(const struct rb_config *cfg, const struct plan_set *plans,
+             const struct esc_policy *pol, int n, char **files, FILE *out)
 {
   struct rl_history hist = { NULL, 0, 0 };
   int64_t seq = 0;
@@ -173,7 +208,7 @@ replay_files(const struct rb_config *cfg, const struct plan_set *plans, int n, c
   fprintf(out, "replay: %zu remediation plan%s from %s; nothing is stored or sent\n",
           plans ? plans->n : 0, plans && plans->n == 1 ? "" : "s", cfg->remediation_dir);
   for (int i = 0; i < n; i++)
-    code |= replay_one(cfg, plans, files[i], &hist, &seq, out);
+    code |= replay_one(cfg, plans, pol, files[i], &hist, &seq, out);
   rl_history_free(&hist);
   return code;
 }
