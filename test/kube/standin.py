@@ -1900,8 +1900,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = getattr(self, "_entry", None)
         if entry is not None:
             # Before the answer goes out: whoever reads the log after seeing
-            # the answer sees its code.
+            # the answer sees it handled, with its code.
             entry["code"] = code
+            entry["done"] = True
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
