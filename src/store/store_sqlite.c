@@ -174,6 +174,24 @@ static const char *const stmt_sql[S_COUNT] = {
 
 
 rb_status
+sq_grow(void **v, size_t *cap, size_t n, size_t sz)
+{
+  void *p;
+  size_t nc;
+
+  if (n < *cap)
+    return RB_OK;
+  nc = *cap ? *cap * 2 : 16;
+  p = realloc(*v, nc * sz);
+  if (!p)
+    return RB_ENOMEM;
+  memset((char *)p + *cap * sz, 0, (nc - *cap) * sz);
+  *v = p;
+  *cap = nc;
+  return RB_OK;
+}
+
+rb_status
 sq_map_rc(int rc)
 {
   switch (rc & 0xff) {
@@ -609,16 +627,9 @@ runs_query(struct sq *s, const char *where, int64_t arg, struct rem_run **out, s
   sqlite3_bind_int64(st, 1, arg);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct rem_run *r;
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      struct rem_run *p = realloc(*out, nc * sizeof(**out));
-      if (!p) {
-        ret = RB_ENOMEM;
-        goto out;
-      }
-      *out = p;
-      cap = nc;
-    }
+    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
+    if (ret)
+      goto out;
     r = &(*out)[(*n)++];
     memset(r, 0, sizeof(*r));
     r->id = sqlite3_column_int64(st, 0);
@@ -682,16 +693,9 @@ sq_pending_remediation(void *h, int64_t **ids, size_t *n)
     goto out;
   }
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 64;
-      int64_t *p = realloc(*ids, nc * sizeof(**ids));
-      if (!p) {
-        ret = RB_ENOMEM;
-        goto out;
-      }
-      *ids = p;
-      cap = nc;
-    }
+    ret = sq_grow((void **)ids, &cap, *n, sizeof(**ids));
+    if (ret)
+      goto out;
     (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
   }
   if (rc != SQLITE_DONE)
@@ -768,16 +772,9 @@ sq_list(void *h, const struct incident_filter *f, struct incident **out,
   sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->limit);
   sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->offset);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      struct incident *p = realloc(*out, nc * sizeof(**out));
-      if (!p) {
-        ret = RB_ENOMEM;
-        goto out;
-      }
-      *out = p;
-      cap = nc;
-    }
+    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
+    if (ret)
+      goto out;
     row_to_incident(st, &(*out)[(*n)++]);
   }
   if (rc != SQLITE_DONE)
@@ -815,16 +812,9 @@ sq_timeline(void *h, int64_t id, struct tl_event **out, size_t *n)
   sqlite3_bind_int64(st, 1, id);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct tl_event *ev;
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 16;
-      struct tl_event *p = realloc(*out, nc * sizeof(**out));
-      if (!p) {
-        ret = RB_ENOMEM;
-        goto out;
-      }
-      *out = p;
-      cap = nc;
-    }
+    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
+    if (ret)
+      goto out;
     ev = &(*out)[(*n)++];
     ev->id = sqlite3_column_int64(st, 0);
     ev->incident_id = sqlite3_column_int64(st, 1);

@@ -215,17 +215,9 @@ read_rows(struct sq *s, const char *sql, int64_t arg, int has_arg, size_t elem, 
   if (has_arg)
     sqlite3_bind_int64(st, 1, arg);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (*n == cap) {
-      size_t nc = cap ? cap * 2 : 64;
-      void *p = realloc(*out, nc * elem);
-      if (!p) {
-        ret = RB_ENOMEM;
-        goto out;
-      }
-      *out = p;
-      cap = nc;
-    }
-    memset((char *)*out + *n * elem, 0, elem);
+    ret = sq_grow(out, &cap, *n, elem); /* zeroes the new elements */
+    if (ret)
+      goto out;
     row(st, (char *)*out + *n * elem);
     (*n)++;
   }

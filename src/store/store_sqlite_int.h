@@ -36,6 +36,9 @@ struct sq {
 };
 
 rb_status sq_map_rc(int rc);
+/* Grows the array *v (elements of sz bytes, *cap of them) to hold element
+ * n, zeroing new elements; RB_ENOMEM. */
+rb_status sq_grow(void **v, size_t *cap, size_t n, size_t sz);
 
 rb_status sq_esc_get(void *h, int64_t incident_id, struct esc_state *out);
 rb_status sq_esc_put(void *h, const struct esc_state *s, int64_t next_due_ms);

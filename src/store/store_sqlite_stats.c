@@ -67,25 +67,6 @@ prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
   return RB_OK;
 }
 
-/* Grows *v (of elements of size sz) to hold one more; RB_ENOMEM. */
-static rb_status
-grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-  void *p;
-  size_t nc;
-
-  if (n < *cap)
-    return RB_OK;
-  nc = *cap ? *cap * 2 : 16;
-  p = realloc(*v, nc * sz);
-  if (!p)
-    return RB_ENOMEM;
-  memset((char *)p + *cap * sz, 0, (nc - *cap) * sz);
-  *v = p;
-  *cap = nc;
-  return RB_OK;
-}
-
 static rb_status
 incident_rows(struct sq *s, const char *where, int64_t a, int64_t b,
               struct stats_incident **out, size_t *n)
@@ -107,7 +88,7 @@ incident_rows(struct sq *s, const char *where, int64_t a, int64_t b,
   sqlite3_bind_int64(st, 2, b);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct stats_incident *r;
-    ret = grow((void **)out, &cap, *n, sizeof(**out));
+    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
     if (ret)
       goto out;
     r = &(*out)[(*n)++];
@@ -199,7 +180,7 @@ sq_stats_counts(void *h, int dim, int64_t from_ms, int64_t to_ms, struct stats_c
   sqlite3_bind_int64(st, 2, to_ms);
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct stats_count *c;
-    ret = grow((void **)out, &cap, *n, sizeof(**out));
+    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
     if (ret)
       goto out;
     c = &(*out)[(*n)++];
