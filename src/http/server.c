@@ -12,17 +12,31 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+/* The listening socket is runbookd's own, and one thread accepts on it and
+ * hands each connection to libmicrohttpd (MHD_add_connection), which puts
+ * it on worker (fd % HTTP_THREADS): the workers get alternate connections.
+ * When every worker accepts for itself, whichever wakes first takes a whole
+ * burst of connections, and one worker served all 16 connections of the
+ * benchmark while the other idled. */
 struct http_server {
   struct MHD_Daemon *d;
+  int lfd;                 /* listening socket, -1 once closed */
+  pthread_t acceptor;
+  int acceptor_started;
+  atomic_int quiescing;
 };
 
 /* libmicrohttpd's threads (epoll each).  Handlers do not wait for the
@@ -443,15 +457,67 @@ resolve_listen(const char *addr, struct sockaddr_storage *ss, int *v6, char *err
   return RB_OK;
 }
 
+/* Binds and listens as libmicrohttpd would: SO_REUSEADDR, IPv6 sockets
+ * IPv6 only, the system's backlog. */
+static int
+listen_on(const struct sockaddr_storage *ss, int v6, char *err, const char *addr)
+{
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+
+  if (fd < 0) {
+    snprintf(err, RB_ERRLEN, "cannot listen on %s: socket: %s", addr, strerror(errno));
+    return -1;
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0
+      || (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
+      || bind(fd, (const struct sockaddr *)ss,
+              v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0
+      || listen(fd, SOMAXCONN) != 0) {
+    snprintf(err, RB_ERRLEN, "cannot listen on %s: %s", addr, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void *
+acceptor_main(void *arg)
+{
+  struct http_server *s = arg;
+
+  for (;;) {
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept4(s->lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+    if (fd < 0) {
+      if (atomic_load(&s->quiescing))
+        break;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+        continue;
+      /* Out of descriptors or memory: log, wait for the listener to be
+       * readable again at most 100 ms, and go on; never spin. */
+      rblog(LOG_WARN, "cannot accept a connection", "error", strerror(errno), NULL);
+      poll(NULL, 0, 100);
+      continue;
+    }
+    /* Limits (total, per IP) are libmicrohttpd's; it closes what it
+     * refuses. */
+    MHD_add_connection(s->d, fd, (const struct sockaddr *)&peer, len);
+  }
+  return NULL;
+}
+
 rb_status
 http_start(struct app *app, const struct rb_config *cfg,
            struct http_server **out, char *err)
 {
   struct http_server *s = calloc(1, sizeof(*s));
-  struct sockaddr_storage ss;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+  struct sockaddr_storage ss, bound;
+  socklen_t blen = sizeof(bound);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET
                    | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  const union MHD_DaemonInfo *info;
   int v6 = 0;
   char port[16];
 
@@ -460,6 +526,7 @@ http_start(struct app *app, const struct rb_config *cfg,
     snprintf(err, RB_ERRLEN, "out of memory");
     return RB_ENOMEM;
   }
+  s->lfd = -1;
   if (resolve_listen(cfg->listen_address, &ss, &v6, err)) {
     free(s);
     return RB_EINVAL;
@@ -468,9 +535,13 @@ http_start(struct app *app, const struct rb_config *cfg,
     flags |= MHD_USE_IPv6;
   if (cfg->tls_cert_pem)
     flags |= MHD_USE_TLS;
+  s->lfd = listen_on(&ss, v6, err, cfg->listen_address);
+  if (s->lfd < 0) {
+    free(s);
+    return RB_EIO;
+  }
   s->d = MHD_start_daemon(
     flags, 0, NULL, NULL, on_request, app,
-    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
     MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
@@ -478,20 +549,32 @@ http_start(struct app *app, const struct rb_config *cfg,
     MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout_s,
     MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes + (size_t)16384,
     MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
     MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
     cfg->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert_pem,
     MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
     MHD_OPTION_END);
   if (!s->d) {
-    snprintf(err, RB_ERRLEN, "cannot listen on %s (address in use, or bad TLS files?)",
+    snprintf(err, RB_ERRLEN, "cannot start the HTTP server on %s (bad TLS files?)",
              cfg->listen_address);
+    close(s->lfd);
     free(s);
     return RB_EIO;
   }
-  info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-  snprintf(port, sizeof(port), "%u", info ? (unsigned)info->port : 0);
+  if (pthread_create(&s->acceptor, NULL, acceptor_main, s) != 0) {
+    snprintf(err, RB_ERRLEN, "cannot start the HTTP accept thread");
+    MHD_stop_daemon(s->d);
+    close(s->lfd);
+    free(s);
+    return RB_EINTERNAL;
+  }
+  s->acceptor_started = 1;
+  if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) != 0)
+    memset(&bound, 0, sizeof(bound));
+  snprintf(port, sizeof(port), "%u",
+           (unsigned)ntohs(bound.ss_family == AF_INET6
+                             ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                             : ((struct sockaddr_in *)&bound)->sin_port));
   rblog(LOG_INFO, "listening", "address", cfg->listen_address, "port", port, "tls",
         cfg->tls_cert_pem ? "true" : "false", "auth",
         cfg->bearer_token && cfg->basic_password ? "bearer,basic"
@@ -503,14 +586,20 @@ http_start(struct app *app, const struct rb_config *cfg,
   return RB_OK;
 }
 
+/* Stops accepting: connections already accepted go on. */
 void
 http_quiesce(struct http_server *s)
 {
-  if (s && s->d) {
-    MHD_socket fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-      close(fd);
-  }
+  if (!s || s->lfd < 0)
+    return;
+  atomic_store(&s->quiescing, 1);
+  /* Wakes the accept() in progress (it fails with EINVAL). */
+  shutdown(s->lfd, SHUT_RDWR);
+  if (s->acceptor_started)
+    pthread_join(s->acceptor, NULL);
+  s->acceptor_started = 0;
+  close(s->lfd);
+  s->lfd = -1;
 }
 
 void
@@ -526,6 +615,7 @@ http_stop(struct http_server *s)
   while (atomic_load(&suspended) > 0)
     pthread_cond_wait(&suspended_cv, &suspended_mu);
   pthread_mutex_unlock(&suspended_mu);
+  http_quiesce(s);
   if (s->d)
     MHD_stop_daemon(s->d);
   free(s);
