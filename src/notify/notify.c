@@ -17,7 +17,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,14 +281,6 @@ notify_pagerduty_severity(const char *severity)
 }
 
 /* ---- the transport ---- */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static unsigned
 timeout_of(const struct notify_settings *s)
@@ -556,7 +547,6 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
     snprintf(res->detail, sizeof(res->detail), "no such notification method or event");
     return RB_EINVAL;
   }
-  pthread_once(&curl_once, curl_init_once);
   nf = backends[t->method];
   buf_init(&body, 1u << 20);
   rc = nf->check(s, t, m, &err);

@@ -35,7 +35,7 @@ struct kube_client {
   unsigned backoff_ms;
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 /* One easy handle per thread, reused: libcurl keeps its connections (and
  * TLS sessions) open between requests, so a step's requests do not each
  * pay a new TCP and TLS handshake with the API server. */
@@ -48,9 +48,8 @@ handle_free(void *h)
 }
 
 static void
-curl_init_once(void)
+key_init_once(void)
 {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   pthread_key_create(&handle_key, handle_free);
 }
 
@@ -102,9 +101,9 @@ kube_client_new(const struct kube_options *o, struct kube_client **out, char *er
     snprintf(err, RB_ERRLEN, "no cluster configured (no --kube.api-url and not in a pod)");
     return RB_ENOTFOUND;
   }
-  /* libcurl (and OpenSSL behind it) start only when a cluster is there to
-   * talk to: a few megabytes of memory saved otherwise. */
-  pthread_once(&curl_once, curl_init_once);
+  /* libcurl itself is loaded (and initialised) on its first call
+   * (src/util/lazylib.c): only when a cluster is there to talk to. */
+  pthread_once(&key_once, key_init_once);
   c->timeout_s = o->timeout_s ? o->timeout_s : 10;
   c->retries = o->retries;
   c->backoff_ms = o->backoff_ms ? o->backoff_ms : 200;

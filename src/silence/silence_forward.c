@@ -511,14 +511,6 @@ silence_fwd_idle(struct silence_fwd *f, int64_t timeout_ms)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void
-curl_init_once(void)
-{
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* Recorded ids, and the active or pending silences never forwarded. */
 static rb_status
 load(struct silence_fwd *f, char *err)
@@ -574,7 +566,6 @@ silence_fwd_start(const struct silence_fwd_options *o, struct silence_fwd **out,
     snprintf(err, RB_ERRLEN, o->url ? "out of memory" : "no upstream URL");
     return o->url ? RB_ENOMEM : RB_EINVAL;
   }
-  pthread_once(&curl_once, curl_init_once);
   pthread_mutex_init(&f->mu, NULL);
   pthread_cond_init(&f->cv, NULL);
   f->url = strdup(o->url);
