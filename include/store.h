@@ -178,6 +178,9 @@ struct store_backend {
   /* Records the upstream Alertmanager's id of a silence (only that
    * column; an unknown id changes nothing). */
   rb_status (*silence_upstream)(void *h, const char *id, const char *upstream_id);
+  /* Deletes the silences that ended at or before ended_ms (past
+   * retention); *n gets how many. */
+  rb_status (*silence_purge)(void *h, int64_t ended_ms, size_t *n);
   /* ... and reads. */
   rb_status (*esc_due_all)(void *h, struct esc_due_row **out, size_t *n);
   rb_status (*esc_missing)(void *h, int64_t **ids, size_t *n);
@@ -251,6 +254,7 @@ rb_status store_w_page_insert(struct store *st, struct page_row *p);
 rb_status store_w_page_done(struct store *st, int64_t id);
 rb_status store_w_silence_put(struct store *st, const struct silence_row *r);
 rb_status store_w_silence_upstream(struct store *st, const char *id, const char *upstream_id);
+rb_status store_w_silence_purge(struct store *st, int64_t ended_ms, size_t *n);
 /* Active escalations' due times (0 excluded). */
 rb_status store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n);
 /* Unresolved incidents without an escalation row. */

@@ -286,8 +286,12 @@ silence_retime(const struct silence *prev, int64_t starts, int64_t ends, int64_t
 struct put_job {
   struct silence_row rows[2];
   size_t n;
+  int64_t now_ms;
+  size_t purged;
 };
 
+/* Writes the rows, and deletes the rows past retention: the store keeps
+ * what memory keeps, and no more. */
 static rb_status
 put_rows(struct store *st, void *arg)
 {
@@ -296,6 +300,8 @@ put_rows(struct store *st, void *arg)
 
   for (size_t i = 0; !rc && i < j->n; i++)
     rc = store_w_silence_put(st, &j->rows[i]);
+  if (!rc)
+    rc = store_w_silence_purge(st, j->now_ms - SILENCE_RETENTION_MS, &j->purged);
   return rc;
 }
 
@@ -321,9 +327,10 @@ row_of(const struct silence *sil, struct silence_row *r)
   return RB_OK;
 }
 
-/* Writes one or two silences in one transaction.  Called with write_mu. */
+/* Writes one or two silences in one transaction, and deletes the rows
+ * past retention at now_ms.  Called with write_mu. */
 static rb_status
-persist(struct silences *s, struct silence *a, struct silence *b)
+persist(struct silences *s, struct silence *a, struct silence *b, int64_t now_ms)
 {
   struct put_job j;
   rb_status rc = RB_OK;
@@ -331,6 +338,7 @@ persist(struct silences *s, struct silence *a, struct silence *b)
   if (!s->st)
     return RB_OK;
   memset(&j, 0, sizeof(j));
+  j.now_ms = now_ms;
   if (a && !rc && !(rc = row_of(a, &j.rows[j.n])))
     j.n++;
   if (b && !rc && !(rc = row_of(b, &j.rows[j.n])))
@@ -452,10 +460,23 @@ silences_open(struct store *st, struct silences **out, char *err)
     }
   }
   if (st) {
-    char loaded[32], bad[32];
+    char loaded[32], bad[32], purged[32];
+    struct put_job j;
+
+    /* Rows past retention are deleted now (and with every later write). */
+    memset(&j, 0, sizeof(j));
+    j.now_ms = now;
+    rc = store_submit(st, put_rows, &j);
+    if (rc) {
+      snprintf(err, RB_ERRLEN, "cannot delete expired silences from the store: %s",
+               rb_strerror(rc));
+      goto out;
+    }
     snprintf(loaded, sizeof(loaded), "%zu", s->n);
     snprintf(bad, sizeof(bad), "%zu", skipped);
-    rblog(LOG_INFO, "silences loaded", "silences", loaded, "skipped", bad, NULL);
+    snprintf(purged, sizeof(purged), "%zu", j.purged);
+    rblog(LOG_INFO, "silences loaded", "silences", loaded, "skipped", bad,
+          "deleted_past_retention", purged, NULL);
   }
 out:
   silence_rows_free(rows, n);
@@ -605,7 +626,7 @@ silences_set(struct silences *s, const struct silence_spec *sp, int64_t now_ms,
     snprintf(err, RB_ERRLEN, "out of memory");
     goto out;
   }
-  rc = persist(s, gone, sil);
+  rc = persist(s, gone, sil, now_ms);
   if (rc) {
     snprintf(err, RB_ERRLEN, "cannot store the silence: %s", rb_strerror(rc));
     goto out;
@@ -660,7 +681,7 @@ silences_expire(struct silences *s, const char *id, int64_t now_ms, char *err)
     }
     goto out; /* already expired: nothing to do */
   }
-  rc = persist(s, e, NULL);
+  rc = persist(s, e, NULL, now_ms);
   if (rc) {
     snprintf(err, RB_ERRLEN, "cannot store the silence: %s", rb_strerror(rc));
     silence_drop(e);

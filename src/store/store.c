@@ -477,6 +477,13 @@ store_w_silence_upstream(struct store *st, const char *id, const char *upstream_
 }
 
 rb_status
+store_w_silence_purge(struct store *st, int64_t ended_ms, size_t *n)
+{
+  *n = 0;
+  return st->be->silence_purge ? st->be->silence_purge(st->h, ended_ms, n) : RB_OK;
+}
+
+rb_status
 store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n)
 {
   return st->be->esc_due_all(st->h, out, n);

@@ -938,6 +938,7 @@ static const struct store_backend sqlite_backend = {
   .page_done = sq_page_done,
   .silence_put = sq_silence_put,
   .silence_upstream = sq_silence_upstream,
+  .silence_purge = sq_silence_purge,
   .esc_due_all = sq_esc_due_all,
   .esc_missing = sq_esc_missing,
   .pages_pending = sq_pages_pending,

@@ -195,6 +195,24 @@ sq_silence_upstream(void *h, const char *id, const char *upstream_id)
   return finish_step(s->w, st);
 }
 
+rb_status
+sq_silence_purge(void *h, int64_t ended_ms, size_t *n)
+{
+  struct sq *s = h;
+  sqlite3_stmt *st;
+  rb_status rc;
+
+  *n = 0;
+  rc = prep(s->w, "DELETE FROM silences WHERE ends_ms <= ?", &st);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(st, 1, ended_ms);
+  rc = finish_step(s->w, st);
+  if (!rc)
+    *n = (size_t)sqlite3_changes(s->w);
+  return rc;
+}
+
 /* Runs a read on the reader connection; row() copies each row. */
 static rb_status
 read_rows(struct sq *s, const char *sql, int64_t arg, int has_arg, size_t elem, void **out,

@@ -46,6 +46,7 @@ rb_status sq_page_insert(void *h, struct page_row *p);
 rb_status sq_page_done(void *h, int64_t id);
 rb_status sq_silence_put(void *h, const struct silence_row *r);
 rb_status sq_silence_upstream(void *h, const char *id, const char *upstream_id);
+rb_status sq_silence_purge(void *h, int64_t ended_ms, size_t *n);
 rb_status sq_esc_due_all(void *h, struct esc_due_row **out, size_t *n);
 rb_status sq_esc_missing(void *h, int64_t **ids, size_t *n);
 rb_status sq_pages_pending(void *h, struct page_row **out, size_t *n);

@@ -562,3 +562,58 @@ Test(silence, survives_a_store_reopen)
   snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
   cr_expect_eq(system(cmd), 0);
 }
+
+/* Rows in the store of silences that ended more than the retention (120 h)
+ * ago are deleted: by the next write, and when the set is loaded. */
+Test(silence, store_keeps_nothing_past_retention)
+{
+  static const char *const m[] = { "alertname", "=", "Foo" };
+  char dir[] = "/tmp/rb-silence-XXXXXX", err[RB_ERRLEN], old1[SILENCE_ID_LEN];
+  char old2[SILENCE_ID_LEN], young[SILENCE_ID_LEN], cmd[64];
+  struct store_options so;
+  struct store *st = NULL;
+  struct silences *s = NULL;
+  struct silence_spec sp;
+  struct silence_row *rows = NULL;
+  size_t n = 0;
+  int64_t now = rb_wall_ms();
+
+  cr_assert_not_null(mkdtemp(dir));
+  memset(&so, 0, sizeof(so));
+  so.sqlite_dir = dir;
+  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
+  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  /* Written long ago: ended 129 h before now, and 121 h before now. */
+  sp = spec(now - 130 * HOUR, now - 129 * HOUR, m, 1);
+  add(s, &sp, now - 130 * HOUR, old1);
+  sp = spec(now - 122 * HOUR, now - 121 * HOUR, m, 1);
+  add(s, &sp, now - 122 * HOUR, old2);
+  cr_assert_eq(store_silences_all(st, &rows, &n), RB_OK);
+  cr_expect_eq(n, 2, "both were within retention when written");
+  silence_rows_free(rows, n);
+
+  /* A write 119 h after the second one ended (clock stepped): the first
+   * is past retention, the second not yet. */
+  sp = spec(now - 2 * HOUR, now + HOUR, m, 1);
+  add(s, &sp, now - 2 * HOUR, young);
+  cr_assert_eq(store_silences_all(st, &rows, &n), RB_OK);
+  cr_expect_eq(n, 2);
+  for (size_t i = 0; i < n; i++)
+    cr_expect_str_neq(rows[i].id, old1, "the row past retention is gone");
+  silence_rows_free(rows, n);
+  silences_free(s);
+  store_close(st);
+
+  /* Loading at the real clock: the second is past retention now. */
+  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
+  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  cr_expect_eq(silences_count(s), 1);
+  cr_assert_eq(store_silences_all(st, &rows, &n), RB_OK);
+  cr_assert_eq(n, 1);
+  cr_expect_str_eq(rows[0].id, young);
+  silence_rows_free(rows, n);
+  silences_free(s);
+  store_close(st);
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  cr_expect_eq(system(cmd), 0);
+}
