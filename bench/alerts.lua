@@ -3,6 +3,7 @@
 -- Environment:
 --   BENCH_TARGET  runbookd      POST /webhook, an Alertmanager v4 webhook
 --                               payload holding one alert
+--                 ceiling       POST /webhook to bench/ceiling.c, the same body
 --                 alertmanager  POST /api/v2/alerts, a JSON array of one
 --                               postable alert
 --   BENCH_MODE    distinct      every request carries a new alert (a label

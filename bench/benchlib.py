@@ -181,9 +181,12 @@ def report(path, out):
     w("-" * len(hdr))
     ratios = {}
     chosen = {}
+    ceiling = 0.0
     for mode in ("distinct", "same"):
         rps = {}
-        for tgt in ("runbookd", "alertmanager"):
+        for tgt in ("runbookd", "alertmanager", "ceiling"):
+            if tgt == "ceiling" and mode != "distinct":
+                continue
             rounds = []
             for k, d in r.items():
                 if k.startswith("wrk.%s.%s." % (tgt, mode)):
@@ -207,8 +210,32 @@ def report(path, out):
                 "/".join("%.0f" % x[0] for x in rounds)))
         if rps.get("alertmanager"):
             ratios[mode] = rps.get("runbookd", 0) / rps["alertmanager"]
+        if rps.get("ceiling"):
+            ceiling = rps["ceiling"]
     for mode, x in ratios.items():
         w("ratio runbookd/Alertmanager, %-8s alerts: %.2fx" % (mode, x))
+    if ceiling:
+        # The ceiling (bench/ceiling.c) reads each body and appends it to
+        # an fdatasync'd log with the same HTTP library, threads and group
+        # commit: no parsing, no database.  It bounds any durable intake.
+        w("ceiling (same HTTP library, body appended to an fdatasync'd log, nothing else): "
+          "%.0f req/s" % ceiling)
+        for mode in ("distinct", "same"):
+            key = chosen.get(("alertmanager", mode))
+            if key:
+                d = r[key]
+                secs = int(d["duration_us"]) / 1e6
+                amr = int(d["requests"]) / secs if secs else 0
+                if amr:
+                    w("ratio ceiling/Alertmanager, %-8s alerts: %.2fx   (2x needs %.0f req/s)"
+                      % (mode, ceiling / amr, 2 * amr))
+        for mode in ("distinct", "same"):
+            key = chosen.get(("runbookd", mode))
+            if key:
+                d = r[key]
+                secs = int(d["duration_us"]) / 1e6
+                w("runbookd/ceiling, %-8s alerts: %.0f%%" % (
+                    mode, 100 * (int(d["requests"]) / secs) / ceiling if secs else 0))
     for mode in ("distinct", "same"):
         key = chosen.get(("runbookd", mode))
         if not key:

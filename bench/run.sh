@@ -9,6 +9,9 @@
 #   3. one request holding BIG_N distinct alerts, BIG_REPS times, plus the
 #      last batch re-delivered;
 #   4. VmRSS of both, idle after start and idle after the load.
+# A third server, bench/ceiling.c (HTTP on the same library plus an
+# fdatasync'd append of each body, nothing else), takes the single-alert
+# distinct load too: the most any durable intake gets out of this machine.
 # Prints a table and writes it to bench/results/latest.txt (raw wrk output
 # and logs go to bench/results/raw/).  Stops by itself; every wait is bounded.
 #
@@ -68,13 +71,14 @@ tmp=$(mktemp -d "$BENCH_TMPDIR/runbookd-bench.XXXXXX")
 res=$tmp/results
 rb_pid=
 am_pid=
+ce_pid=
 
 cleanup() {
   local p
-  for p in $rb_pid $am_pid; do
+  for p in $rb_pid $am_pid $ce_pid; do
     kill -TERM "$p" 2>/dev/null || true
   done
-  for p in $rb_pid $am_pid; do
+  for p in $rb_pid $am_pid $ce_pid; do
     for _ in $(seq 1 50); do
       kill -0 "$p" 2>/dev/null || break
       sleep 0.1
@@ -120,15 +124,26 @@ am_port=$(py freeport)
   --log.level=warn >"$tmp/alertmanager.log" 2>&1 &
 am_pid=$!
 
-rb_port=
-for _ in $(seq 1 100); do
-  rb_port=$(sed -n 's/.*msg=listening.* port=\([0-9][0-9]*\).*/\1/p' "$tmp/runbookd.log" | head -1)
-  [ -n "$rb_port" ] && break
-  kill -0 "$rb_pid" 2>/dev/null || { cat "$tmp/runbookd.log" >&2; die "runbookd exited"; }
-  sleep 0.1
-done
-[ -n "$rb_port" ] || die "runbookd did not log its port within 10 s"
+${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -o "$tmp/ceiling" "$here/ceiling.c" -lmicrohttpd -lpthread \
+  || die "cannot build bench/ceiling.c (libmicrohttpd-dev)"
+"$tmp/ceiling" "$tmp/ceiling.wal" 2>"$tmp/ceiling.log" &
+ce_pid=$!
+
+# port_of NAME PID: the port the server logged ("msg=listening ... port=N").
+port_of() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*msg=listening.* port=\([0-9][0-9]*\).*/\1/p' "$tmp/$1.log" | head -1)
+    [ -n "$port" ] && { echo "$port"; return; }
+    kill -0 "$2" 2>/dev/null || { cat "$tmp/$1.log" >&2; die "$1 exited"; }
+    sleep 0.1
+  done
+  die "$1 did not log its port within 10 s"
+}
+rb_port=$(port_of runbookd "$rb_pid")
+ce_port=$(port_of ceiling "$ce_pid")
 rb=http://127.0.0.1:$rb_port
+ce=http://127.0.0.1:$ce_port
 am=http://127.0.0.1:$am_port
 py wait-ready "$rb/-/ready" 15 || die "runbookd not ready"
 py wait-ready "$am/-/ready" 15 || { cat "$tmp/alertmanager.log" >&2; die "alertmanager not ready"; }
@@ -153,7 +168,11 @@ run_no=0
 # wrk_run TARGET MODE ROUND: warm-up (first round only), then the measured run.
 wrk_run() {
   local target=$1 mode=$2 round=$3 url pid out
-  if [ "$target" = runbookd ]; then url=$rb; pid=$rb_pid; else url=$am; pid=$am_pid; fi
+  case $target in
+    runbookd) url=$rb; pid=$rb_pid ;;
+    alertmanager) url=$am; pid=$am_pid ;;
+    *) url=$ce; pid=$ce_pid ;;
+  esac
   if [ "$WARMUP" -gt 0 ] && [ "$round" = 1 ]; then
     run_no=$((run_no + 1))
     BENCH_TARGET=$target BENCH_MODE=$mode BENCH_RUN=$run_no \
@@ -184,6 +203,8 @@ for round in $(seq 1 "$ROUNDS"); do
     wrk_run runbookd "$mode" "$round"
     wrk_run alertmanager "$mode" "$round"
   done
+  # The ceiling does the same work for a repeated alert: distinct only.
+  wrk_run ceiling distinct "$round"
 done
 
 sleep "$SETTLE"
