@@ -18,7 +18,9 @@
  *
  * Stops on SIGTERM or SIGINT.  Bodies over 1 MiB get 413.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <microhttpd.h>
 
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +117,7 @@ static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned code, const char *text)
 {
   struct MHD_Response *resp =
-    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text, MHD_RESPMEM_PERSISTENT);
   enum MHD_Result ret;
 
   if (!resp)
