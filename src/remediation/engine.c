@@ -69,8 +69,12 @@ struct engine {
   pthread_cond_t rcv;      /* a run queued, or stopping */
   struct queued_run *runs; /* FIFO */
   size_t rhead, rlen, rcap;
-  pthread_t *xthreads;
-  unsigned nxthreads;
+  /* Executors start on demand: one at start, another when a run is queued
+   * and none is waiting, up to xmax (remediation.max_concurrent_runs).
+   * An idle daemon keeps one thread instead of 16 (about 8 KB each). */
+  pthread_t *xthreads;     /* xmax slots */
+  unsigned nxthreads, xmax;
+  unsigned xidle;          /* executors waiting for a run */
   /* Guarded by mu. */
   struct plan_set *plans;
   struct rl_global global;
@@ -1210,6 +1214,17 @@ run_and_free(struct engine *e, struct queued_run *q)
   free(run);
 }
 
+static void *executor_main(void *arg);
+
+/* Starts one more executor unless xmax run; with mu held. */
+static void
+add_executor(struct engine *e)
+{
+  if (e->nxthreads < e->xmax
+      && pthread_create(&e->xthreads[e->nxthreads], NULL, executor_main, e) == 0)
+    e->nxthreads++;
+}
+
 /* Hands a run to the executors; q's contents pass to the queue. */
 static void
 push_run(struct engine *e, struct queued_run *q)
@@ -1229,6 +1244,9 @@ push_run(struct engine *e, struct queued_run *q)
   }
   if (e->rlen < e->rcap) {
     e->runs[(e->rhead + e->rlen++) % e->rcap] = *q;
+    /* More runs waiting than executors waiting: all are busy. */
+    if (e->rlen > e->xidle && !e->stopping)
+      add_executor(e);
     pthread_cond_signal(&e->rcv);
     pthread_mutex_unlock(&e->mu);
     return;
@@ -1252,8 +1270,11 @@ executor_main(void *arg)
   for (;;) {
     struct queued_run q;
     pthread_mutex_lock(&e->mu);
-    while (!e->rlen && !e->stopping)
+    while (!e->rlen && !e->stopping) {
+      e->xidle++;
       pthread_cond_wait(&e->rcv, &e->mu);
+      e->xidle--;
+    }
     if (e->stopping) {
       pthread_mutex_unlock(&e->mu);
       break;
@@ -1672,14 +1693,13 @@ engine_start(const struct engine_options *o, struct plan_set *plans, struct engi
     rblog(LOG_INFO, "resuming remediation left by the previous run", "items", n, NULL);
   }
   pthread_cond_init(&e->rcv, NULL);
-  e->nxthreads = o->max_runs ? o->max_runs : 16;
-  e->xthreads = calloc(e->nxthreads, sizeof(*e->xthreads));
-  for (unsigned i = 0; e->xthreads && i < e->nxthreads; i++) {
-    if (pthread_create(&e->xthreads[i], NULL, executor_main, e) != 0) {
-      e->nxthreads = i;
-      break;
-    }
-  }
+  e->xmax = o->max_runs ? o->max_runs : 16;
+  e->xthreads = calloc(e->xmax, sizeof(*e->xthreads));
+  if (!e->xthreads)
+    e->xmax = 0;
+  pthread_mutex_lock(&e->mu);
+  add_executor(e); /* the others when runs need them */
+  pthread_mutex_unlock(&e->mu);
   e->nthreads = o->workers ? o->workers : 2;
   e->threads = calloc(e->nthreads, sizeof(*e->threads));
   for (unsigned i = 0; i < e->nthreads; i++) {
@@ -1756,6 +1776,7 @@ engine_stop(struct engine *e)
   pthread_mutex_unlock(&e->mu);
   for (unsigned i = 0; i < e->nthreads; i++)
     pthread_join(e->threads[i], NULL);
+  /* No executor starts once stopping is set (push_run). */
   for (unsigned i = 0; i < e->nxthreads; i++)
     pthread_join(e->xthreads[i], NULL);
   for (size_t i = 0; i < e->rlen; i++) {
