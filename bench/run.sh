@@ -24,7 +24,8 @@
 #   WRK_THREADS=2   wrk threads
 #   BIG_N=10000     alerts in the big request
 #   BIG_REPS=3      big requests of new alerts per server
-#   SETTLE=5        seconds idle before the after-load RSS reading
+#   SETTLE=8        seconds idle before the after-load RSS reading (the
+#                   store gives its caches back after 5 s idle)
 #   RUNBOOKD=build-bench/runbookd   (built with cmake if missing)
 #   ALERTMANAGER=/usr/bin/prometheus-alertmanager
 #   BENCH_TMPDIR=/tmp   where the stores live (must be a real disk: on
@@ -42,7 +43,7 @@ CONNS=${CONNS:-16}
 WRK_THREADS=${WRK_THREADS:-2}
 BIG_N=${BIG_N:-10000}
 BIG_REPS=${BIG_REPS:-3}
-SETTLE=${SETTLE:-5}
+SETTLE=${SETTLE:-8}
 RUNBOOKD=${RUNBOOKD:-$root/build-bench/runbookd}
 ALERTMANAGER=${ALERTMANAGER:-/usr/bin/prometheus-alertmanager}
 BENCH_TMPDIR=${BENCH_TMPDIR:-/tmp}

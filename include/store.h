@@ -164,6 +164,9 @@ struct store_backend {
   rb_status (*timeline)(void *h, int64_t id, struct tl_event **out, size_t *n);
   rb_status (*open_counts)(void *h, int64_t counts[SEV_COUNT]);
   rb_status (*ping)(void *h);
+  /* Gives the connections' page caches back (the store has been idle);
+   * optional. */
+  void (*release_memory)(void *h);
   /* Runs started at or after since_ms, or still running, oldest first. */
   rb_status (*runs_since)(void *h, int64_t since_ms, struct rem_run **out, size_t *n);
   rb_status (*runs_of_incident)(void *h, int64_t incident_id, struct rem_run **out, size_t *n);
@@ -208,6 +211,8 @@ struct store_options {
   int64_t max_bytes;        /* 0: unlimited */
   size_t max_pending_jobs;  /* 0: default (10000) */
   int read_only;            /* open for reading only (report, stats) */
+  int64_t idle_release_ms;  /* idle this long after writes, the store gives
+                               its caches and free heap back; 0: 5 s */
 };
 
 /* Opens the store, applies schema migrations and starts the writer thread.
@@ -227,6 +232,9 @@ rb_status store_submit(struct store *st, store_job_fn fn, void *arg);
 /* The same with STORE_JOB_* flags. */
 rb_status store_submit_flags(struct store *st, store_job_fn fn, void *arg,
                              unsigned flags);
+
+/* How many times the idle store gave its memory back (tests, metrics). */
+unsigned long store_memory_releases(struct store *st);
 
 /* Writer-side primitives for jobs. */
 rb_status store_w_latest_by_fingerprint(struct store *st, const char *fp,

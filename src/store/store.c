@@ -7,10 +7,13 @@
 #include "metrics.h"
 #include "rbtime.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 /* Jobs taken into one transaction at most: bounds the latency a single
  * batch adds and the work lost to one storage failure. */
@@ -37,6 +40,10 @@ struct store {
   int64_t unsynced_t0;
   int syncing;           /* a be->sync is running (either thread) */
   int writer_done;
+  /* Memory given back after this long without jobs (writer thread). */
+  int64_t idle_release_ns;
+  int idle_dirty;        /* jobs ran since the last release */
+  unsigned long releases;
 };
 
 static int
@@ -147,6 +154,22 @@ sync_and_finish(struct store *st, struct store_job *list, size_t n, int64_t t0)
   finish(st, list, RB_OK);
 }
 
+/* Waits on wake at most idle_release_ns; 1 when that passed with nothing
+ * queued (with st->mu). */
+static int
+wait_idle(struct store *st)
+{
+  struct timespec ts;
+  int64_t at;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + st->idle_release_ns;
+  ts.tv_sec = (time_t)(at / 1000000000);
+  ts.tv_nsec = (long)(at % 1000000000);
+  return pthread_cond_timedwait(&st->wake, &st->mu, &ts) == ETIMEDOUT && !st->head
+         && !st->stopping;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -159,8 +182,24 @@ writer_main(void *arg)
     rb_status rc;
 
     pthread_mutex_lock(&st->mu);
-    while (!st->head && !st->stopping)
-      pthread_cond_wait(&st->wake, &st->mu);
+    while (!st->head && !st->stopping) {
+      if (!st->idle_dirty) {
+        pthread_cond_wait(&st->wake, &st->mu);
+        continue;
+      }
+      if (wait_idle(st)) {
+        /* Idle since the last jobs: after a burst (a 10,000-alert
+         * webhook, a storm of notifications) the caches and the free heap
+         * go back to the system instead of staying resident. */
+        st->idle_dirty = 0;
+        pthread_mutex_unlock(&st->mu);
+        if (st->be->release_memory)
+          st->be->release_memory(st->h);
+        malloc_trim(0);
+        pthread_mutex_lock(&st->mu);
+        st->releases++;
+      }
+    }
     if (!st->head && st->stopping) {
       st->writer_done = 1;
       pthread_cond_signal(&st->sync_wake);
@@ -176,6 +215,7 @@ writer_main(void *arg)
     if (!st->head)
       st->tail = &st->head;
     st->pending -= n;
+    st->idle_dirty = 1;
     pthread_mutex_unlock(&st->mu);
 
     t0 = rb_mono_ns();
@@ -253,6 +293,7 @@ rb_status
 store_open(const struct store_options *opt, struct store **out, char *err)
 {
   struct store *st = calloc(1, sizeof(*st));
+  pthread_condattr_t ca;
   rb_status rc;
 
   *out = NULL;
@@ -266,7 +307,12 @@ store_open(const struct store_options *opt, struct store **out, char *err)
     return rc;
   }
   pthread_mutex_init(&st->mu, NULL);
-  pthread_cond_init(&st->wake, NULL);
+  /* The writer's idle wait runs on the monotonic clock. */
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  st->idle_release_ns = (opt->idle_release_ms > 0 ? opt->idle_release_ms : 5000) * 1000000;
   pthread_cond_init(&st->done, NULL);
   pthread_cond_init(&st->sync_wake, NULL);
   st->tail = &st->head;
@@ -336,6 +382,17 @@ store_submit_async(struct store *st, struct store_job *job)
   pthread_cond_signal(&st->wake);
   pthread_mutex_unlock(&st->mu);
   return RB_OK;
+}
+
+unsigned long
+store_memory_releases(struct store *st)
+{
+  unsigned long n;
+
+  pthread_mutex_lock(&st->mu);
+  n = st->releases;
+  pthread_mutex_unlock(&st->mu);
+  return n;
 }
 
 rb_status

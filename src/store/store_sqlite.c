@@ -879,6 +879,21 @@ sq_ping(void *h)
 }
 
 static void
+sq_release_memory(void *h)
+{
+  struct sq *s = h;
+
+  /* Every connection is serialised by SQLite itself; the reader's mutex
+   * only keeps this off a read in progress. */
+  sqlite3_db_release_memory(s->w);
+  pthread_mutex_lock(&s->rmu);
+  sqlite3_db_release_memory(s->r);
+  pthread_mutex_unlock(&s->rmu);
+  if (s->ck)
+    sqlite3_db_release_memory(s->ck);
+}
+
+static void
 sq_close(void *h)
 {
   struct sq *s = h;
@@ -931,6 +946,7 @@ static const struct store_backend sqlite_backend = {
   .timeline = sq_timeline,
   .open_counts = sq_open_counts,
   .ping = sq_ping,
+  .release_memory = sq_release_memory,
   .close = sq_close,
   .esc_get = sq_esc_get,
   .esc_put = sq_esc_put,

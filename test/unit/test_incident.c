@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char dir[64];
 static struct store *st;
@@ -319,4 +320,39 @@ Test(incident, full_store_fails_with_unavailable)
     payload_free(p);
   }
   cr_assert_eq(rc, RB_EUNAVAIL, "store never filled after %d alerts", i);
+}
+
+/* After a burst, an idle store gives its page caches back: SQLite's memory
+ * in use drops, without any call from outside. */
+Test(incident, idle_store_gives_memory_back)
+{
+  struct store_options o = { .sqlite_dir = dir, .idle_release_ms = 20 };
+  char err[RB_ERRLEN], name[64];
+  sqlite3_int64 busy;
+  unsigned long r0;
+
+  store_close(st);
+  cr_assert_eq(store_open(&o, &st, err), RB_OK, "%s", err);
+  for (int i = 0; i < 1500; i++) {
+    snprintf(name, sizeof(name), "Burst-%d", i);
+    ingest("firing", name, "2026-12-03T15:00:00Z", 1, NULL);
+  }
+  busy = sqlite3_memory_used();
+  r0 = store_memory_releases(st);
+  /* The writer releases 20 ms after its last job; wait for it (bounded). */
+  for (int i = 0; i < 5000 && store_memory_releases(st) == r0; i++) {
+    struct timespec ms = { 0, 1000000 };
+    nanosleep(&ms, NULL);
+  }
+  cr_assert_gt(store_memory_releases(st), r0, "no release within 5 s of idleness");
+  cr_expect_lt(sqlite3_memory_used(), busy / 2, "SQLite holds %lld bytes, %lld before",
+               (long long)sqlite3_memory_used(), (long long)busy);
+  /* Idle without new jobs: no further release; a new job re-arms it. */
+  r0 = store_memory_releases(st);
+  ingest("firing", "After", "2026-12-03T15:00:00Z", 1, NULL);
+  for (int i = 0; i < 5000 && store_memory_releases(st) == r0; i++) {
+    struct timespec ms = { 0, 1000000 };
+    nanosleep(&ms, NULL);
+  }
+  cr_expect_eq(store_memory_releases(st), r0 + 1);
 }
