@@ -15,6 +15,11 @@ enum lazylib_id { LAZYLIB_CURL = 0, LAZYLIB_PQ };
  * loading failed.  Does not load it. */
 int lazylib_loaded(enum lazylib_id lib);
 
+/* Why a call into lib failed for want of the library ("libcurl.so.4 could
+ * not be loaded: ..."), or otherwise when it was loaded (or never tried).
+ * For messages after a failed call such as curl_easy_init() == NULL. */
+const char *lazylib_why(enum lazylib_id lib, const char *otherwise);
+
 /* Tests only: load soname instead of libcurl.so.4 / libpq.so.5.  Has an
  * effect only before the library's first use in the process. */
 void lazylib_set_soname(enum lazylib_id lib, const char *soname);

@@ -9,6 +9,7 @@
  * and every detail handed back is scrubbed of each secret first.
  */
 #include "notify.h"
+#include "lazylib.h"
 #include "log.h"
 #include "notify_int.h"
 #include "rbtime.h"
@@ -408,7 +409,8 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
 
   if (!e || !r) {
     a->cls = AC_RETRY;
-    snprintf(a->detail, sizeof(a->detail), "out of memory");
+    snprintf(a->detail, sizeof(a->detail), "%s",
+             e ? "out of memory" : lazylib_why(LAZYLIB_CURL, "out of memory"));
     goto out;
   }
   notify_curl_common(e, s, errbuf);

@@ -8,6 +8,7 @@
  */
 #include "kube.h"
 #include "buf.h"
+#include "lazylib.h"
 #include "log.h"
 #include "rbfile.h"
 #include "version.h"
@@ -201,8 +202,10 @@ attempt(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
   char *token;
   CURLcode cc;
 
-  if (!e)
+  if (!e) {
+    snprintf(errbuf, CURL_ERROR_SIZE, "%s", lazylib_why(LAZYLIB_CURL, "out of memory"));
     return RB_ENOMEM;
+  }
   buf_init(&body, RESP_MAX);
   snprintf(url, sizeof(url), "%s%s", c->url, req->path);
   curl_easy_setopt(e, CURLOPT_URL, url);

@@ -11,6 +11,7 @@
  */
 #include "silence_forward.h"
 #include "buf.h"
+#include "lazylib.h"
 #include "log.h"
 #include "metrics.h"
 #include "rbtime.h"
@@ -238,7 +239,8 @@ request(struct silence_fwd *f, const char *method, const char *path, const char 
   a->err[0] = '\0';
   buf_init(&a->body, 0);
   if (!e) {
-    snprintf(a->err, sizeof(a->err), "cannot create a curl handle");
+    snprintf(a->err, sizeof(a->err), "cannot create a curl handle: %s",
+             lazylib_why(LAZYLIB_CURL, "out of memory"));
     return;
   }
   snprintf(url, sizeof(url), "%s%s", f->url, path);

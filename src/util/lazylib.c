@@ -181,6 +181,14 @@ lazylib_loaded(enum lazylib_id lib)
   return (unsigned)lib < sizeof(libs) / sizeof(libs[0]) && atomic_load(&libs[lib].ok);
 }
 
+const char *
+lazylib_why(enum lazylib_id lib, const char *otherwise)
+{
+  if ((unsigned)lib < sizeof(libs) / sizeof(libs[0]) && libs[lib].err[0])
+    return libs[lib].err;
+  return otherwise;
+}
+
 void
 lazylib_set_soname(enum lazylib_id lib, const char *soname)
 {

@@ -265,6 +265,8 @@ Test(lazylib, curl_missing_fails_like_libcurl)
   cr_assert_null(curl_slist_append(NULL, "X: y"));
   cr_assert_null(curl_easy_escape(NULL, "a b", 0));
   cr_assert_not_null(strstr(curl_easy_strerror(CURLE_OUT_OF_MEMORY), "libcurl-not-here.so.4"));
+  cr_assert_not_null(strstr(lazylib_why(LAZYLIB_CURL, "loaded"), "libcurl-not-here.so.4"));
+  cr_assert_str_eq(lazylib_why(LAZYLIB_PQ, "not tried"), "not tried");
   curl_free(NULL);
   curl_slist_free_all(NULL);
   curl_easy_cleanup(NULL);
