@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Remediation limits and guards against the stand-in Kubernetes API server:
 per-incident attempts, per-target cooldown, max_per_hour, the circuit
-breaker, the global per-minute limit, one run per target (coalescing), a
+breaker, the global per-minute limit, one run per target (coalescing), runs
+on different targets at once (executors started on demand), a
 storm of hundreds of alerts for one Deployment producing one run, injection
 attempts through labels producing `remediation refused` and no request
 outside the allow-list, and resolved alerts producing no steps
@@ -246,6 +247,40 @@ def case_storm(t, k):
     d.stop()
 
 
+def case_parallel(t, k):
+    """Runs on different targets go at once: executors start on demand (one
+    at start), so three slow runs need two more threads, started as the runs
+    are queued."""
+    t.section("runs on three targets at once")
+    k.reset()
+    deps = ["api-gateway", "cognitive-core", "swarm-coordination"]
+    d = daemon(t, k, [plan("parallel", slow(), target=None, deployments=deps)], "parallel")
+    for dep in deps:
+        k.rollout(dep, "after:3")
+    alerts = [rbtest.alert("parallel", labels={"namespace": NS, "deployment": dep,
+                                               "instance": dep})
+              for dep in deps]
+    r = d.post_webhook(rbtest.payload(alerts))
+    t.eq((r.status, r.json.get("new")), (200, 3), "parallel: webhook 200, 3 new")
+    ids = []
+    for a in alerts:
+        inc = rbtest.wait_incident(d, a["fingerprint"])
+        ids.append(inc["id"] if inc else None)
+    started = [rbtest.wait_event(d, iid, "step started", 10) for iid in ids]
+    t.check(all(started), "parallel: the three runs started")
+    # Each run waits about 3 s for its rollout: one executor would still be
+    # on the first run here.
+    t.check(not any(rbtest.events(d, iid, "remediation finished") for iid in ids),
+            "parallel: all three started before any finished")
+    t.eq(sorted((r["method"], r["path"]) for r in patches(k)),
+         sorted(("PATCH", DEP + dep) for dep in deps),
+         "parallel: one restart per Deployment")
+    for iid, dep in zip(ids, deps):
+        t.eq((rbtest.wait_finished(d, iid, 20) or {}).get("outcome"), "succeeded",
+             "parallel: %s finished" % dep)
+    d.stop()
+
+
 def case_injection(t, k):
     t.section("injection through labels")
     k.reset()
@@ -393,7 +428,7 @@ def case_resolved(t, k):
 def body(t):
     k = rbtest.StandIn(t)
     for case in (case_attempts, case_cooldown, case_hourly, case_breaker, case_global,
-                 case_busy, case_injection, case_resolved, case_storm):
+                 case_busy, case_parallel, case_injection, case_resolved, case_storm):
         case(t, k)
     k.stop()
 
