@@ -120,6 +120,18 @@ def listener(t):
     t.check(d3.alive(), "0.0.0.0:0 with a bearer token configured starts")
     d3.stop()
 
+    t.section("the listener's port already taken")
+    a = t.daemon(name="first")
+    b = t.daemon(name="second", listen="127.0.0.1:%d" % a.port, start=False)
+    code = b.start(expect_fail=True, timeout=10)
+    t.check(code not in (None, 0), "a second daemon on the same port refuses to start (exit %s)"
+            % code)
+    t.check("Address already in use" in b.log_text() and "127.0.0.1:%d" % a.port in b.log_text(),
+            "the refusal names the address and the reason", b.log_text()[-400:])
+    t.eq(a.post_webhook(rbtest.payload([rbtest.alert("StillMine")])).status, 200,
+         "the first daemon keeps its port and takes webhooks")
+    a.stop()
+
 
 def reload(t):
     t.section("reload: SIGHUP and POST /-/reload")
