@@ -444,6 +444,27 @@ expect_parse_error(const char *body, enum silence_parse_code want, const char *m
 #define WHO "\"createdBy\":\"me\",\"comment\":\"c\""
 #define M1 "\"matchers\":[{\"name\":\"a\",\"value\":\"b\",\"isRegex\":false}]"
 
+/* The body is (data, len), not a C string: nothing past len is read (a
+ * whitespace check once ran strspn() over it; found by fuzz_silence). */
+Test(silence, postable_body_is_read_within_its_length)
+{
+  static const char good[] = "{" M1 "," TIMES "," WHO "} \n";
+  struct silence_spec sp;
+  enum silence_parse_code code;
+  char err[RB_ERRLEN];
+  char *b = malloc(sizeof(good) - 1);
+
+  cr_assert_not_null(b);
+  memcpy(b, good, sizeof(good) - 1); /* no NUL after it: ASan sees a read past it */
+  cr_expect_eq(silence_spec_from_json(b, sizeof(good) - 1, &sp, &code, err), RB_OK, "%s", err);
+  silence_spec_clear(&sp);
+  memset(b, ' ', 3);
+  cr_expect_eq(silence_spec_from_json(b, 3, &sp, &code, err), RB_EINVAL);
+  cr_expect_eq(code, SIL_PARSE_REQUIRED);
+  silence_spec_clear(&sp);
+  free(b);
+}
+
 Test(silence, postable_errors)
 {
   expect_parse_error("", SIL_PARSE_REQUIRED, "silence in body is required");
