@@ -8,7 +8,7 @@ secs="${FUZZ_SECONDS:-60}"
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence >/dev/null
+cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql >/dev/null
 
 # Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
 corpus="$dir/corpus"
@@ -29,9 +29,11 @@ printf 'alertname="HighResponseTime"' > "$corpus/matcher/eq"
 printf '{severity=~"critical|page", namespace!="kube-system", pod!~"canary-.*"}' > "$corpus/matcher/list"
 mkdir -p "$corpus/silence"
 cp test/fuzz/seeds/silence/* "$corpus/silence/"
+mkdir -p "$corpus/promql"
+cp test/fuzz/seeds/promql/* "$corpus/promql/"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql)
 for t in "${targets[@]}"; do
   c="$corpus/${t#fuzz_}"
   echo "fuzz: $t for ${secs}s"

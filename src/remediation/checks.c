@@ -112,6 +112,26 @@ check_http(const char *method, const char *url, int expect_status, unsigned max_
   return pass;
 }
 
+/* A sample value as JSON: a number when finite, else a string as
+ * Prometheus spells it ("NaN", "+Inf", "-Inf"), which JSON has no number
+ * for (the detail goes into the timeline as JSON). */
+static void
+put_value(struct buf *b, double d)
+{
+  if (isnan(d))
+    buf_puts(b, "\"NaN\"");
+  else if (isinf(d))
+    buf_puts(b, d > 0 ? "\"+Inf\"" : "\"-Inf\"");
+  else {
+    /* The shortest of 15 or 17 digits that reads back as the same value. */
+    char num[32];
+    snprintf(num, sizeof(num), "%.15g", d);
+    if (strtod(num, NULL) != d)
+      snprintf(num, sizeof(num), "%.17g", d);
+    buf_puts(b, num);
+  }
+}
+
 int
 promql_evaluate(const char *answer, enum cmp_op op, double threshold, struct buf *detail)
 {
@@ -122,7 +142,8 @@ promql_evaluate(const char *answer, enum cmp_op op, double threshold, struct buf
   const cJSON *result = cJSON_GetObjectItemCaseSensitive(data, "result"), *it;
   int pass = 1, samples = 0;
 
-  buf_printf(detail, "\"op\":\"%s\",\"threshold\":%g", cmp_op_name(op), threshold);
+  buf_printf(detail, "\"op\":\"%s\",\"threshold\":", cmp_op_name(op));
+  put_value(detail, threshold);
   if (!cJSON_IsString(status) || strcmp(status->valuestring, "success") != 0) {
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
     buf_puts(detail, ",\"error\":");
@@ -134,7 +155,7 @@ promql_evaluate(const char *answer, enum cmp_op op, double threshold, struct buf
   if (cJSON_IsString(type) && strcmp(type->valuestring, "scalar") == 0) {
     const cJSON *v = cJSON_GetArrayItem(result, 1);
     double d = cJSON_IsString(v) ? strtod(v->valuestring, NULL) : NAN;
-    buf_printf(detail, "%s%g", "", d);
+    put_value(detail, d);
     samples = 1;
     pass = !isnan(d) && compare(d, op, threshold);
   } else {
@@ -142,8 +163,11 @@ promql_evaluate(const char *answer, enum cmp_op op, double threshold, struct buf
       const cJSON *pair = cJSON_GetObjectItemCaseSensitive(it, "value");
       const cJSON *v = cJSON_GetArrayItem(pair, 1);
       double d = cJSON_IsString(v) ? strtod(v->valuestring, NULL) : NAN;
-      if (samples < 20)
-        buf_printf(detail, "%s%g", samples ? "," : "", isnan(d) ? 0.0 : d);
+      if (samples < 20) {
+        if (samples)
+          buf_puts(detail, ",");
+        put_value(detail, d);
+      }
       samples++;
       if (isnan(d) || !compare(d, op, threshold))
         pass = 0;

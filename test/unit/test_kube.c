@@ -169,6 +169,17 @@ Test(promql, compares_every_sample)
                                "\"result\":[1,\"3\"]}}", CMP_EQ, 3, &b), 1);
   cr_assert_eq(promql_evaluate("{\"status\":\"error\",\"error\":\"parse error\"}", CMP_EQ, 3, &b), 0);
   cr_assert(strstr(b.data, "parse error"), "%s", b.data);
+  /* Values JSON has no number for are written as Prometheus spells them
+   * (found by fuzz_promql: "+Inf" made the timeline detail invalid JSON). */
+  buf_reset(&b);
+  cr_assert_eq(promql_evaluate("{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\","
+                               "\"result\":[1,\"+Inf\"]}}", CMP_GT, 0.5, &b), 1);
+  cr_assert(strstr(b.data, "\"values\":[\"+Inf\"]"), "%s", b.data);
+  buf_reset(&b);
+  cr_assert_eq(promql_evaluate("{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+                               "\"result\":[{\"value\":[1,\"NaN\"]},{\"value\":[1,\"-Inf\"]},"
+                               "{\"value\":[1,\"0.1\"]}]}}", CMP_LT, 0.5, &b), 0);
+  cr_assert(strstr(b.data, "\"values\":[\"NaN\",\"-Inf\",0.1]"), "%s", b.data);
   buf_free(&b);
 }
 
