@@ -61,6 +61,9 @@ const char *kube_client_url(const struct kube_client *c);
  * (kube_resp_clear). */
 rb_status kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *resp);
 void kube_resp_clear(struct kube_resp *r);
+/* Fills r->reason and r->message from a Status object in a failed answer's
+ * body (status >= 300); leaves them NULL for any other body. */
+void kube_status_parse(struct kube_resp *r);
 void kube_req_clear(struct kube_req *r);
 
 /* Appends {"method":..,"path":..,"contentType":..,"body":<json or string>}. */

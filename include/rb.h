@@ -33,4 +33,28 @@ const char *rb_strerror(rb_status st);
 /* Fixed-size error message buffer used by validators and parsers. */
 #define RB_ERRLEN 256
 
+/* JSON numbers are doubles, and converting a double outside the target
+ * type's range is undefined behaviour: these check before they convert. */
+
+/* Whether d is an integer that a long long holds (false for NaN, inf). */
+static inline int
+rb_double_is_ll(double d)
+{
+  return d >= -9223372036854775808.0 && d < 9223372036854775808.0
+         && d == (double)(long long)d;
+}
+
+/* d as an integer clamped to [lo, hi] (truncated); def for NaN. */
+static inline long long
+rb_double_clamp(double d, long long lo, long long hi, long long def)
+{
+  if (d != d)
+    return def;
+  if (d <= (double)lo)
+    return lo;
+  if (d >= (double)hi)
+    return hi;
+  return (long long)d;
+}
+
 #endif

@@ -8,7 +8,7 @@ secs="${FUZZ_SECONDS:-60}"
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql >/dev/null
+cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube >/dev/null
 
 # Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
 corpus="$dir/corpus"
@@ -31,9 +31,11 @@ mkdir -p "$corpus/silence"
 cp test/fuzz/seeds/silence/* "$corpus/silence/"
 mkdir -p "$corpus/promql"
 cp test/fuzz/seeds/promql/* "$corpus/promql/"
+mkdir -p "$corpus/kube"
+cp test/fuzz/seeds/kube/* "$corpus/kube/"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube)
 for t in "${targets[@]}"; do
   c="$corpus/${t#fuzz_}"
   echo "fuzz: $t for ${secs}s"

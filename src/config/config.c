@@ -447,7 +447,7 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
       else
         msg = set_from_text(c, o, cJSON_IsTrue(v) ? "true" : "false");
     } else if (o->type == T_SIZE || o->type == T_UINT || o->type == T_I64) {
-      if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble)
+      if (!cJSON_IsNumber(v) || !rb_double_is_ll(v->valuedouble))
         msg = "must be an integer";
       else {
         snprintf(num, sizeof(num), "%lld", (long long)v->valuedouble);

@@ -62,8 +62,8 @@ get_uint(struct ctx *c, const cJSON *o, const char *key, const char *field, unsi
   if (!v)
     return def;
   snprintf(f, sizeof(f), "%s%s%s", field, *field ? "." : "", key);
-  if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble
-      || v->valuedouble < min || v->valuedouble > max) {
+  if (!cJSON_IsNumber(v) || !rb_double_is_ll(v->valuedouble) || v->valuedouble < min
+      || v->valuedouble > max) {
     problem(c, f, "must be an integer from %u to %u", min, max);
     return def;
   }

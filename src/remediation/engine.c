@@ -447,7 +447,8 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
   if (rc)
     return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
   current = cJSON_IsNumber(jpath(obj, "spec", "replicas", NULL))
-              ? (long)jpath(obj, "spec", "replicas", NULL)->valuedouble
+              ? (long)rb_double_clamp(jpath(obj, "spec", "replicas", NULL)->valuedouble, 0,
+                                      INT32_MAX, 0)
               : 0;
   cJSON_Delete(obj);
   want = current + s->by;

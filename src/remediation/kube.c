@@ -162,8 +162,8 @@ on_header(char *p, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
-static void
-parse_status(struct kube_resp *r)
+void
+kube_status_parse(struct kube_resp *r)
 {
   cJSON *o;
   const cJSON *kind, *v;
@@ -289,6 +289,6 @@ kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
     resp->message = strdup(errbuf[0] ? errbuf : "no answer");
     return rc;
   }
-  parse_status(resp);
+  kube_status_parse(resp);
   return RB_OK;
 }

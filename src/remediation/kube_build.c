@@ -339,7 +339,10 @@ static long
 num(const cJSON *o, const char *key, long def)
 {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-  return cJSON_IsNumber(v) ? (long)v->valuedouble : def;
+  /* Replica counts and generations are int64 in the API; the clamp keeps
+   * a hostile answer from overflowing the arithmetic below. */
+  return cJSON_IsNumber(v) ? (long)rb_double_clamp(v->valuedouble, -INT32_MAX, INT32_MAX, def)
+                           : def;
 }
 
 int

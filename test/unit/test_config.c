@@ -108,7 +108,8 @@ Test(config, names_every_problem_with_file_and_field)
   struct rb_config *c;
 
   write_file("bad.json",
-             "{\"web\":{\"max_body_bytes\":\"big\",\"threads\":0,\"lisen_address\":\"x\"},"
+             "{\"web\":{\"max_body_bytes\":\"big\",\"threads\":0,\"lisen_address\":\"x\","
+             "\"max_connections\":1e300},"
              "\"storage\":{\"path\":5},\"severity\":{\"map\":{\"p1\":\"urgent\"}},"
              "\"log\":{\"format\":\"xml\"}}");
   snprintf(cfgpath, sizeof(cfgpath), "--config.file=%s/bad.json", dir);
@@ -118,13 +119,14 @@ Test(config, names_every_problem_with_file_and_field)
   cr_assert_null(c);
   snprintf(where, sizeof(where), "%s/bad.json: ", dir);
   cr_assert(has_error(&e, "bad.json: web.max_body_bytes", "must be an integer"));
+  cr_assert(has_error(&e, "bad.json: web.max_connections", "must be an integer"));
   cr_assert(has_error(&e, "bad.json: web.threads", "unknown field"));
   cr_assert(has_error(&e, "bad.json: web.lisen_address", "unknown field"));
   cr_assert(has_error(&e, "bad.json: storage.path", "must be a string"));
   cr_assert(has_error(&e, "bad.json: severity.map.p1", "must be one of"));
   cr_assert(has_error(&e, "bad.json: log.format", "logfmt or json"));
   cr_assert(has_error(&e, "--web.bogus", "unknown flag"));
-  cr_assert_eq(e.n, 7);
+  cr_assert_eq(e.n, 8);
   config_errors_free(&e);
 }
 

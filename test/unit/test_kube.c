@@ -150,6 +150,13 @@ Test(kube, rollout_status_like_kubectl)
                                    "\"reason\":\"ProgressDeadlineExceeded\"}]}}", msg, sizeof(msg)), -1);
   cr_assert(strstr(msg, "exceeded its progress deadline"), "%s", msg);
   cr_assert_eq(kube_rollout_status("nope", msg, sizeof(msg)), -1);
+  /* Numbers no replica count can be (found by fuzz_kube: converting them
+   * to long was undefined): clamped, the answer still kubectl's. */
+  cr_assert_eq(kube_rollout_status("{\"metadata\":{\"name\":\"d\",\"generation\":1e300},"
+                                   "\"spec\":{\"replicas\":1e300},\"status\":{\"observedGeneration\":"
+                                   "1e999,\"updatedReplicas\":-1e300,\"replicas\":1e300}}",
+                                   msg, sizeof(msg)), 0);
+  cr_assert(strstr(msg, "-2147483647 out of 2147483647 new replicas"), "%s", msg);
 }
 
 Test(promql, compares_every_sample)
