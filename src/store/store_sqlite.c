@@ -377,11 +377,57 @@ sq_sync(void *h)
   return RB_OK;
 }
 
-static char *
-col_str(sqlite3_stmt *st, int i)
+char *
+sq_col_str(sqlite3_stmt *st, int i)
 {
   const unsigned char *t = sqlite3_column_text(st, i);
   return t ? strdup((const char *)t) : NULL;
+}
+
+rb_status
+sq_read(struct sq *s, const char *sql, const struct sq_arg *args, int nargs, size_t elem,
+        void **out, size_t *n, int (*row)(sqlite3_stmt *, void *))
+{
+  sqlite3_stmt *st = NULL;
+  size_t cap = 0;
+  rb_status ret = RB_OK;
+  int rc;
+
+  if (elem)
+    *out = NULL;
+  *n = 0;
+  pthread_mutex_lock(&s->rmu);
+  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
+    rblog(LOG_ERROR, "sqlite prepare failed", "error", sqlite3_errmsg(s->r), NULL);
+    ret = RB_EUNAVAIL;
+    goto out;
+  }
+  for (int i = 0; i < nargs; i++) {
+    if (args[i].text)
+      sqlite3_bind_text(st, i + 1, args[i].text, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_int64(st, i + 1, args[i].i);
+  }
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    void *to = *out;
+    if (elem) {
+      ret = sq_grow(out, &cap, *n, elem); /* zeroes the new element */
+      if (ret)
+        goto out;
+      to = (char *)*out + *n * elem;
+    }
+    (*n)++;
+    if (row(st, to)) {
+      ret = RB_ENOMEM;
+      goto out;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    ret = sq_map_rc(rc);
+out:
+  sqlite3_finalize(st);
+  pthread_mutex_unlock(&s->rmu);
+  return ret;
 }
 
 static void
@@ -399,19 +445,19 @@ row_to_incident(sqlite3_stmt *st, struct incident *inc)
   inc->state = s < 0 ? INC_OPEN : (enum incident_state)s;
   s = severity_parse(sev ? (const char *)sev : "");
   inc->severity = s < 0 ? SEV_MEDIUM : (enum severity)s;
-  inc->alertname = col_str(st, 4);
-  inc->namespace_ = col_str(st, 5);
-  inc->summary = col_str(st, 6);
-  inc->labels_json = col_str(st, 7);
-  inc->annotations_json = col_str(st, 8);
+  inc->alertname = sq_col_str(st, 4);
+  inc->namespace_ = sq_col_str(st, 5);
+  inc->summary = sq_col_str(st, 6);
+  inc->labels_json = sq_col_str(st, 7);
+  inc->annotations_json = sq_col_str(st, 8);
   inc->starts_at_ns = sqlite3_column_int64(st, 9);
   inc->ends_at_ns = sqlite3_column_int64(st, 10);
   inc->opened_ms = sqlite3_column_int64(st, 11);
   inc->last_seen_ms = sqlite3_column_int64(st, 12);
   inc->acked_ms = sqlite3_column_int64(st, 13);
-  inc->acked_by = col_str(st, 14);
+  inc->acked_by = sq_col_str(st, 14);
   inc->resolved_ms = sqlite3_column_int64(st, 15);
-  inc->resolved_by = col_str(st, 16);
+  inc->resolved_by = sq_col_str(st, 16);
   inc->deliveries = sqlite3_column_int64(st, 17);
   inc->remediation_pending = sqlite3_column_int(st, 18);
 }
@@ -604,55 +650,41 @@ index_of(const char *const *names, size_t n, const unsigned char *v)
   return 0;
 }
 
+static int
+run_row(sqlite3_stmt *st, void *p)
+{
+  struct rem_run *r = p;
+
+  r->id = sqlite3_column_int64(st, 0);
+  r->incident_id = sqlite3_column_int64(st, 1);
+  r->plan = sq_col_str(st, 2);
+  r->namespace_ = sq_col_str(st, 3);
+  r->deployment = sq_col_str(st, 4);
+  r->state = (enum run_state)index_of(run_state_sql, 3, sqlite3_column_text(st, 5));
+  r->phase = (enum run_phase)index_of(run_phase_sql, 4, sqlite3_column_text(st, 6));
+  r->step_index = sqlite3_column_int(st, 7);
+  r->pending = sq_col_str(st, 8);
+  r->dry_run = sqlite3_column_int(st, 9);
+  r->failed = sqlite3_column_int(st, 10);
+  r->outcome = sq_col_str(st, 11);
+  r->started_ms = sqlite3_column_int64(st, 12);
+  r->updated_ms = sqlite3_column_int64(st, 13);
+  r->finished_ms = sqlite3_column_int64(st, 14);
+  return !r->plan || !r->namespace_ || !r->deployment;
+}
+
 static rb_status
 runs_query(struct sq *s, const char *where, int64_t arg, struct rem_run **out, size_t *n)
 {
-  sqlite3_stmt *st = NULL;
+  struct sq_arg a = { NULL, arg };
   char sql[512];
-  size_t cap = 0;
-  rb_status ret = RB_OK;
-  int rc;
+  rb_status ret;
 
-  *out = NULL;
-  *n = 0;
   snprintf(sql, sizeof(sql),
            "SELECT id, incident_id, plan, namespace, deployment, state, phase, step_index,"
            " pending, dry_run, failed, outcome, started_ms, updated_ms, finished_ms"
            " FROM remediation_runs WHERE %s ORDER BY id", where);
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, arg);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct rem_run *r;
-    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
-    if (ret)
-      goto out;
-    r = &(*out)[(*n)++];
-    memset(r, 0, sizeof(*r));
-    r->id = sqlite3_column_int64(st, 0);
-    r->incident_id = sqlite3_column_int64(st, 1);
-    r->plan = col_str(st, 2);
-    r->namespace_ = col_str(st, 3);
-    r->deployment = col_str(st, 4);
-    r->state = (enum run_state)index_of(run_state_sql, 3, sqlite3_column_text(st, 5));
-    r->phase = (enum run_phase)index_of(run_phase_sql, 4, sqlite3_column_text(st, 6));
-    r->step_index = sqlite3_column_int(st, 7);
-    r->pending = col_str(st, 8);
-    r->dry_run = sqlite3_column_int(st, 9);
-    r->failed = sqlite3_column_int(st, 10);
-    r->outcome = col_str(st, 11);
-    r->started_ms = sqlite3_column_int64(st, 12);
-    r->updated_ms = sqlite3_column_int64(st, 13);
-    r->finished_ms = sqlite3_column_int64(st, 14);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+  ret = sq_read(s, sql, &a, 1, sizeof(**out), (void **)out, n, run_row);
   if (ret) {
     rem_runs_free(*out, *n);
     *out = NULL;
@@ -676,33 +708,10 @@ sq_runs_of_incident(void *h, int64_t incident_id, struct rem_run **out, size_t *
 static rb_status
 sq_pending_remediation(void *h, int64_t **ids, size_t *n)
 {
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
-  rb_status ret = RB_OK;
-  int rc;
-
-  *ids = NULL;
-  *n = 0;
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r,
-                         "SELECT id FROM incidents WHERE remediation_pending = 1"
-                         " AND state != 'resolved' ORDER BY id",
-                         -1, &st, NULL) != SQLITE_OK) {
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ret = sq_grow((void **)ids, &cap, *n, sizeof(**ids));
-    if (ret)
-      goto out;
-    (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+  rb_status ret = sq_read(h,
+                          "SELECT id FROM incidents WHERE remediation_pending = 1"
+                          " AND state != 'resolved' ORDER BY id",
+                          NULL, 0, sizeof(**ids), (void **)ids, n, sq_id_row);
   if (ret) {
     free(*ids);
     *ids = NULL;
@@ -732,20 +741,23 @@ out:
   return rc;
 }
 
+static int
+incident_row(sqlite3_stmt *st, void *p)
+{
+  row_to_incident(st, p);
+  return 0;
+}
+
 static rb_status
 sq_list(void *h, const struct incident_filter *f, struct incident **out,
         size_t *n)
 {
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
+  struct sq_arg args[4];
   char sql[512];
-  size_t cap = 0;
-  int rc, idx = 1;
-  rb_status ret = RB_OK;
+  int nargs = 0;
+  rb_status ret;
   const char *state_sql = "";
 
-  *out = NULL;
-  *n = 0;
   switch (f->state) {
   case INC_OPEN: state_sql = " AND state IN ('open','acked')"; break;
   case INC_ACKED: state_sql = " AND state = 'acked'"; break;
@@ -758,30 +770,13 @@ sq_list(void *h, const struct incident_filter *f, struct incident **out,
            " ORDER BY id DESC LIMIT ? OFFSET ?",
            state_sql, f->severity >= 0 ? " AND severity = ?" : "",
            f->alertname ? " AND alertname = ?" : "");
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-    rblog(LOG_ERROR, "sqlite prepare failed", "error", sqlite3_errmsg(s->r), NULL);
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
   if (f->severity >= 0)
-    sqlite3_bind_text(st, idx++, severity_name((enum severity)f->severity), -1,
-                      SQLITE_STATIC);
+    args[nargs++] = (struct sq_arg){ severity_name((enum severity)f->severity), 0 };
   if (f->alertname)
-    sqlite3_bind_text(st, idx++, f->alertname, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->limit);
-  sqlite3_bind_int64(st, idx++, (sqlite3_int64)f->offset);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
-    if (ret)
-      goto out;
-    row_to_incident(st, &(*out)[(*n)++]);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+    args[nargs++] = (struct sq_arg){ f->alertname, 0 };
+  args[nargs++] = (struct sq_arg){ NULL, (int64_t)f->limit };
+  args[nargs++] = (struct sq_arg){ NULL, (int64_t)f->offset };
+  ret = sq_read(h, sql, args, nargs, sizeof(**out), (void **)out, n, incident_row);
   if (ret) {
     incidents_free(*out, *n);
     *out = NULL;
@@ -790,44 +785,28 @@ out:
   return ret;
 }
 
+static int
+event_row(sqlite3_stmt *st, void *p)
+{
+  struct tl_event *ev = p;
+
+  ev->id = sqlite3_column_int64(st, 0);
+  ev->incident_id = sqlite3_column_int64(st, 1);
+  ev->at_ms = sqlite3_column_int64(st, 2);
+  ev->kind = sq_col_str(st, 3);
+  ev->actor = sq_col_str(st, 4);
+  ev->detail = sq_col_str(st, 5);
+  return !ev->kind || !ev->actor || !ev->detail;
+}
+
 static rb_status
 sq_timeline(void *h, int64_t id, struct tl_event **out, size_t *n)
 {
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
-  int rc;
-  rb_status ret = RB_OK;
-
-  *out = NULL;
-  *n = 0;
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r,
-                         "SELECT id, incident_id, at_ms, kind, actor, detail FROM events"
-                         " WHERE incident_id = ? ORDER BY id",
-                         -1, &st, NULL) != SQLITE_OK) {
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
-  sqlite3_bind_int64(st, 1, id);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct tl_event *ev;
-    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
-    if (ret)
-      goto out;
-    ev = &(*out)[(*n)++];
-    ev->id = sqlite3_column_int64(st, 0);
-    ev->incident_id = sqlite3_column_int64(st, 1);
-    ev->at_ms = sqlite3_column_int64(st, 2);
-    ev->kind = col_str(st, 3);
-    ev->actor = col_str(st, 4);
-    ev->detail = col_str(st, 5);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+  struct sq_arg a = { NULL, id };
+  rb_status ret = sq_read(h,
+                          "SELECT id, incident_id, at_ms, kind, actor, detail FROM events"
+                          " WHERE incident_id = ?1 ORDER BY id",
+                          &a, 1, sizeof(**out), (void **)out, n, event_row);
   if (ret) {
     tl_events_free(*out, *n);
     *out = NULL;
@@ -836,34 +815,28 @@ out:
   return ret;
 }
 
+static int
+count_row(sqlite3_stmt *st, void *p)
+{
+  int64_t *counts = p;
+  int sev = severity_parse((const char *)sqlite3_column_text(st, 0));
+
+  if (sev >= 0)
+    counts[sev] = sqlite3_column_int64(st, 1);
+  return 0;
+}
+
 static rb_status
 sq_open_counts(void *h, int64_t counts[SEV_COUNT])
 {
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
-  rb_status ret = RB_OK;
-  int rc;
+  void *acc = counts;
+  size_t rows;
 
   memset(counts, 0, sizeof(int64_t) * SEV_COUNT);
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r,
-                         "SELECT severity, count(*) FROM incidents"
-                         " WHERE state IN ('open','acked') GROUP BY severity",
-                         -1, &st, NULL) != SQLITE_OK) {
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int sev = severity_parse((const char *)sqlite3_column_text(st, 0));
-    if (sev >= 0)
-      counts[sev] = sqlite3_column_int64(st, 1);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
-  return ret;
+  return sq_read(h,
+                 "SELECT severity, count(*) FROM incidents"
+                 " WHERE state IN ('open','acked') GROUP BY severity",
+                 NULL, 0, 0, &acc, &rows, count_row);
 }
 
 static rb_status

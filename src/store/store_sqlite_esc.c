@@ -32,13 +32,6 @@ finish_step(sqlite3 *db, sqlite3_stmt *st)
   return ret;
 }
 
-static char *
-col_str(sqlite3_stmt *st, int i)
-{
-  const unsigned char *t = sqlite3_column_text(st, i);
-  return t ? strdup((const char *)t) : NULL;
-}
-
 rb_status
 sq_esc_get(void *h, int64_t incident_id, struct esc_state *out)
 {
@@ -213,54 +206,20 @@ sq_silence_purge(void *h, int64_t ended_ms, size_t *n)
   return rc;
 }
 
-/* Runs a read on the reader connection; row() copies each row. */
-static rb_status
-read_rows(struct sq *s, const char *sql, int64_t arg, int has_arg, size_t elem, void **out,
-          size_t *n, void (*row)(sqlite3_stmt *, void *))
-{
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
-  rb_status ret = RB_OK;
-  int rc;
-
-  *out = NULL;
-  *n = 0;
-  pthread_mutex_lock(&s->rmu);
-  if (sqlite3_prepare_v2(s->r, sql, -1, &st, NULL) != SQLITE_OK) {
-    ret = RB_EUNAVAIL;
-    goto out;
-  }
-  if (has_arg)
-    sqlite3_bind_int64(st, 1, arg);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    ret = sq_grow(out, &cap, *n, elem); /* zeroes the new elements */
-    if (ret)
-      goto out;
-    row(st, (char *)*out + *n * elem);
-    (*n)++;
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
-  return ret;
-}
-
-static void
+static int
 due_row(sqlite3_stmt *st, void *p)
 {
   struct esc_due_row *r = p;
   r->incident_id = sqlite3_column_int64(st, 0);
   r->due_ms = sqlite3_column_int64(st, 1);
+  return 0;
 }
 
 rb_status
 sq_esc_due_all(void *h, struct esc_due_row **out, size_t *n)
 {
-  rb_status rc = read_rows(h,
-                           "SELECT incident_id, next_due_ms FROM escalations WHERE next_due_ms > 0",
-                           0, 0, sizeof(**out), (void **)out, n, due_row);
+  rb_status rc = sq_read(h, "SELECT incident_id, next_due_ms FROM escalations WHERE next_due_ms > 0",
+                         NULL, 0, sizeof(**out), (void **)out, n, due_row);
   if (rc) {
     free(*out);
     *out = NULL;
@@ -269,20 +228,21 @@ sq_esc_due_all(void *h, struct esc_due_row **out, size_t *n)
   return rc;
 }
 
-static void
-id_row(sqlite3_stmt *st, void *p)
+int
+sq_id_row(sqlite3_stmt *st, void *p)
 {
   *(int64_t *)p = sqlite3_column_int64(st, 0);
+  return 0;
 }
 
 rb_status
 sq_esc_missing(void *h, int64_t **ids, size_t *n)
 {
-  rb_status rc = read_rows(h,
-                           "SELECT i.id FROM incidents i LEFT JOIN escalations e"
-                           " ON e.incident_id = i.id WHERE i.state != 'resolved'"
-                           " AND e.incident_id IS NULL ORDER BY i.id",
-                           0, 0, sizeof(**ids), (void **)ids, n, id_row);
+  rb_status rc = sq_read(h,
+                         "SELECT i.id FROM incidents i LEFT JOIN escalations e"
+                         " ON e.incident_id = i.id WHERE i.state != 'resolved'"
+                         " AND e.incident_id IS NULL ORDER BY i.id",
+                         NULL, 0, sizeof(**ids), (void **)ids, n, sq_id_row);
   if (rc) {
     free(*ids);
     *ids = NULL;
@@ -293,26 +253,27 @@ sq_esc_missing(void *h, int64_t **ids, size_t *n)
 
 #define PAGE_COLS "id, incident_id, contact, event, level, severity, reason, delivery_id, created_ms"
 
-static void
+static int
 page_row_fill(sqlite3_stmt *st, void *p)
 {
   struct page_row *r = p;
   r->id = sqlite3_column_int64(st, 0);
   r->incident_id = sqlite3_column_int64(st, 1);
-  r->contact = col_str(st, 2);
+  r->contact = sq_col_str(st, 2);
   r->event = sqlite3_column_int(st, 3);
   r->level = sqlite3_column_int(st, 4);
   r->severity = sqlite3_column_int(st, 5);
-  r->reason = col_str(st, 6);
-  r->delivery_id = col_str(st, 7);
+  r->reason = sq_col_str(st, 6);
+  r->delivery_id = sq_col_str(st, 7);
   r->created_ms = sqlite3_column_int64(st, 8);
+  return !r->contact || !r->delivery_id;
 }
 
 rb_status
 sq_pages_pending(void *h, struct page_row **out, size_t *n)
 {
-  rb_status rc = read_rows(h, "SELECT " PAGE_COLS " FROM pages WHERE done = 0 ORDER BY id", 0, 0,
-                           sizeof(**out), (void **)out, n, page_row_fill);
+  rb_status rc = sq_read(h, "SELECT " PAGE_COLS " FROM pages WHERE done = 0 ORDER BY id", NULL,
+                         0, sizeof(**out), (void **)out, n, page_row_fill);
   if (rc) {
     page_rows_free(*out, *n);
     *out = NULL;
@@ -326,8 +287,9 @@ sq_page_get(void *h, int64_t id, struct page_row *out)
 {
   struct page_row *v = NULL;
   size_t n = 0;
-  rb_status rc = read_rows(h, "SELECT " PAGE_COLS " FROM pages WHERE id = ?", id, 1, sizeof(*v),
-                           (void **)&v, &n, page_row_fill);
+  struct sq_arg a = { NULL, id };
+  rb_status rc = sq_read(h, "SELECT " PAGE_COLS " FROM pages WHERE id = ?1", &a, 1, sizeof(*v),
+                         (void **)&v, &n, page_row_fill);
   if (!rc && n == 0)
     rc = RB_ENOTFOUND;
   if (!rc) {
@@ -338,31 +300,32 @@ sq_page_get(void *h, int64_t id, struct page_row *out)
   return rc;
 }
 
-static void
+static int
 silence_row_fill(sqlite3_stmt *st, void *p)
 {
   struct silence_row *r = p;
   const unsigned char *id = sqlite3_column_text(st, 0);
   snprintf(r->id, sizeof(r->id), "%s", id ? (const char *)id : "");
-  r->matchers_json = col_str(st, 1);
+  r->matchers_json = sq_col_str(st, 1);
   r->starts_ms = sqlite3_column_int64(st, 2);
   r->ends_ms = sqlite3_column_int64(st, 3);
   r->updated_ms = sqlite3_column_int64(st, 4);
-  r->created_by = col_str(st, 5);
-  r->comment = col_str(st, 6);
+  r->created_by = sq_col_str(st, 5);
+  r->comment = sq_col_str(st, 6);
   {
     const unsigned char *up = sqlite3_column_text(st, 7);
     snprintf(r->upstream_id, sizeof(r->upstream_id), "%s", up ? (const char *)up : "");
   }
+  return !r->matchers_json;
 }
 
 rb_status
 sq_silences_all(void *h, struct silence_row **out, size_t *n)
 {
-  rb_status rc = read_rows(h,
-                           "SELECT id, matchers, starts_ms, ends_ms, updated_ms, created_by,"
-                           " comment, upstream_id FROM silences ORDER BY updated_ms",
-                           0, 0, sizeof(**out), (void **)out, n, silence_row_fill);
+  rb_status rc = sq_read(h,
+                         "SELECT id, matchers, starts_ms, ends_ms, updated_ms, created_by,"
+                         " comment, upstream_id FROM silences ORDER BY updated_ms",
+                         NULL, 0, sizeof(**out), (void **)out, n, silence_row_fill);
   if (rc) {
     silence_rows_free(*out, *n);
     *out = NULL;

@@ -36,6 +36,25 @@ struct sq {
 };
 
 rb_status sq_map_rc(int rc);
+/* A text column as a malloc'd string; NULL for SQL NULL (or no memory). */
+char *sq_col_str(sqlite3_stmt *st, int i);
+
+/* A parameter of a read: the text when not NULL, else the integer. */
+struct sq_arg {
+  const char *text;
+  int64_t i;
+};
+
+/* Runs a read on the reader connection (under its mutex), with args bound
+ * to ?1..?nargs.  Each row goes to row(st, elem_ptr): with elem > 0, into a
+ * new zeroed element (elem bytes) appended to the array *out (*n of them);
+ * with elem == 0, into *out itself (one accumulator for every row), *n
+ * counting the rows.  row() returns non-zero when out of memory.  On
+ * failure the rows read so far stay in *out for the caller to free. */
+/* sq_read's row() for a single integer column into an int64_t array. */
+int sq_id_row(sqlite3_stmt *st, void *p);
+rb_status sq_read(struct sq *s, const char *sql, const struct sq_arg *args, int nargs,
+                  size_t elem, void **out, size_t *n, int (*row)(sqlite3_stmt *, void *));
 /* Grows the array *v (elements of sz bytes, *cap of them) to hold element
  * n, zeroing new elements; RB_ENOMEM. */
 rb_status sq_grow(void **v, size_t *cap, size_t n, size_t sz);

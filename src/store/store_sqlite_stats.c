@@ -30,13 +30,6 @@
   "   AND e.actor NOT IN ('alertmanager', 'runbookd'))"                                 \
   " FROM incidents i "
 
-static char *
-col_str(sqlite3_stmt *st, int i)
-{
-  const unsigned char *t = sqlite3_column_text(st, i);
-  return t ? strdup((const char *)t) : NULL;
-}
-
 void
 stats_incidents_free(struct stats_incident *v, size_t n)
 {
@@ -57,64 +50,37 @@ stats_counts_free(struct stats_count *v, size_t n)
   free(v);
 }
 
-static rb_status
-prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
+static int
+stats_incident_row(sqlite3_stmt *st, void *p)
 {
-  if (sqlite3_prepare_v2(s->r, sql, -1, st, NULL) != SQLITE_OK) {
-    rblog(LOG_ERROR, "sqlite prepare failed", "error", sqlite3_errmsg(s->r), NULL);
-    return RB_EUNAVAIL;
-  }
-  return RB_OK;
+  struct stats_incident *r = p;
+
+  r->id = sqlite3_column_int64(st, 0);
+  r->severity = severity_parse((const char *)sqlite3_column_text(st, 1));
+  r->alertname = sq_col_str(st, 2);
+  r->namespace_ = sq_col_str(st, 3);
+  r->service = sq_col_str(st, 4);
+  r->resolved = sqlite3_column_int(st, 5);
+  r->starts_at_ns = sqlite3_column_int64(st, 6);
+  r->ends_at_ns = sqlite3_column_int64(st, 7);
+  r->opened_ms = sqlite3_column_int64(st, 8);
+  r->resolved_ms = sqlite3_column_int64(st, 9);
+  r->resolved_by = sq_col_str(st, 10);
+  r->first_response_ms = sqlite3_column_int64(st, 11); /* NULL reads as 0 */
+  r->person_acted = sqlite3_column_int(st, 12);
+  return !r->alertname || !r->service;
 }
 
 static rb_status
 incident_rows(struct sq *s, const char *where, int64_t a, int64_t b,
               struct stats_incident **out, size_t *n)
 {
+  const struct sq_arg args[2] = { { NULL, a }, { NULL, b } };
   char sql[2048];
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
   rb_status ret;
-  int rc;
 
-  *out = NULL;
-  *n = 0;
   snprintf(sql, sizeof(sql), "%s%s ORDER BY i.id", STATS_INCIDENT_COLS, where);
-  pthread_mutex_lock(&s->rmu);
-  ret = prepare(s, sql, &st);
-  if (ret)
-    goto out;
-  sqlite3_bind_int64(st, 1, a);
-  sqlite3_bind_int64(st, 2, b);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct stats_incident *r;
-    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
-    if (ret)
-      goto out;
-    r = &(*out)[(*n)++];
-    r->id = sqlite3_column_int64(st, 0);
-    r->severity = severity_parse((const char *)sqlite3_column_text(st, 1));
-    r->alertname = col_str(st, 2);
-    r->namespace_ = col_str(st, 3);
-    r->service = col_str(st, 4);
-    r->resolved = sqlite3_column_int(st, 5);
-    r->starts_at_ns = sqlite3_column_int64(st, 6);
-    r->ends_at_ns = sqlite3_column_int64(st, 7);
-    r->opened_ms = sqlite3_column_int64(st, 8);
-    r->resolved_ms = sqlite3_column_int64(st, 9);
-    r->resolved_by = col_str(st, 10);
-    r->first_response_ms = sqlite3_column_int64(st, 11); /* NULL reads as 0 */
-    r->person_acted = sqlite3_column_int(st, 12);
-    if (!r->alertname || !r->service) {
-      ret = RB_ENOMEM;
-      goto out;
-    }
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+  ret = sq_read(s, sql, args, 2, sizeof(**out), (void **)out, n, stats_incident_row);
   if (ret) {
     stats_incidents_free(*out, *n);
     *out = NULL;
@@ -145,6 +111,16 @@ sq_stats_outages(void *h, int64_t from_ms, int64_t to_ms, struct stats_incident 
                        from_ms, to_ms, out, n);
 }
 
+static int
+count_row(sqlite3_stmt *st, void *p)
+{
+  struct stats_count *c = p;
+
+  c->value = sq_col_str(st, 0); /* NULL: incidents without a namespace */
+  c->count = sqlite3_column_int64(st, 1);
+  return 0;
+}
+
 rb_status
 sq_stats_counts(void *h, int dim, int64_t from_ms, int64_t to_ms, struct stats_count **out,
                 size_t *n)
@@ -162,36 +138,14 @@ sq_stats_counts(void *h, int dim, int64_t from_ms, int64_t to_ms, struct stats_c
                            " WHERE opened_ms >= ?1 AND opened_ms < ?2"
                            " GROUP BY namespace ORDER BY 2 DESC, 1",
   };
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
-  size_t cap = 0;
+  const struct sq_arg args[2] = { { NULL, from_ms }, { NULL, to_ms } };
   rb_status ret;
-  int rc;
 
   *out = NULL;
   *n = 0;
   if (dim < 0 || dim >= STATS_DIM_COUNT)
     return RB_EINVAL;
-  pthread_mutex_lock(&s->rmu);
-  ret = prepare(s, sql[dim], &st);
-  if (ret)
-    goto out;
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    struct stats_count *c;
-    ret = sq_grow((void **)out, &cap, *n, sizeof(**out));
-    if (ret)
-      goto out;
-    c = &(*out)[(*n)++];
-    c->value = col_str(st, 0); /* NULL: incidents without a namespace */
-    c->count = sqlite3_column_int64(st, 1);
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
+  ret = sq_read(h, sql[dim], args, 2, sizeof(**out), (void **)out, n, count_row);
   if (ret) {
     stats_counts_free(*out, *n);
     *out = NULL;
@@ -200,46 +154,39 @@ out:
   return ret;
 }
 
+static int
+runs_row(sqlite3_stmt *st, void *p)
+{
+  struct stats_runs *out = p;
+  const char *state = (const char *)sqlite3_column_text(st, 0);
+  const char *outcome = (const char *)sqlite3_column_text(st, 1);
+  int dry = sqlite3_column_int(st, 2);
+  int64_t k = sqlite3_column_int64(st, 3);
+
+  out->started += k;
+  if (state && strcmp(state, "running") == 0)
+    out->running += k;
+  else if (dry)
+    out->dry_run += k; /* changed nothing: kept out of the success rate */
+  else if (outcome && strcmp(outcome, "succeeded") == 0)
+    out->succeeded += k;
+  else if (outcome && strcmp(outcome, "unverified") == 0)
+    out->unverified += k;
+  else
+    out->failed += k;
+  return 0;
+}
+
 rb_status
 sq_stats_runs(void *h, int64_t from_ms, int64_t to_ms, struct stats_runs *out)
 {
-  struct sq *s = h;
-  sqlite3_stmt *st = NULL;
-  rb_status ret;
-  int rc;
+  const struct sq_arg args[2] = { { NULL, from_ms }, { NULL, to_ms } };
+  void *acc = out;
+  size_t rows;
 
   memset(out, 0, sizeof(*out));
-  pthread_mutex_lock(&s->rmu);
-  ret = prepare(s,
-                "SELECT state, COALESCE(outcome, ''), dry_run, count(*) FROM remediation_runs"
-                " WHERE started_ms >= ?1 AND started_ms < ?2 GROUP BY 1, 2, 3",
-                &st);
-  if (ret)
-    goto out;
-  sqlite3_bind_int64(st, 1, from_ms);
-  sqlite3_bind_int64(st, 2, to_ms);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *state = (const char *)sqlite3_column_text(st, 0);
-    const char *outcome = (const char *)sqlite3_column_text(st, 1);
-    int dry = sqlite3_column_int(st, 2);
-    int64_t k = sqlite3_column_int64(st, 3);
-
-    out->started += k;
-    if (state && strcmp(state, "running") == 0)
-      out->running += k;
-    else if (dry)
-      out->dry_run += k; /* changed nothing: kept out of the success rate */
-    else if (outcome && strcmp(outcome, "succeeded") == 0)
-      out->succeeded += k;
-    else if (outcome && strcmp(outcome, "unverified") == 0)
-      out->unverified += k;
-    else
-      out->failed += k;
-  }
-  if (rc != SQLITE_DONE)
-    ret = sq_map_rc(rc);
-out:
-  sqlite3_finalize(st);
-  pthread_mutex_unlock(&s->rmu);
-  return ret;
+  return sq_read(h,
+                 "SELECT state, COALESCE(outcome, ''), dry_run, count(*) FROM remediation_runs"
+                 " WHERE started_ms >= ?1 AND started_ms < ?2 GROUP BY 1, 2, 3",
+                 args, 2, 0, &acc, &rows, runs_row);
 }
