@@ -538,12 +538,24 @@ Test(silence, uuid_v4)
   cr_expect_not(silence_id_valid("3b6c5b61-4f0e-4e2c-9c3b-4ad4d8b3d7ag"));
 }
 
+/* Opens the store in dir and the silences it holds. */
+static void
+open_stored(const char *dir, struct store **st, struct silences **s)
+{
+  struct store_options so;
+  char err[RB_ERRLEN];
+
+  memset(&so, 0, sizeof(so));
+  so.sqlite_dir = dir;
+  cr_assert_eq(store_open(&so, st, err), RB_OK, "%s", err);
+  cr_assert_eq(silences_open(*st, s, err), RB_OK, "%s", err);
+}
+
 Test(silence, survives_a_store_reopen)
 {
   static const char *const m[] = { "alertname", "=", "Foo", "sev", "=~", "crit.*" };
   char dir[] = "/tmp/rb-silence-XXXXXX", err[RB_ERRLEN], id[SILENCE_ID_LEN];
   char id2[SILENCE_ID_LEN], cmd[64];
-  struct store_options so;
   struct store *st = NULL;
   struct silences *s = NULL;
   struct silence_spec sp;
@@ -551,10 +563,7 @@ Test(silence, survives_a_store_reopen)
   int64_t now = rb_wall_ms();
 
   cr_assert_not_null(mkdtemp(dir));
-  memset(&so, 0, sizeof(so));
-  so.sqlite_dir = dir;
-  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
-  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  open_stored(dir, &st, &s);
   sp = spec(now, now + HOUR, m, 2);
   add(s, &sp, now, id);
   sp = spec(now + HOUR, now + 2 * HOUR, m, 2);
@@ -563,8 +572,7 @@ Test(silence, survives_a_store_reopen)
   silences_free(s);
   store_close(st);
 
-  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
-  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  open_stored(dir, &st, &s);
   cr_expect_eq(silences_count(s), 2);
   sil = silences_get(s, id);
   cr_assert_not_null(sil);
@@ -589,9 +597,8 @@ Test(silence, survives_a_store_reopen)
 Test(silence, store_keeps_nothing_past_retention)
 {
   static const char *const m[] = { "alertname", "=", "Foo" };
-  char dir[] = "/tmp/rb-silence-XXXXXX", err[RB_ERRLEN], old1[SILENCE_ID_LEN];
+  char dir[] = "/tmp/rb-silence-XXXXXX", old1[SILENCE_ID_LEN];
   char old2[SILENCE_ID_LEN], young[SILENCE_ID_LEN], cmd[64];
-  struct store_options so;
   struct store *st = NULL;
   struct silences *s = NULL;
   struct silence_spec sp;
@@ -600,10 +607,7 @@ Test(silence, store_keeps_nothing_past_retention)
   int64_t now = rb_wall_ms();
 
   cr_assert_not_null(mkdtemp(dir));
-  memset(&so, 0, sizeof(so));
-  so.sqlite_dir = dir;
-  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
-  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  open_stored(dir, &st, &s);
   /* Written long ago: ended 129 h before now, and 121 h before now. */
   sp = spec(now - 130 * HOUR, now - 129 * HOUR, m, 1);
   add(s, &sp, now - 130 * HOUR, old1);
@@ -626,8 +630,7 @@ Test(silence, store_keeps_nothing_past_retention)
   store_close(st);
 
   /* Loading at the real clock: the second is past retention now. */
-  cr_assert_eq(store_open(&so, &st, err), RB_OK, "%s", err);
-  cr_assert_eq(silences_open(st, &s, err), RB_OK, "%s", err);
+  open_stored(dir, &st, &s);
   cr_expect_eq(silences_count(s), 1);
   cr_assert_eq(store_silences_all(st, &rows, &n), RB_OK);
   cr_assert_eq(n, 1);
