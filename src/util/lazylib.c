@@ -112,6 +112,29 @@ lib_failed(struct lib *l, const char *why)
 #define RESOLVE_CURL(f) RESOLVE(cu, f)
 #define RESOLVE_PQ(f) RESOLVE(pq, f)
 
+static void *
+lib_open(struct lib *l)
+{
+  void *h = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
+
+  if (!h)
+    lib_failed(l, dlerror());
+  return h;
+}
+
+/* 1 when every symbol resolved (missing is NULL). */
+static int
+lib_resolved(struct lib *l, const char *missing)
+{
+  char why[256];
+
+  if (!missing)
+    return 1;
+  snprintf(why, sizeof(why), "no symbol %s", missing);
+  lib_failed(l, why);
+  return 0;
+}
+
 static void
 curl_load(void)
 {
@@ -119,18 +142,13 @@ curl_load(void)
   const char *missing = NULL;
   char why[256];
   CURLcode cc;
-  void *h = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
+  void *h = lib_open(l);
 
-  if (!h) {
-    lib_failed(l, dlerror());
+  if (!h)
     return;
-  }
   CURL_FNS(RESOLVE_CURL)
-  if (missing) {
-    snprintf(why, sizeof(why), "no symbol %s", missing);
-    lib_failed(l, why);
+  if (!lib_resolved(l, missing))
     return;
-  }
   cc = cu.curl_global_init(CURL_GLOBAL_DEFAULT);
   if (cc != CURLE_OK) {
     snprintf(why, sizeof(why), "curl_global_init: %s", cu.curl_easy_strerror(cc));
@@ -145,19 +163,13 @@ pq_load(void)
 {
   struct lib *l = &libs[LAZYLIB_PQ];
   const char *missing = NULL;
-  char why[256];
-  void *h = dlopen(l->soname, RTLD_NOW | RTLD_LOCAL);
+  void *h = lib_open(l);
 
-  if (!h) {
-    lib_failed(l, dlerror());
+  if (!h)
     return;
-  }
   PQ_FNS(RESOLVE_PQ)
-  if (missing) {
-    snprintf(why, sizeof(why), "no symbol %s", missing);
-    lib_failed(l, why);
+  if (!lib_resolved(l, missing))
     return;
-  }
   atomic_store(&l->ok, 1);
 }
 
