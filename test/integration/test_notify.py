@@ -30,9 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import receivers  # noqa: E402
@@ -62,67 +60,37 @@ def find_binary():
     return os.path.join(here, "..", "..", "build", "test", "test_notify")
 
 
-# ---- HTTP receivers ----
+# ---- HTTP receivers (receivers.py, with this suite's fault paths) ----
 
-lock = threading.Lock()
-hits = {}  # path -> [(monotonic time, headers dict, body bytes)]
+class NotifyReceiver(receivers.Receiver):
+    """receivers.Receiver plus the paths the e2e suite's faults use."""
 
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def answer(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for k, v in headers:
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except OSError:
-            pass
-
-    def do_POST(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        if n > 1 << 20:
-            return self.answer(413)
-        body = self.rfile.read(n)
-        path = self.path
-        with lock:
-            seen = hits.setdefault(path, [])
-            seen.append((time.monotonic(), dict(self.headers), body))
-            count = len(seen)
-        if path.startswith("/slack/"):
-            return self.answer(200, b"ok")
-        if path == "/pagerduty/v2/enqueue":
-            try:
-                ev = json.loads(body)
-                key = ev["dedup_key"]
-            except (ValueError, KeyError):
-                return self.answer(400, b'{"status":"invalid event"}')
-            return self.answer(202, json.dumps({"status": "success", "message": "Event processed",
-                                                "dedup_key": key}).encode())
+    def route(self, path, hit, count):
         if path in ("/hook", "/hook-forged"):
-            ok = verify(self.headers.get("X-Runbookd-Signature", ""), body)
-            return self.answer(204 if ok else 401, b"" if ok else b"bad signature")
+            ok = verify(hit.headers.get("X-Runbookd-Signature", ""), hit.body)
+            return (204, b"", []) if ok else (401, b"bad signature", [])
         if path == "/phone":
-            return self.answer(202, b'{"call":"queued"}')
+            return 202, b'{"call":"queued"}', []
         if path == "/flaky429":
             if count == 1:
-                return self.answer(429, b"rate limited", [("Retry-After", "1")])
-            return self.answer(200, b"ok")
+                return 429, b"rate limited", [("Retry-After", "1")]
+            return 200, b"ok", []
         if path == "/flaky500":
-            return self.answer(500 if count == 1 else 200, b"rollup_error" if count == 1 else b"ok")
+            return (500, b"rollup_error", []) if count == 1 else (200, b"ok", [])
         if path == "/bad400":
-            return self.answer(400, b"invalid_payload\n")
+            return 400, b"invalid_payload\n", []
         if path == "/slow":
-            time.sleep(2.5)
-            return self.answer(200, b"ok")
-        return self.answer(404, b"no such path")
+            time.sleep(2.5)  # longer than the suite's 1-s notifier timeout
+            return 200, b"ok", []
+        return super().route(path, hit, count)
+
+
+rx = None
+
+
+def hits_of(path):
+    """What arrived at exactly path: (monotonic time, headers, body) each."""
+    return [(h.t, h.headers, h.body) for h in rx.hits(path) if h.path == path]
 
 
 def verify(header, body, tolerance=300):
@@ -145,7 +113,7 @@ def SMTPSink(name, ctx):
 # ---- checks of what arrived ----
 
 def only(path):
-    seen = hits.get(path, [])
+    seen = hits_of(path)
     check(len(seen) == 1, f"{path}: {len(seen)} requests, want 1")
     return seen[0] if seen else (0, {}, b"{}")
 
@@ -175,7 +143,7 @@ def check_slack():
 
 
 def check_pagerduty():
-    seen = hits.get("/pagerduty/v2/enqueue", [])
+    seen = hits_of("/pagerduty/v2/enqueue")
     check(len(seen) == 3, f"pagerduty: {len(seen)} events, want 3")
     evs = [json.loads(b) for _, _, b in seen]
     check([e.get("event_action") for e in evs] == ["trigger", "acknowledge", "resolve"],
@@ -219,7 +187,7 @@ def check_webhook():
     t = int(dict(p.split("=", 1) for p in sig.split(","))["t"])
     check(abs(time.time() - t) < 120, "webhook: fresh timestamp")
     check(not verify(sig, body.replace(b"escalated", b"resolved")), "webhook: tamper detected")
-    forged = hits.get("/hook-forged", [])
+    forged = hits_of("/hook-forged")
     check(len(forged) == 1 and not verify(forged[0][1].get("X-Runbookd-Signature", ""),
                                           forged[0][2]), "webhook: forged one rejected once")
 
@@ -237,11 +205,11 @@ def check_phone():
 
 
 def check_failures():
-    f429 = hits.get("/flaky429", [])
+    f429 = hits_of("/flaky429")
     check(len(f429) == 2 and f429[1][0] - f429[0][0] >= 0.95, "429: retried after Retry-After")
-    check(len(hits.get("/flaky500", [])) == 2, "500: retried once")
-    check(len(hits.get("/bad400", [])) == 1, "400: not retried")
-    check(len(hits.get("/slow", [])) == 3, "slow: every attempt timed out (3 attempts)")
+    check(len(hits_of("/flaky500")) == 2, "500: retried once")
+    check(len(hits_of("/bad400")) == 1, "400: not retried")
+    check(len(hits_of("/slow")) == 3, "slow: every attempt timed out (3 attempts)")
 
 
 def check_smtp():
@@ -281,9 +249,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rb-notify-")
     cert, _key, ctx = receivers.self_signed(tmp)
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    global rx
+    rx = NotifyReceiver()
     tls_sink, plain_sink = SMTPSink("tls", ctx), SMTPSink("plain", None)
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -291,7 +258,7 @@ def main():
     s.close()
 
     env = dict(os.environ,
-               NOTIFY_E2E_HTTP=str(httpd.server_address[1]), NOTIFY_E2E_SECRET=SECRET,
+               NOTIFY_E2E_HTTP=str(rx.port), NOTIFY_E2E_SECRET=SECRET,
                NOTIFY_E2E_DOWN=str(down), NOTIFY_E2E_SMTP=str(tls_sink.port),
                NOTIFY_E2E_SMTP_PLAIN=str(plain_sink.port), NOTIFY_E2E_SMTP_CA=cert,
                NOTIFY_E2E_SMTP_USER=SMTP_USER, NOTIFY_E2E_SMTP_PASS=SMTP_PASS)
@@ -313,7 +280,7 @@ def main():
     check_phone()
     check_failures()
     check_smtp()
-    httpd.shutdown()
+    rx.stop()
     tls_sink.stop = plain_sink.stop = True
     shutil.rmtree(tmp, ignore_errors=True)
     if failures:
