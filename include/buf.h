@@ -26,8 +26,15 @@ rb_status buf_printf(struct buf *b, const char *fmt, ...)
   __attribute__((format(printf, 2, 3)));
 rb_status buf_vprintf(struct buf *b, const char *fmt, va_list ap)
   __attribute__((format(printf, 2, 0)));
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included.  Bytes that are not
+ * UTF-8 become U+FFFD (as "\ufffd"), so what is written is always valid
+ * JSON whatever s came from (a command's output, an API's error text). */
 rb_status buf_json_str(struct buf *b, const char *s);
+/* The length (1 to 4) of the valid UTF-8 sequence at p, of at most avail
+ * bytes, or 0 when p does not start one (a stray continuation byte, an
+ * overlong form, a surrogate, a value past U+10FFFF, a cut sequence).
+ * Reads no further than the first byte that breaks the sequence. */
+size_t buf_utf8_seq(const unsigned char *p, size_t avail);
 void buf_reset(struct buf *b);
 /* Hands the data to the caller (who frees it) and empties the buffer. */
 char *buf_steal(struct buf *b);

@@ -370,9 +370,11 @@ check_exec(char *const *argv, char *const *envp, unsigned timeout_s, struct buf 
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   out[got] = '\0';
+  /* buf_json_str() escapes control characters and turns bytes that are not
+   * UTF-8 into U+FFFD; only a NUL would cut the output short. */
   for (size_t i = 0; i < got; i++)
-    if ((unsigned char)out[i] >= 0x80 || (out[i] < 0x20 && out[i] != '\n' && out[i] != '\t'))
-      out[i] = '?'; /* keep the timeline valid UTF-8 */
+    if (out[i] == '\0')
+      out[i] = '?';
   if (timed_out)
     buf_printf(detail, ",\"error\":\"killed after %us\"", timeout_s);
   else if (WIFEXITED(status))

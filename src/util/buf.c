@@ -91,6 +91,41 @@ buf_printf(struct buf *b, const char *fmt, ...)
   return rc;
 }
 
+size_t
+buf_utf8_seq(const unsigned char *p, size_t avail)
+{
+  unsigned c, cp;
+  size_t n;
+
+  if (!avail)
+    return 0;
+  c = p[0];
+  if (c < 0x80)
+    return 1;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 1;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 2;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 3;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  for (size_t k = 1; k <= n; k++) {
+    if (k >= avail || (p[k] & 0xc0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (p[k] & 0x3f);
+  }
+  /* overlong forms, surrogates and values past U+10FFFF */
+  if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
+      || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n + 1;
+}
+
 rb_status
 buf_json_str(struct buf *b, const char *s)
 {
@@ -112,8 +147,17 @@ buf_json_str(struct buf *b, const char *s)
         esc[4] = hex[*p >> 4];
         esc[5] = hex[*p & 15];
         rc = buf_append(b, esc, 6);
-      } else {
+      } else if (*p < 0x80) {
         rc = buf_append(b, p, 1);
+      } else {
+        /* The NUL ends a sequence like any other non-continuation byte. */
+        size_t n = buf_utf8_seq(p, 4);
+        if (n) {
+          rc = buf_append(b, p, n);
+          p += n - 1;
+        } else {
+          rc = buf_append(b, "\\ufffd", 6);
+        }
       }
     }
   }

@@ -1,10 +1,12 @@
 /* libFuzzer target: the evaluation of a Prometheus query answer
  * (promql_evaluate in checks.c), which reads whatever the Prometheus at
  * remediation.prometheus_url sends back.  The detail it appends goes into
- * the incident's timeline as a JSON object, so it must always be JSON;
+ * the incident's timeline as a JSON object, so it must always be JSON in
+ * UTF-8, whatever bytes the answer's error text holds;
  * the verdict is 0 or 1.  The first input byte picks the comparison. */
 #include "buf.h"
 #include "checks.h"
+#include "payload.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -35,8 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (pass != 0 && pass != 1)
     abort();
   j = cJSON_ParseWithLength(d.data, d.len);
-  if (!j)
-    abort(); /* the timeline detail must be JSON */
+  if (!j || utf8_invalid_at(d.data, d.len) >= 0)
+    abort(); /* the timeline detail must be JSON, in UTF-8 */
   cJSON_Delete(j);
   buf_free(&d);
   free(s);

@@ -111,6 +111,7 @@ def build_plans(t, loop_url):
                                                 "$HOME;id", "{{deployment}}",
                                                 "{{namespace}}", "*"]}]),
         plan("exec-false", [{"kind": "exec", "argv": ["/bin/false"]}]),
+        plan("exec-binary", [{"kind": "exec", "argv": ["/usr/bin/printf", "\\377\\376bin caf\\303\\251\\000\\a"]}]),
         plan("exec-timeout", [{"kind": "exec", "timeout_seconds": 1,
                                "argv": ["/bin/sh", "-c",
                                         "/bin/sleep 37.25 & /bin/sleep 38.25"]}]),
@@ -538,6 +539,15 @@ def case_exec(c):
     t.check(res.get("exitStatus") == 0 and "exec-ok" in res.get("output", ""),
             "exec: exit status and output on the timeline", ev)
     t.eq(c.writes(), [], "exec: no Kubernetes write")
+
+    # Output that is not UTF-8 reaches the timeline as U+FFFD, and the API's
+    # answers stay valid UTF-8 JSON (rbtest decodes them strictly).
+    iid, fin = c.fire("exec-binary")
+    outcome_is(c, fin, "succeeded", "exec with binary output")
+    ev = [e for e in c.ev(iid, "step succeeded") if e["detail"].get("kind") == "exec"]
+    t.eq((ev[0]["detail"].get("result", {}) if ev else {}).get("output"),
+         "\ufffd\ufffdbin caf\u00e9?\u0007",
+         "exec binary output: UTF-8 kept, other bytes U+FFFD, NUL '?', controls escaped")
 
     iid, fin = c.fire("exec-false")
     outcome_is(c, fin, "failed", "exec /bin/false")

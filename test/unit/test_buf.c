@@ -31,6 +31,33 @@ Test(buf, json_escapes)
   cr_assert_null(b.data);
 }
 
+/* What is not UTF-8 (a command's binary output, an API's broken error
+ * text) becomes U+FFFD, one per bad byte; valid sequences pass as they are. */
+Test(buf, json_strings_are_always_utf8)
+{
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+    { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+    { "a\xff" "b", "\"a\\ufffdb\"" },                   /* not a lead byte */
+    { "\x80", "\"\\ufffd\"" },                        /* stray continuation */
+    { "\xc0\xaf", "\"\\ufffd\\ufffd\"" },               /* overlong '/' */
+    { "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },      /* surrogate */
+    { "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* past U+10FFFF */
+    { "ab\xe2\x82", "\"ab\\ufffd\\ufffd\"" },              /* cut at the end */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    struct buf b;
+    buf_init(&b, 0);
+    cr_assert_eq(buf_json_str(&b, cases[i].in), RB_OK);
+    cr_expect_str_eq(b.data, cases[i].out, "case %zu", i);
+    buf_free(&b);
+  }
+  cr_expect_eq(buf_utf8_seq((const unsigned char *)"\xe2\x82\xac", 3), 3);
+  cr_expect_eq(buf_utf8_seq((const unsigned char *)"\xe2\x82\xac", 2), 0, "cut by avail");
+  cr_expect_eq(buf_utf8_seq((const unsigned char *)"x", 0), 0);
+}
+
 Test(severity, normalises_like_the_contract)
 {
   struct severity_map m;
