@@ -111,31 +111,6 @@ notify_target_clear(struct notify_target *t)
 
 /* ---- helpers shared by the backends (notify_int.h) ---- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-  if (p[0] < 0x80)
-    return 1;
-  if (p[0] >= 0xc2 && p[0] <= 0xdf)
-    return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-  if (p[0] >= 0xe0 && p[0] <= 0xef) {
-    if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-      return 0;
-    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-      return 0; /* overlong, surrogate */
-    return 3;
-  }
-  if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-    if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-      return 0;
-    if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-      return 0;
-    return 4;
-  }
-  return 0;
-}
-
 rb_status
 notify_json_str(struct buf *b, const char *s, size_t max)
 {
@@ -149,7 +124,7 @@ notify_json_str(struct buf *b, const char *s, size_t max)
   else
     max = 0;
   while (!rc && *p) {
-    size_t n = utf8_len(p);
+    size_t n = buf_utf8_seq(p, 4); /* the NUL ends a cut sequence */
     char esc[7];
     if (max && used + (n ? n : 3) > max) {
       rc = buf_puts(b, "...");
