@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,18 +24,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* The listening socket is runbookd's own, and one thread accepts on it and
- * hands each connection to libmicrohttpd (MHD_add_connection), which puts
- * it on worker (fd % HTTP_THREADS): the workers get alternate connections.
- * When every worker accepts for itself, whichever wakes first takes a whole
- * burst of connections, and one worker served all 16 connections of the
- * benchmark while the other idled. */
+/* The listening socket is runbookd's own (bound without SO_REUSEPORT, so
+ * a second daemon cannot share the port) and libmicrohttpd's workers
+ * accept on it, each checking its share of the connection limits in its
+ * own thread.  (Handing connections to the workers from an accept thread
+ * with MHD_add_connection, to balance them, was tried and dropped: in
+ * libmicrohttpd 0.9.75 a worker checks the limit against a count that
+ * lags, so a burst got past web.max_connections, and a worker rejecting a
+ * connection over the limit deadlocked on its own mutex.) */
 struct http_server {
   struct MHD_Daemon *d;
-  int lfd;                 /* listening socket, -1 once closed */
-  pthread_t acceptor;
-  int acceptor_started;
-  atomic_int quiescing;
+  int lfd; /* listening socket; libmicrohttpd's until quiesced */
 };
 
 /* libmicrohttpd's threads (epoll each).  Handlers do not wait for the
@@ -481,34 +479,6 @@ listen_on(const struct sockaddr_storage *ss, int v6, char *err, const char *addr
   return fd;
 }
 
-static void *
-acceptor_main(void *arg)
-{
-  struct http_server *s = arg;
-
-  for (;;) {
-    struct sockaddr_storage peer;
-    socklen_t len = sizeof(peer);
-    int fd = accept4(s->lfd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-    if (fd < 0) {
-      if (atomic_load(&s->quiescing))
-        break;
-      if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
-        continue;
-      /* Out of descriptors or memory: log, wait for the listener to be
-       * readable again at most 100 ms, and go on; never spin. */
-      rblog(LOG_WARN, "cannot accept a connection", "error", strerror(errno), NULL);
-      poll(NULL, 0, 100);
-      continue;
-    }
-    /* Limits (total, per IP) are libmicrohttpd's; it closes what it
-     * refuses. */
-    MHD_add_connection(s->d, fd, (const struct sockaddr *)&peer, len);
-  }
-  return NULL;
-}
-
 rb_status
 http_start(struct app *app, const struct rb_config *cfg,
            struct http_server **out, char *err)
@@ -516,7 +486,7 @@ http_start(struct app *app, const struct rb_config *cfg,
   struct http_server *s = calloc(1, sizeof(*s));
   struct sockaddr_storage ss, bound;
   socklen_t blen = sizeof(bound);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
                    | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   int v6 = 0;
   char port[16];
@@ -542,6 +512,7 @@ http_start(struct app *app, const struct rb_config *cfg,
   }
   s->d = MHD_start_daemon(
     flags, 0, NULL, NULL, on_request, app,
+    MHD_OPTION_LISTEN_SOCKET, s->lfd,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
     MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
@@ -561,14 +532,6 @@ http_start(struct app *app, const struct rb_config *cfg,
     free(s);
     return RB_EIO;
   }
-  if (pthread_create(&s->acceptor, NULL, acceptor_main, s) != 0) {
-    snprintf(err, RB_ERRLEN, "cannot start the HTTP accept thread");
-    MHD_stop_daemon(s->d);
-    close(s->lfd);
-    free(s);
-    return RB_EINTERNAL;
-  }
-  s->acceptor_started = 1;
   if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) != 0)
     memset(&bound, 0, sizeof(bound));
   snprintf(port, sizeof(port), "%u",
@@ -590,16 +553,12 @@ http_start(struct app *app, const struct rb_config *cfg,
 void
 http_quiesce(struct http_server *s)
 {
-  if (!s || s->lfd < 0)
-    return;
-  atomic_store(&s->quiescing, 1);
-  /* Wakes the accept() in progress (it fails with EINVAL). */
-  shutdown(s->lfd, SHUT_RDWR);
-  if (s->acceptor_started)
-    pthread_join(s->acceptor, NULL);
-  s->acceptor_started = 0;
-  close(s->lfd);
-  s->lfd = -1;
+  if (s && s->d && s->lfd >= 0) {
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+      close(fd);
+    s->lfd = -1;
+  }
 }
 
 void
@@ -615,7 +574,6 @@ http_stop(struct http_server *s)
   while (atomic_load(&suspended) > 0)
     pthread_cond_wait(&suspended_cv, &suspended_mu);
   pthread_mutex_unlock(&suspended_mu);
-  http_quiesce(s);
   if (s->d)
     MHD_stop_daemon(s->d);
   free(s);

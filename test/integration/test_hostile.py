@@ -339,6 +339,8 @@ def main(t):
         for s in socks:
             s.close()
 
+    connection_limits(t)
+
     t.section("after the barrage")
     t.check(d.alive(), "daemon still healthy")
     rss1 = d.rss_kb()
@@ -350,6 +352,87 @@ def main(t):
     names = sorted(i["alertname"] for i in d.incidents())
     t.eq(names, sorted(["AfterBarrage", "Baseline", "DuringIdle", "GoodAlert"]),
          "exactly the good deliveries became incidents")
+    d.stop()
+
+
+def refused(s, timeout=3.0):
+    """True when the server closes s without an answer within timeout."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def healthy_on(s):
+    s.settimeout(5)
+    s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    try:
+        return s.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def connection_limits(t):
+    """web.max_connections and web.max_connections_per_ip: a connection
+    over the per-address limit is closed at once; past the total, new
+    connections wait unread in the kernel's listen queue."""
+    t.section("connection limits: 4 per address, 8 in all")
+    d = t.daemon(name="limits", start=False)
+    d.write_config({"web": {"max_connections": 8, "max_connections_per_ip": 4}})
+    d.start()
+
+    def conn(src):
+        s = socket.socket()
+        s.bind((src, 0))
+        s.connect(("127.0.0.1", d.port))
+        return s
+
+    held = []
+    try:
+        held = [conn("127.0.0.1") for _ in range(4)]
+        fifth = conn("127.0.0.1")
+        t.check(refused(fifth), "a 5th connection from 127.0.0.1 is closed at once")
+        fifth.close()
+        held += [conn("127.0.0.2") for _ in range(4)]
+        # Past web.max_connections libmicrohttpd accepts nothing more: a
+        # 9th connection waits in the kernel's listen queue, unread, until
+        # one of the 8 closes.
+        ninth = conn("127.0.0.3")
+        ninth.settimeout(1.0)
+        ninth.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        try:
+            early = ninth.recv(64)
+        except socket.timeout:
+            early = None
+        t.check(early is None, "a 9th connection (from 127.0.0.3) is not served while 8 are open",
+                early)
+        held[4].close()
+        ninth.settimeout(5.0)
+        try:
+            late = ninth.recv(64)
+        except OSError as e:
+            late = repr(e).encode()
+        t.check(late.startswith(b"HTTP/1.1 200"), "... and is served once one of them closes",
+                late)
+        ninth.close()
+        held[0].close()
+
+        def served_new():
+            s = conn("127.0.0.1")
+            try:
+                return healthy_on(s)
+            finally:
+                s.close()
+        t.check(rbtest.wait_for(served_new, 5),
+                "once one of them closes, a new connection from 127.0.0.1 is served")
+        t.check(healthy_on(held[1]) and healthy_on(held[5]),
+                "the connections held within the limits are served")
+    finally:
+        for s in held:
+            s.close()
     d.stop()
 
 
