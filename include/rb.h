@@ -30,6 +30,11 @@ const char *rb_strerror(rb_status st);
 
 #define RB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Grows the array *v (elements of sz bytes, *cap of them) so that it holds
+ * element n, doubling it and zeroing the new elements; RB_ENOMEM, *v
+ * untouched, when the allocation fails. */
+rb_status rb_grow(void **v, size_t *cap, size_t n, size_t sz);
+
 /* Fixed-size error message buffer used by validators and parsers. */
 #define RB_ERRLEN 256
 

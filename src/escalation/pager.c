@@ -83,14 +83,8 @@ static void
 heap_push(struct pager *p, int64_t due, int64_t id)
 {
   size_t i;
-  if (p->nheap == p->capheap) {
-    size_t cap = p->capheap ? p->capheap * 2 : 1024;
-    struct timer *h = realloc(p->heap, cap * sizeof(*h));
-    if (!h)
-      return;
-    p->heap = h;
-    p->capheap = cap;
-  }
+  if (rb_grow((void **)&p->heap, &p->capheap, p->nheap, sizeof(*p->heap)))
+    return;
   i = p->nheap++;
   while (i > 0 && p->heap[(i - 1) / 2].due > due) {
     p->heap[i] = p->heap[(i - 1) / 2];
@@ -541,15 +535,9 @@ hook(struct pager *p, int64_t id, int kind, const char *reason)
     pthread_mutex_unlock(&p->mu);
     return;
   }
-  if (p->nhooks == p->caphooks) {
-    size_t cap = p->caphooks ? p->caphooks * 2 : 256;
-    struct hook *h = realloc(p->hooks, cap * sizeof(*h));
-    if (!h) {
-      pthread_mutex_unlock(&p->mu);
-      return; /* the timer catches up with the incident's state */
-    }
-    p->hooks = h;
-    p->caphooks = cap;
+  if (rb_grow((void **)&p->hooks, &p->caphooks, p->nhooks, sizeof(*p->hooks))) {
+    pthread_mutex_unlock(&p->mu);
+    return; /* the timer catches up with the incident's state */
   }
   p->hooks[p->nhooks].incident_id = id;
   p->hooks[p->nhooks].kind = kind;

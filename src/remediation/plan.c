@@ -748,9 +748,10 @@ plan_load_dir(const char *dir, struct config_errors *errs)
       config_errors_add(errs, path, "cannot read: %s", err);
       continue;
     }
-    if (s->n == cap) {
-      cap = cap ? cap * 2 : 16;
-      s->plans = realloc(s->plans, cap * sizeof(*s->plans));
+    if (rb_grow((void **)&s->plans, &cap, s->n, sizeof(*s->plans))) {
+      config_errors_add(errs, path, "out of memory");
+      free(text);
+      continue;
     }
     plan_parse(path, text, &s->plans[s->n++], errs);
     free(text);

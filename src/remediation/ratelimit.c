@@ -109,14 +109,8 @@ ratelimit_check(const struct rl_global *g, const struct plan_limits *l, const ch
 rb_status
 rl_history_add(struct rl_history *h, const struct rl_run *r)
 {
-  if (h->n == h->cap) {
-    size_t cap = h->cap ? h->cap * 2 : 64;
-    struct rl_run *v = realloc(h->v, cap * sizeof(*v));
-    if (!v)
-      return RB_ENOMEM;
-    h->v = v;
-    h->cap = cap;
-  }
+  if (rb_grow((void **)&h->v, &h->cap, h->n, sizeof(*h->v)))
+    return RB_ENOMEM;
   h->v[h->n++] = *r;
   return RB_OK;
 }

@@ -513,16 +513,9 @@ add_step_event(struct report *r, size_t i, size_t *cap)
   s = find_step(r, run_id, phase, index);
   /* A new attempt after the step ended is a new row only for a new run. */
   if (!s) {
-    if (r->n_steps == *cap) {
-      size_t nc = *cap ? *cap * 2 : 8;
-      struct rp_step *p = realloc(r->steps, nc * sizeof(*p));
-      if (!p)
-        return RB_ENOMEM;
-      r->steps = p;
-      *cap = nc;
-    }
+    if (rb_grow((void **)&r->steps, cap, r->n_steps, sizeof(*r->steps)))
+      return RB_ENOMEM;
     s = &r->steps[r->n_steps++];
-    memset(s, 0, sizeof(*s));
     s->seq = r->n_steps;
     s->run_id = run_id;
     s->phase = phase;
@@ -605,17 +598,10 @@ load_silences(struct store *st, struct report *r)
       dup |= strcmp(r->sil[k].id, id) == 0;
     if (dup)
       continue;
-    if (r->n_sil == cap) {
-      size_t nc = cap ? cap * 2 : 4;
-      struct rp_silence *p = realloc(r->sil, nc * sizeof(*p));
-      if (!p) {
-        rc = RB_ENOMEM;
-        goto out;
-      }
-      r->sil = p;
-      cap = nc;
+    if (rb_grow((void **)&r->sil, &cap, r->n_sil, sizeof(*r->sil))) {
+      rc = RB_ENOMEM;
+      goto out;
     }
-    memset(&r->sil[r->n_sil], 0, sizeof(r->sil[0]));
     snprintf(r->sil[r->n_sil].id, sizeof(r->sil[0].id), "%s", id);
     r->sil[r->n_sil++].on_timeline = 1;
   }
@@ -652,19 +638,9 @@ load_silences(struct store *st, struct report *r)
     cJSON_Delete(mj);
     if (!s && ok && have_labels && rows[i].starts_ms < to && rows[i].ends_ms > from
         && matchers_match(&ms, &ls)) {
-      if (r->n_sil == cap) {
-        size_t nc = cap ? cap * 2 : 4;
-        struct rp_silence *p = realloc(r->sil, nc * sizeof(*p));
-        if (!p) {
-          rc = RB_ENOMEM;
-        } else {
-          r->sil = p;
-          cap = nc;
-        }
-      }
+      rc = rb_grow((void **)&r->sil, &cap, r->n_sil, sizeof(*r->sil));
       if (!rc) {
         s = &r->sil[r->n_sil++];
-        memset(s, 0, sizeof(*s));
         snprintf(s->id, sizeof(s->id), "%s", rows[i].id);
       }
     }
@@ -716,16 +692,9 @@ derive(struct report *r)
         return RB_ENOMEM;
     } else if (strcmp(k, "paged") == 0 || strcmp(k, "page failed") == 0) {
       struct rp_page *p;
-      if (r->n_pages == page_cap) {
-        size_t nc = page_cap ? page_cap * 2 : 8;
-        struct rp_page *q = realloc(r->pages, nc * sizeof(*q));
-        if (!q)
-          return RB_ENOMEM;
-        r->pages = q;
-        page_cap = nc;
-      }
+      if (rb_grow((void **)&r->pages, &page_cap, r->n_pages, sizeof(*r->pages)))
+        return RB_ENOMEM;
       p = &r->pages[r->n_pages++];
-      memset(p, 0, sizeof(*p));
       p->ev = i;
       p->seq = r->n_pages;
       p->delivered = strcmp(k, "paged") == 0;
@@ -751,16 +720,9 @@ derive(struct report *r)
     } else if (strcmp(k, "escalated") == 0 || strcmp(k, "escalation requested") == 0
                || strcmp(k, "escalation exhausted") == 0) {
       struct rp_esc *x;
-      if (r->n_escs == esc_cap) {
-        size_t nc = esc_cap ? esc_cap * 2 : 8;
-        struct rp_esc *q = realloc(r->escs, nc * sizeof(*q));
-        if (!q)
-          return RB_ENOMEM;
-        r->escs = q;
-        esc_cap = nc;
-      }
+      if (rb_grow((void **)&r->escs, &esc_cap, r->n_escs, sizeof(*r->escs)))
+        return RB_ENOMEM;
       x = &r->escs[r->n_escs++];
-      memset(x, 0, sizeof(*x));
       x->ev = i;
       x->seq = r->n_escs;
       x->kind = k;

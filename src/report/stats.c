@@ -128,15 +128,8 @@ service(struct stats *st, const char *name, size_t *cap)
   for (size_t i = 0; i < st->n_services; i++)
     if (strcmp(st->services[i].service, name) == 0)
       return &st->services[i];
-  if (st->n_services == *cap) {
-    size_t nc = *cap ? *cap * 2 : 8;
-    struct stats_service *p = realloc(st->services, nc * sizeof(*p));
-    if (!p)
-      return NULL;
-    st->services = p;
-    *cap = nc;
-  }
-  memset(&st->services[st->n_services], 0, sizeof(st->services[0]));
+  if (rb_grow((void **)&st->services, cap, st->n_services, sizeof(*st->services)))
+    return NULL;
   st->services[st->n_services].service = strdup(name);
   if (!st->services[st->n_services].service)
     return NULL;

@@ -378,15 +378,9 @@ install(struct silences *s, struct silence *sil, int64_t now_ms)
   size_t w = 0;
 
   pthread_rwlock_wrlock(&s->lock);
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 16;
-    struct silence **v = realloc(s->v, cap * sizeof(*v));
-    if (!v) {
-      pthread_rwlock_unlock(&s->lock);
-      return RB_ENOMEM;
-    }
-    s->v = v;
-    s->cap = cap;
+  if (rb_grow((void **)&s->v, &s->cap, s->n, sizeof(*s->v))) {
+    pthread_rwlock_unlock(&s->lock);
+    return RB_ENOMEM;
   }
   i = find(s, sil->id);
   if (i >= 0) {

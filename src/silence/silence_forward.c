@@ -79,14 +79,8 @@ map_put(struct silence_fwd *f, const char *local, const char *upstream)
   long i = map_find(f, local);
 
   if (i < 0) {
-    if (f->nmap == f->capmap) {
-      size_t cap = f->capmap ? f->capmap * 2 : 64;
-      struct id_pair *v = realloc(f->map, cap * sizeof(*v));
-      if (!v)
-        return;
-      f->map = v;
-      f->capmap = cap;
-    }
+    if (rb_grow((void **)&f->map, &f->capmap, f->nmap, sizeof(*f->map)))
+      return;
     i = (long)f->nmap++;
     snprintf(f->map[i].local, sizeof(f->map[i].local), "%s", local);
   }

@@ -171,26 +171,6 @@ static const char *const stmt_sql[S_COUNT] = {
                " VALUES (?,?,?,?,?)"),
 };
 
-
-
-rb_status
-sq_grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-  void *p;
-  size_t nc;
-
-  if (n < *cap)
-    return RB_OK;
-  nc = *cap ? *cap * 2 : 16;
-  p = realloc(*v, nc * sz);
-  if (!p)
-    return RB_ENOMEM;
-  memset((char *)p + *cap * sz, 0, (nc - *cap) * sz);
-  *v = p;
-  *cap = nc;
-  return RB_OK;
-}
-
 rb_status
 sq_map_rc(int rc)
 {
@@ -411,7 +391,7 @@ sq_read(struct sq *s, const char *sql, const struct sq_arg *args, int nargs, siz
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     void *to = *out;
     if (elem) {
-      ret = sq_grow(out, &cap, *n, elem); /* zeroes the new element */
+      ret = rb_grow(out, &cap, *n, elem); /* zeroes the new element */
       if (ret)
         goto out;
       to = (char *)*out + *n * elem;

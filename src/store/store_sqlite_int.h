@@ -55,9 +55,6 @@ struct sq_arg {
 int sq_id_row(sqlite3_stmt *st, void *p);
 rb_status sq_read(struct sq *s, const char *sql, const struct sq_arg *args, int nargs,
                   size_t elem, void **out, size_t *n, int (*row)(sqlite3_stmt *, void *));
-/* Grows the array *v (elements of sz bytes, *cap of them) to hold element
- * n, zeroing new elements; RB_ENOMEM. */
-rb_status sq_grow(void **v, size_t *cap, size_t n, size_t sz);
 
 rb_status sq_esc_get(void *h, int64_t incident_id, struct esc_state *out);
 rb_status sq_esc_put(void *h, const struct esc_state *s, int64_t next_due_ms);

@@ -1,4 +1,4 @@
-/* Unit tests for buf.c and severity.c. */
+/* Unit tests for buf.c, grow.c and severity.c. */
 #include "buf.h"
 #include "severity.h"
 
@@ -76,4 +76,26 @@ Test(severity, normalises_like_the_contract)
   cr_assert_eq(severity_parse("high"), SEV_HIGH);
   cr_assert_eq(severity_parse("warning"), -1);
   cr_assert_str_eq(severity_name(SEV_CRITICAL), "critical");
+}
+
+/* rb_grow: the array every module appends to keeps its elements, doubles,
+ * and hands out zeroed new ones. */
+Test(grow, keeps_doubles_and_zeroes)
+{
+  int *v = NULL;
+  size_t cap = 0;
+
+  for (size_t i = 0; i < 40; i++) {
+    cr_assert_eq(rb_grow((void **)&v, &cap, i, sizeof(*v)), RB_OK);
+    cr_assert_gt(cap, i);
+    cr_assert_eq(v[i], 0, "element %zu is new and zero", i);
+    v[i] = (int)i + 1;
+  }
+  cr_expect_eq(cap, 64);
+  for (size_t i = 0; i < 40; i++)
+    cr_expect_eq(v[i], (int)i + 1);
+  cr_assert_eq(rb_grow((void **)&v, &cap, 200, sizeof(*v)), RB_OK);
+  cr_expect_eq(cap, 256, "grown past an index beyond the end");
+  cr_expect_eq(v[200], 0);
+  free(v);
 }
