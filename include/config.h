@@ -15,6 +15,7 @@
 #include "rb.h"
 #include "severity.h"
 
+#include <stdarg.h>
 #include <stdatomic.h>
 
 struct api_auth;
@@ -112,6 +113,8 @@ void config_errors_init(struct config_errors *e);
 void config_errors_add(struct config_errors *e, const char *where,
                        const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
+void config_errors_vadd(struct config_errors *e, const char *where, const char *fmt, va_list ap)
+  __attribute__((format(printf, 3, 0)));
 void config_errors_free(struct config_errors *e);
 
 /* Builds a configuration from defaults, then the JSON file named by

@@ -159,15 +159,22 @@ void
 config_errors_add(struct config_errors *e, const char *where, const char *fmt,
                   ...)
 {
+  va_list ap;
+
+  va_start(ap, fmt);
+  config_errors_vadd(e, where, fmt, ap);
+  va_end(ap);
+}
+
+void
+config_errors_vadd(struct config_errors *e, const char *where, const char *fmt, va_list ap)
+{
   struct config_error *ce = calloc(1, sizeof(*ce));
   char msg[512];
-  va_list ap;
 
   if (!ce)
     return;
-  va_start(ap, fmt);
   vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
   ce->where = strdup(where);
   ce->what = strdup(msg);
   *e->tail = ce;

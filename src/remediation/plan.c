@@ -95,14 +95,13 @@ problem(struct ctx *c, const char *field, const char *fmt, ...)
 static void
 problem(struct ctx *c, const char *field, const char *fmt, ...)
 {
-  char where[512], msg[512];
+  char where[512];
   va_list ap;
 
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
   snprintf(where, sizeof(where), "%s: %s", c->file, field);
-  config_errors_add(c->errs, where, "%s", msg);
+  va_start(ap, fmt);
+  config_errors_vadd(c->errs, where, fmt, ap);
+  va_end(ap);
 }
 
 static char *
