@@ -75,6 +75,9 @@ void http_stop(struct http_server *s);
 /* Queues a response; body is copied.  type NULL means application/json. */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *type, const char *body, size_t len);
+/* Queues b (JSON) and frees it; a b that ran out of memory (no data) gets
+ * 500 instead. */
+enum MHD_Result http_reply_buf(struct http_req *r, unsigned status, struct buf *b);
 /* {"status":"error","error":msg} with the given status. */
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status,
                                  const char *fmt, ...)

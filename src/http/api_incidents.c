@@ -38,19 +38,6 @@ parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 }
 
 static enum MHD_Result
-reply_buf(struct http_req *r, unsigned status, struct buf *b)
-{
-  enum MHD_Result ret;
-  if (!b->data) {
-    buf_free(b);
-    return http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-  }
-  ret = http_reply(r, status, NULL, b->data, b->len);
-  buf_free(b);
-  return ret;
-}
-
-static enum MHD_Result
 store_failure(struct http_req *r, rb_status rc)
 {
   return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the store is unavailable (%s)",
@@ -106,7 +93,7 @@ list(struct http_req *r)
   }
   buf_printf(&b, "],\"limit\":%zu,\"offset\":%zu}\n", f.limit, f.offset);
   incidents_free(v, count);
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 static enum MHD_Result
@@ -133,7 +120,7 @@ show(struct http_req *r, int64_t id)
   buf_puts(&b, "\n");
   incident_clear(&inc);
   tl_events_free(ev, n);
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 /* GET /api/v1/incidents/{id}/report?format=md|html|json (md by default). */
@@ -238,7 +225,7 @@ act(struct http_req *r, int64_t id, const char *action)
   buf_puts(&b, "{\"status\":\"success\",\"message\":");
   buf_json_str(&b, msg);
   buf_puts(&b, "}\n");
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 enum MHD_Result

@@ -29,20 +29,6 @@
 
 #define FILTERS_MAX 64
 
-static enum MHD_Result
-reply_buf(struct http_req *r, unsigned status, struct buf *b)
-{
-  enum MHD_Result ret;
-
-  if (!b->data) {
-    buf_free(b);
-    return http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-  }
-  ret = http_reply(r, status, NULL, b->data, b->len);
-  buf_free(b);
-  return ret;
-}
-
 /* Alertmanager's own errors: the message as a JSON string. */
 static enum MHD_Result
 reply_str(struct http_req *r, unsigned status, const char *msg)
@@ -52,7 +38,7 @@ reply_str(struct http_req *r, unsigned status, const char *msg)
   buf_init(&b, 0);
   buf_json_str(&b, msg);
   buf_puts(&b, "\n");
-  return reply_buf(r, status, &b);
+  return http_reply_buf(r, status, &b);
 }
 
 /* go-openapi's errors: {"code":N,"message":"..."}; codes of 600 and up
@@ -74,7 +60,7 @@ reply_code(struct http_req *r, int code, const char *fmt, ...)
   buf_printf(&b, "{\"code\":%d,\"message\":", code);
   buf_json_str(&b, msg);
   buf_puts(&b, "}");
-  return reply_buf(r, code >= 600 ? MHD_HTTP_UNPROCESSABLE_CONTENT : (unsigned)code, &b);
+  return http_reply_buf(r, code >= 600 ? MHD_HTTP_UNPROCESSABLE_CONTENT : (unsigned)code, &b);
 }
 
 static enum MHD_Result
@@ -153,7 +139,7 @@ list(struct http_req *r)
   }
   buf_puts(&b, "]\n");
   silence_list_free(v, n);
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 /* ---- POST /api/v2/silences ----------------------------------------------- */
@@ -201,7 +187,7 @@ create(struct http_req *r)
   }
   buf_init(&b, 0);
   buf_printf(&b, "{\"silenceID\":\"%s\"}\n", id);
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 enum MHD_Result
@@ -256,7 +242,7 @@ api_silence(struct http_req *r)
   silence_to_json(sil, rb_wall_ms(), &b);
   buf_puts(&b, "\n");
   silence_drop(sil);
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }
 
 /* ---- GET /api/v2/status -------------------------------------------------- */
@@ -289,5 +275,5 @@ api_am_status(struct http_req *r)
                "\"goVersion\":\"\",\"revision\":");
   buf_json_str(&b, "runbookd " RUNBOOKD_VERSION);
   buf_puts(&b, ",\"version\":\"0.25.0\"}}\n");
-  return reply_buf(r, MHD_HTTP_OK, &b);
+  return http_reply_buf(r, MHD_HTTP_OK, &b);
 }

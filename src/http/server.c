@@ -188,6 +188,20 @@ vreply_error(struct http_req *r, unsigned status, const char *hname,
 }
 
 enum MHD_Result
+http_reply_buf(struct http_req *r, unsigned status, struct buf *b)
+{
+  enum MHD_Result ret;
+
+  if (!b->data) {
+    buf_free(b);
+    return http_reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+  }
+  ret = http_reply(r, status, NULL, b->data, b->len);
+  buf_free(b);
+  return ret;
+}
+
+enum MHD_Result
 http_reply_error(struct http_req *r, unsigned status, const char *fmt, ...)
 {
   va_list ap;
