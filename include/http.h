@@ -75,6 +75,8 @@ void http_stop(struct http_server *s);
 /* Queues a response; body is copied.  type NULL means application/json. */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *type, const char *body, size_t len);
+/* Whether a Content-Type header is application/json (parameters allowed). */
+int http_is_json_type(const char *content_type);
 /* Queues b (JSON) and frees it; a b that ran out of memory (no data) gets
  * 500 instead. */
 enum MHD_Result http_reply_buf(struct http_req *r, unsigned status, struct buf *b);

@@ -144,15 +144,6 @@ list(struct http_req *r)
 
 /* ---- POST /api/v2/silences ----------------------------------------------- */
 
-static int
-is_json_type(const char *ct)
-{
-  size_t n = strlen("application/json");
-  if (!ct || strncasecmp(ct, "application/json", n) != 0)
-    return 0;
-  return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
-}
-
 static enum MHD_Result
 create(struct http_req *r)
 {
@@ -164,7 +155,7 @@ create(struct http_req *r)
   struct buf b;
   rb_status rc;
 
-  if (!is_json_type(ct))
+  if (!http_is_json_type(ct))
     return reply_code(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                       "unsupported media type \"%.100s\", only [application/json] are allowed",
                       ct ? ct : "");

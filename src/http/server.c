@@ -231,8 +231,8 @@ reply_error_hdr(struct http_req *r, unsigned status, const char *hname,
   return ret;
 }
 
-static int
-is_json_type(const char *ct)
+int
+http_is_json_type(const char *ct)
 {
   size_t n = strlen("application/json");
   if (!ct || strncasecmp(ct, "application/json", n) != 0)
@@ -285,7 +285,7 @@ first_call(struct http_req *r, const struct route *rt)
   if (rt->body == NO_BODY || strcmp(r->method, "GET") == 0)
     return MHD_YES;
   ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-  if (rt->body == WEBHOOK_BODY && !is_json_type(ct)) {
+  if (rt->body == WEBHOOK_BODY && !http_is_json_type(ct)) {
     metrics_webhook(WH_UNSUPPORTED_MEDIA_TYPE);
     return http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
                             "Content-Type must be application/json, not %s",
