@@ -147,6 +147,19 @@ perl_class(char k, cset s)
   }
 }
 
+/* Adds class s to a bracket expression: to pos (characters it may match),
+ * or, negated ([:^name:], \D), by narrowing base to s. */
+static void
+merge_class(cset base, cset pos, const cset s, int negated)
+{
+  for (int i = 0; i < 128; i++) {
+    if (negated)
+      base[i] = base[i] && s[i];
+    else
+      pos[i] = pos[i] || s[i];
+  }
+}
+
 /* RE2's [:name:] classes (ASCII).  Expanded here rather than passed to
  * glibc because glibc has no [:word:] or [:ascii:], and its classes follow
  * the locale.  Returns 0 for an unknown name. */
@@ -303,12 +316,7 @@ translate_bracket(struct rx *x)
         name += inv;
         if (end < name || !posix_class(name, (size_t)(end - name), tmp))
           return fail(x, x->p, "unknown [:class:] name");
-        for (int i = 0; i < 128; i++) {
-          if (inv)
-            base[i] = base[i] && tmp[i];
-          else
-            pos[i] = pos[i] || tmp[i];
-        }
+        merge_class(base, pos, tmp, inv);
         have_neg |= inv;
         x->p = end + 2;
         continue;
@@ -317,12 +325,7 @@ translate_bracket(struct rx *x)
     if (x->p[0] == '\\' && x->p[1] && strchr("dDsSwW", x->p[1])) {
       int inv = x->p[1] < 'a';
       perl_class((char)(x->p[1] | 0x20), tmp);
-      for (int i = 0; i < 128; i++) {
-        if (inv)
-          base[i] = base[i] && tmp[i];
-        else
-          pos[i] = pos[i] || tmp[i];
-      }
+      merge_class(base, pos, tmp, inv);
       have_neg |= inv;
       x->p += 2;
       continue;
