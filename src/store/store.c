@@ -7,11 +7,11 @@
 #include "metrics.h"
 #include "rbtime.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -159,13 +159,9 @@ sync_and_finish(struct store *st, struct store_job *list, size_t n, int64_t t0)
 static int
 wait_idle(struct store *st)
 {
-  struct timespec ts;
-  int64_t at;
+  int64_t at = rb_mono_ns() + st->idle_release_ns;
+  struct timespec ts = { (time_t)(at / 1000000000), (long)(at % 1000000000) };
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  at = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + st->idle_release_ns;
-  ts.tv_sec = (time_t)(at / 1000000000);
-  ts.tv_nsec = (long)(at % 1000000000);
   return pthread_cond_timedwait(&st->wake, &st->mu, &ts) == ETIMEDOUT && !st->head
          && !st->stopping;
 }
