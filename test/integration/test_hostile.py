@@ -5,6 +5,7 @@ stays bounded, and a good delivery still lands afterwards."""
 
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -366,6 +367,33 @@ def refused(s, timeout=3.0):
         return False
 
 
+def served_keepalive(s):
+    """One request on s that leaves it open; True when it was answered."""
+    s.settimeout(5)
+    s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            data += chunk
+    except OSError:
+        return False
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"Content-Length: *(\d+)", head, re.I)
+    want = int(m.group(1)) if m else 0
+    try:
+        while len(body) < want:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            body += chunk
+    except OSError:
+        return False
+    return head.startswith(b"HTTP/1.1 200")
+
+
 def healthy_on(s):
     s.settimeout(5)
     s.sendall(b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -397,6 +425,8 @@ def connection_limits(t):
         t.check(refused(fifth), "a 5th connection from 127.0.0.1 is closed at once")
         fifth.close()
         held += [conn("127.0.0.2") for _ in range(4)]
+        # Each of the 8 answers a request and stays open: all are accepted.
+        t.check(all(served_keepalive(s) for s in held), "8 connections open and served")
         # Past web.max_connections libmicrohttpd accepts nothing more: a
         # 9th connection waits in the kernel's listen queue, unread, until
         # one of the 8 closes.
