@@ -56,8 +56,9 @@ struct pager {
   int stopping;
   pthread_t timer_thread;
   int timer_started;
-  pthread_t *workers;
-  unsigned nworkers;
+  pthread_t *workers;      /* started as pages wait: none while none do */
+  unsigned nworkers, maxworkers;
+  unsigned widle;          /* workers waiting for a page */
   atomic_llong seq;        /* delivery id sequence for this process */
 };
 
@@ -128,6 +129,8 @@ schedule(struct pager *p, int64_t due, int64_t id)
   pthread_mutex_unlock(&p->mu);
 }
 
+static void *worker_main(void *arg);
+
 static void
 queue_pages(struct pager *p, const int64_t *ids, size_t n)
 {
@@ -147,6 +150,10 @@ queue_pages(struct pager *p, const int64_t *ids, size_t n)
     }
     p->work[(p->whead + p->wlen++) % p->wcap] = ids[i];
   }
+  /* More pages waiting than workers waiting: all are busy. */
+  while (p->wlen > p->widle && !p->stopping && p->nworkers < p->maxworkers
+         && pthread_create(&p->workers[p->nworkers], NULL, worker_main, p) == 0)
+    p->nworkers++;
   pthread_cond_broadcast(&p->wcv);
   pthread_mutex_unlock(&p->mu);
 }
@@ -787,8 +794,11 @@ worker_main(void *arg)
   for (;;) {
     int64_t id;
     pthread_mutex_lock(&p->mu);
-    while (!p->wlen && !p->stopping)
+    while (!p->wlen && !p->stopping) {
+      p->widle++;
       pthread_cond_wait(&p->wcv, &p->mu);
+      p->widle--;
+    }
     if (p->stopping) {
       pthread_mutex_unlock(&p->mu);
       break;
@@ -828,6 +838,12 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->tcv, NULL);
   pthread_cond_init(&p->wcv, NULL);
+  p->maxworkers = o->workers ? o->workers : 4;
+  p->workers = calloc(p->maxworkers, sizeof(*p->workers));
+  if (!p->workers) {
+    pager_stop(p);
+    return RB_ENOMEM;
+  }
   if (store_esc_due_all(p->st, &due, &ndue) != RB_OK
       || store_pages_pending(p->st, &pages, &npages) != RB_OK
       || (pol && pol->enabled && store_esc_missing(p->st, &missing, &nmissing) != RB_OK)) {
@@ -843,16 +859,10 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
     heap_push(p, due[i].due_ms, due[i].incident_id);
   pthread_mutex_unlock(&p->mu);
   free(due);
+  /* Pages a previous process left unsent go out now. */
   for (size_t i = 0; i < npages; i++)
     queue_pages(p, &pages[i].id, 1);
   page_rows_free(pages, npages);
-  p->nworkers = o->workers ? o->workers : 4;
-  p->workers = calloc(p->nworkers, sizeof(*p->workers));
-  for (unsigned i = 0; i < p->nworkers; i++)
-    if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
-      p->nworkers = i;
-      break;
-    }
   if (!o->manual && pthread_create(&p->timer_thread, NULL, timer_main, p) == 0)
     p->timer_started = 1;
   /* Incidents opened while no escalation was recorded (a crash between

@@ -812,6 +812,38 @@ Test(pager, hundred_incidents_at_once, .timeout = 120)
   cr_expect_eq(rx_total(), 400);
 }
 
+/* Threads in this process, from /proc/self/status. */
+static int
+threads_now(void)
+{
+  char line[256];
+  int n = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  cr_assert_not_null(f);
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "Threads: %d", &n) == 1)
+      break;
+  fclose(f);
+  return n;
+}
+
+/* No notifier worker runs while no page waits: a daemon with paging off
+ * keeps none.  The first page starts one. */
+Test(pager, workers_start_when_pages_wait)
+{
+  int before = threads_now();
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 4);
+  cr_expect_eq(threads_now(), before, "no worker before any page");
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+  cr_expect_eq(events(id, "paged", NULL), 1);
+  cr_expect_gt(threads_now(), before, "a worker sent the page");
+  cr_expect_leq(threads_now(), before + 4, "at most pager_options.workers");
+}
+
 /* Three critical incidents on three Deployments within the window: the
  * newest becomes an emergency and the emergency path is paged. */
 Test(pager, several_components_at_once_make_an_emergency)
