@@ -61,6 +61,14 @@ const char *kube_client_url(const struct kube_client *c);
  * (kube_resp_clear). */
 rb_status kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *resp);
 void kube_resp_clear(struct kube_resp *r);
+/* The longest wait between attempts, Retry-After included. */
+#define KUBE_BACKOFF_CAP_MS 10000L
+/* The wait an answer's header line asks for: line is one header line as
+ * libcurl hands it (n bytes, not NUL-terminated).  For "Retry-After:
+ * <seconds>", the seconds in milliseconds, at most KUBE_BACKOFF_CAP_MS;
+ * -1 for any other line, a Retry-After with an HTTP-date or anything but
+ * digits included (kube_do then waits its own backoff). */
+long kube_retry_after_ms(const char *line, size_t n);
 /* Fills r->reason and r->message from a Status object in a failed answer's
  * body (status >= 300); leaves them NULL for any other body. */
 void kube_status_parse(struct kube_resp *r);
@@ -107,5 +115,32 @@ void kube_path_replicasets_selector(char *out, size_t n, const char *ns, const c
 /* kubectl's rollout status for a Deployment object: 1 done, 0 waiting,
  * -1 failed (progress deadline exceeded); msg gets kubectl's words. */
 int kube_rollout_status(const char *deployment_json, char *msg, size_t msglen);
+
+/* kubectl rollout undo (to the previous revision), decided from the API
+ * server's answers as parsed by cJSON.  First the Deployment object dep
+ * (named name): 1 with its spec.selector.matchLabels as "k=v,k2=v2" in
+ * sel (n bytes), to list its ReplicaSets with; 0 when it is paused or has
+ * no such selector (that fits), note (notelen) saying so in kubectl's
+ * words. */
+struct cJSON;
+int kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t n, char *note,
+                       size_t notelen);
+
+enum kube_undo {
+  KUBE_UNDO_PATCH = 0, /* *out is the JSON patch to send */
+  KUBE_UNDO_REFUSED,   /* no previous revision */
+  KUBE_UNDO_NOTHING,   /* the template is already the previous revision's */
+  KUBE_UNDO_FAILED     /* out of memory */
+};
+/* Then the ReplicaSetList rs_list that selector matched: among the
+ * ReplicaSets dep controls (an ownerReference with controller true and
+ * dep's uid) and that carry a deployment.kubernetes.io/revision, the one
+ * before the latest; its template (without pod-template-hash) and
+ * annotations go into the request kube_req_undo builds, in *out (the
+ * caller's to clear; zeroed unless KUBE_UNDO_PATCH).  note (notelen) says
+ * what was decided. */
+enum kube_undo kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
+                                const struct cJSON *rs_list, struct kube_req *out, char *note,
+                                size_t notelen);
 
 #endif

@@ -327,46 +327,6 @@ jpath(const cJSON *o, const char *a, const char *b, const char *c)
   return r;
 }
 
-/* "k=v,k2=v2" from a Deployment's spec.selector.matchLabels. */
-static int
-selector_of(const cJSON *deploy, char *out, size_t n)
-{
-  const cJSON *ml = jpath(deploy, "spec", "selector", "matchLabels"), *it;
-  size_t o = 0;
-
-  out[0] = '\0';
-  cJSON_ArrayForEach(it, ml) {
-    if (!cJSON_IsString(it))
-      continue;
-    o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s%s=%s", o ? "," : "", it->string,
-                          it->valuestring);
-  }
-  return o > 0 && o < n;
-}
-
-static long
-revision_of(const cJSON *obj)
-{
-  const cJSON *v = jpath(obj, "metadata", "annotations", "deployment.kubernetes.io/revision");
-  return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
-}
-
-/* Templates equal when they differ only in the pod-template-hash label. */
-static int
-templates_equal(const cJSON *a, const cJSON *b)
-{
-  cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
-  int eq;
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(x, "metadata", "labels", NULL),
-                                          "pod-template-hash");
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(y, "metadata", "labels", NULL),
-                                          "pod-template-hash");
-  eq = cJSON_Compare(x, y, 1);
-  cJSON_Delete(x);
-  cJSON_Delete(y);
-  return eq;
-}
-
 /* ---- computing a step's requests -------------------------------------- */
 
 enum compute { C_OK = 0, C_REFUSED, C_FAILED, C_NOTHING };
@@ -555,16 +515,9 @@ compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, cons
 static enum compute
 compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k)
 {
-  static const char *const keep[] = {
-    "kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision",
-    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
-    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
-  };
   char path[1024], sel[512];
-  cJSON *dep = NULL, *rsl = NULL, *tmpl = NULL, *ann = NULL;
-  const cJSON *it, *uid, *latest = NULL, *prev = NULL;
-  long latest_rev = -1, prev_rev = -1;
-  char *tj = NULL, *aj = NULL;
+  cJSON *dep = NULL, *rsl = NULL;
+  struct kube_req req, *r;
   enum compute ret = C_OK;
   rb_status rc;
 
@@ -579,15 +532,7 @@ compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k
   rc = kube_get_json(c, path, &dep, k->note, sizeof(k->note));
   if (rc)
     return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
-  if (cJSON_IsTrue(jpath(dep, "spec", "paused", NULL))) {
-    snprintf(k->note, sizeof(k->note),
-             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
-             "resume deployment/%s' and try again", d);
-    ret = C_REFUSED;
-    goto out;
-  }
-  if (!selector_of(dep, sel, sizeof(sel))) {
-    snprintf(k->note, sizeof(k->note), "deployment %s has no matchLabels selector", d);
+  if (!kube_undo_selector(dep, d, sel, sizeof(sel), k->note, sizeof(k->note))) {
     ret = C_REFUSED;
     goto out;
   }
@@ -597,69 +542,26 @@ compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k
     ret = C_FAILED;
     goto out;
   }
-  uid = jpath(dep, "metadata", "uid", NULL);
-  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rsl, "items")) {
-    const cJSON *o;
-    int owned = 0;
-    long rev;
-    cJSON_ArrayForEach(o, jpath(it, "metadata", "ownerReferences", NULL)) {
-      const cJSON *ou = cJSON_GetObjectItemCaseSensitive(o, "uid");
-      if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")) && cJSON_IsString(ou)
-          && cJSON_IsString(uid) && strcmp(ou->valuestring, uid->valuestring) == 0)
-        owned = 1;
-    }
-    if (!owned || (rev = revision_of(it)) < 0)
-      continue;
-    if (rev > latest_rev) {
-      prev_rev = latest_rev;
-      prev = latest;
-      latest_rev = rev;
-      latest = it;
-    } else if (rev > prev_rev) {
-      prev_rev = rev;
-      prev = it;
-    }
-  }
-  if (!prev) {
-    snprintf(k->note, sizeof(k->note), "no rollout history found for deployment \"%s\"", d);
+  switch (kube_undo_decide(ns, d, dep, rsl, &req, k->note, sizeof(k->note))) {
+  case KUBE_UNDO_PATCH:
+    r = push_req(k);
+    if (r)
+      *r = req;
+    else
+      kube_req_clear(&req);
+    ret = r ? C_OK : C_FAILED;
+    break;
+  case KUBE_UNDO_REFUSED:
     ret = C_REFUSED;
-    goto out;
-  }
-  if (templates_equal(jpath(prev, "spec", "template", NULL), jpath(dep, "spec", "template", NULL))) {
-    snprintf(k->note, sizeof(k->note),
-             "skipped rollback (current template already matches revision %ld)", prev_rev);
+    break;
+  case KUBE_UNDO_NOTHING:
     ret = C_NOTHING;
-    goto out;
-  }
-  tmpl = cJSON_Duplicate(jpath(prev, "spec", "template", NULL), 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(tmpl, "metadata", "labels", NULL),
-                                          "pod-template-hash");
-  ann = cJSON_CreateObject();
-  for (size_t i = 0; i < RB_ARRAY_LEN(keep); i++) {
-    const cJSON *v = jpath(dep, "metadata", "annotations", NULL);
-    v = cJSON_GetObjectItemCaseSensitive(v, keep[i]);
-    if (cJSON_IsString(v))
-      cJSON_AddStringToObject(ann, keep[i], v->valuestring);
-  }
-  cJSON_ArrayForEach(it, jpath(prev, "metadata", "annotations", NULL)) {
-    size_t i;
-    for (i = 0; i < RB_ARRAY_LEN(keep); i++)
-      if (strcmp(it->string, keep[i]) == 0)
-        break;
-    if (i == RB_ARRAY_LEN(keep) && cJSON_IsString(it))
-      cJSON_AddStringToObject(ann, it->string, it->valuestring);
-  }
-  tj = cJSON_PrintUnformatted(tmpl);
-  aj = cJSON_PrintUnformatted(ann);
-  snprintf(k->note, sizeof(k->note), "rolling back from revision %ld to revision %ld",
-           latest_rev, prev_rev);
-  if (!tj || !aj || kube_req_undo(ns, d, tj, aj, push_req(k)))
+    break;
+  case KUBE_UNDO_FAILED:
     ret = C_FAILED;
+    break;
+  }
 out:
-  free(tj);
-  free(aj);
-  cJSON_Delete(tmpl);
-  cJSON_Delete(ann);
   cJSON_Delete(dep);
   cJSON_Delete(rsl);
   return ret;

@@ -149,16 +149,42 @@ on_data(char *p, size_t size, size_t nmemb, void *ud)
 }
 
 struct hdrs {
-  long retry_after;
+  long retry_after_ms;
 };
+
+long
+kube_retry_after_ms(const char *line, size_t n)
+{
+  static const char name[] = "Retry-After:";
+  size_t i = sizeof(name) - 1;
+  long ms = 0;
+
+  /* libcurl's header lines are not NUL-terminated: read within n. */
+  if (n <= i || strncasecmp(line, name, i) != 0)
+    return -1;
+  while (i < n && (line[i] == ' ' || line[i] == '\t'))
+    i++;
+  if (i == n || line[i] < '0' || line[i] > '9')
+    return -1; /* an HTTP-date, or nothing: our own backoff */
+  for (; i < n && line[i] >= '0' && line[i] <= '9'; i++)
+    if (ms < KUBE_BACKOFF_CAP_MS)
+      ms = ms * 10 + (line[i] - '0') * 1000L;
+  while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n'))
+    i++;
+  if (i != n)
+    return -1;
+  return ms > KUBE_BACKOFF_CAP_MS ? KUBE_BACKOFF_CAP_MS : ms;
+}
 
 static size_t
 on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
   struct hdrs *h = ud;
   size_t n = size * nmemb;
-  if (n > 12 && strncasecmp(p, "Retry-After:", 12) == 0)
-    h->retry_after = strtol(p + 12, NULL, 10);
+  long ms = kube_retry_after_ms(p, n);
+
+  if (ms >= 0)
+    h->retry_after_ms = ms;
   return n;
 }
 
@@ -275,14 +301,14 @@ kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
       break;
     {
       long wait = backoff;
-      if (rc == RB_OK && h.retry_after >= 0)
-        wait = h.retry_after * 1000;
-      if (wait > 10000)
-        wait = 10000;
+      if (rc == RB_OK && h.retry_after_ms >= 0)
+        wait = h.retry_after_ms;
+      if (wait > KUBE_BACKOFF_CAP_MS)
+        wait = KUBE_BACKOFF_CAP_MS;
       rblog(LOG_WARN, "kubernetes request will be retried", "method", req->method, "path",
             req->path, "error", rc == RB_OK ? "server busy or failing" : errbuf, NULL);
       sleep_ms(wait);
-      backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+      backoff = backoff * 2 > KUBE_BACKOFF_CAP_MS ? KUBE_BACKOFF_CAP_MS : backoff * 2;
     }
   }
   if (rc != RB_OK) {

@@ -406,3 +406,176 @@ out:
   cJSON_Delete(d);
   return ret;
 }
+
+/* ---- kubectl rollout undo, from the API's answers ---------------------- */
+
+static cJSON *
+jpath(const cJSON *o, const char *a, const char *b, const char *c)
+{
+  cJSON *r = cJSON_GetObjectItemCaseSensitive(o, a);
+  if (b)
+    r = cJSON_GetObjectItemCaseSensitive(r, b);
+  if (c)
+    r = cJSON_GetObjectItemCaseSensitive(r, c);
+  return r;
+}
+
+/* "k=v,k2=v2" from a Deployment's spec.selector.matchLabels; 0 when there
+ * is none or it does not fit in n bytes. */
+static int
+selector_of(const cJSON *deploy, char *out, size_t n)
+{
+  const cJSON *ml = jpath(deploy, "spec", "selector", "matchLabels"), *it;
+  size_t o = 0;
+
+  out[0] = '\0';
+  if (!cJSON_IsObject(ml))
+    return 0;
+  cJSON_ArrayForEach(it, ml) {
+    int w;
+    if (!cJSON_IsString(it))
+      continue;
+    w = snprintf(out + o, n - o, "%s%s=%s", o ? "," : "", it->string, it->valuestring);
+    if (w < 0 || (size_t)w >= n - o)
+      return 0;
+    o += (size_t)w;
+  }
+  return o > 0;
+}
+
+int
+kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t n, char *note,
+                   size_t notelen)
+{
+  if (cJSON_IsTrue(jpath(dep, "spec", "paused", NULL))) {
+    snprintf(note, notelen,
+             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+             "resume deployment/%s' and try again", name);
+    return 0;
+  }
+  if (!selector_of(dep, sel, n)) {
+    snprintf(note, notelen, "deployment %s has no matchLabels selector", name);
+    return 0;
+  }
+  return 1;
+}
+
+static long
+revision_of(const cJSON *obj)
+{
+  const cJSON *v = jpath(obj, "metadata", "annotations", "deployment.kubernetes.io/revision");
+  return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
+}
+
+/* Templates equal when they differ only in the pod-template-hash label. */
+static int
+templates_equal(const cJSON *a, const cJSON *b)
+{
+  cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
+  int eq;
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(x, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(y, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  eq = cJSON_Compare(x, y, 1);
+  cJSON_Delete(x);
+  cJSON_Delete(y);
+  return eq;
+}
+
+/* Whether a ReplicaSet is controlled by the object with this uid. */
+static int
+owned_by(const cJSON *rs, const cJSON *uid)
+{
+  const cJSON *o;
+  int owned = 0;
+
+  cJSON_ArrayForEach(o, jpath(rs, "metadata", "ownerReferences", NULL)) {
+    const cJSON *ou = cJSON_GetObjectItemCaseSensitive(o, "uid");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")) && cJSON_IsString(ou)
+        && cJSON_IsString(uid) && strcmp(ou->valuestring, uid->valuestring) == 0)
+      owned = 1;
+  }
+  return owned;
+}
+
+/* The annotations kubectl's undo keeps: the Deployment's own of the keep
+ * list, then the ReplicaSet's others. */
+static cJSON *
+undo_annotations(const cJSON *dep, const cJSON *prev)
+{
+  static const char *const keep[] = {
+    "kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision",
+    "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+    "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
+  };
+  cJSON *ann = cJSON_CreateObject();
+  const cJSON *it;
+
+  for (size_t i = 0; i < RB_ARRAY_LEN(keep); i++) {
+    const cJSON *v = jpath(dep, "metadata", "annotations", NULL);
+    v = cJSON_GetObjectItemCaseSensitive(v, keep[i]);
+    if (cJSON_IsString(v))
+      cJSON_AddStringToObject(ann, keep[i], v->valuestring);
+  }
+  cJSON_ArrayForEach(it, jpath(prev, "metadata", "annotations", NULL)) {
+    size_t i;
+    for (i = 0; i < RB_ARRAY_LEN(keep); i++)
+      if (strcmp(it->string, keep[i]) == 0)
+        break;
+    if (i == RB_ARRAY_LEN(keep) && cJSON_IsString(it))
+      cJSON_AddStringToObject(ann, it->string, it->valuestring);
+  }
+  return ann;
+}
+
+enum kube_undo
+kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
+                 const struct cJSON *rs_list, struct kube_req *out, char *note, size_t notelen)
+{
+  const cJSON *it, *uid, *latest = NULL, *prev = NULL;
+  long latest_rev = -1, prev_rev = -1;
+  cJSON *tmpl = NULL, *ann = NULL;
+  char *tj = NULL, *aj = NULL;
+  enum kube_undo ret = KUBE_UNDO_PATCH;
+
+  memset(out, 0, sizeof(*out));
+  uid = jpath(dep, "metadata", "uid", NULL);
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rs_list, "items")) {
+    long rev;
+    if (!owned_by(it, uid) || (rev = revision_of(it)) < 0)
+      continue;
+    if (rev > latest_rev) {
+      prev_rev = latest_rev;
+      prev = latest;
+      latest_rev = rev;
+      latest = it;
+    } else if (rev > prev_rev) {
+      prev_rev = rev;
+      prev = it;
+    }
+  }
+  if (!prev) {
+    snprintf(note, notelen, "no rollout history found for deployment \"%s\"", name);
+    return KUBE_UNDO_REFUSED;
+  }
+  if (templates_equal(jpath(prev, "spec", "template", NULL), jpath(dep, "spec", "template", NULL))) {
+    snprintf(note, notelen, "skipped rollback (current template already matches revision %ld)",
+             prev_rev);
+    return KUBE_UNDO_NOTHING;
+  }
+  tmpl = cJSON_Duplicate(jpath(prev, "spec", "template", NULL), 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(jpath(tmpl, "metadata", "labels", NULL),
+                                          "pod-template-hash");
+  ann = undo_annotations(dep, prev);
+  tj = cJSON_PrintUnformatted(tmpl);
+  aj = cJSON_PrintUnformatted(ann);
+  snprintf(note, notelen, "rolling back from revision %ld to revision %ld", latest_rev, prev_rev);
+  if (!tj || !aj || kube_req_undo(ns, name, tj, aj, out))
+    ret = KUBE_UNDO_FAILED;
+  free(tj);
+  free(aj);
+  cJSON_Delete(tmpl);
+  cJSON_Delete(ann);
+  return ret;
+}

@@ -5,7 +5,9 @@
 #include "kube.h"
 #include "plan.h"
 
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,6 +124,128 @@ Test(kube, requests_round_trip_through_json)
   kube_req_clear(&r[1]);
   buf_free(&b);
   cr_assert_eq(kube_reqs_from_json("{}", &back, &n), RB_EINVAL);
+}
+
+/* libcurl hands header lines without a NUL (its documentation says so):
+ * the old reading ran strtol() past the line (found by fuzz_kube) and
+ * multiplied whatever it read by 1000 in a long (undefined past
+ * LONG_MAX / 1000); an HTTP-date read as 0, a retry with no wait at all. */
+Test(kube, retry_after_is_read_within_its_line)
+{
+  static const char more[] = "Retry-After: 50000\r\n"; /* the line is its first 14 bytes */
+  static const char huge[] = "Retry-After: 99999999999999999999999\r\n";
+  static const char date[] = "retry-after: Wed, 21 Oct 2026 07:28:00 GMT\r\n";
+  static const char spaced[] = "RETRY-AFTER:\t 3 \r\n";
+
+  cr_assert_eq(kube_retry_after_ms(more, 14), 5000);
+  cr_assert_eq(kube_retry_after_ms(more, strlen(more)), KUBE_BACKOFF_CAP_MS);
+  cr_assert_eq(kube_retry_after_ms(huge, strlen(huge)), KUBE_BACKOFF_CAP_MS);
+  cr_assert_eq(kube_retry_after_ms(date, strlen(date)), -1, "an HTTP-date: our own backoff");
+  cr_assert_eq(kube_retry_after_ms(spaced, strlen(spaced)), 3000);
+  cr_assert_eq(kube_retry_after_ms("Retry-After: 0\r\n", 16), 0);
+  cr_assert_eq(kube_retry_after_ms("Retry-After: -5\r\n", 17), -1);
+  cr_assert_eq(kube_retry_after_ms("Retry-After: 5x\r\n", 17), -1);
+  cr_assert_eq(kube_retry_after_ms("Retry-After:", 12), -1);
+  cr_assert_eq(kube_retry_after_ms("Content-Type: application/json\r\n", 32), -1);
+}
+
+#define UID "5b1e0c7a-3f2d-4e8b-9a61-0d4c2e7f9b13"
+
+/* A ReplicaSet of revision rev with image tag tag, controlled by uid. */
+static void
+replicaset(char *out, size_t n, int rev, const char *tag, const char *uid)
+{
+  snprintf(out, n,
+           "{\"metadata\":{\"name\":\"api-gateway-%d\",\"annotations\":{"
+           "\"deployment.kubernetes.io/revision\":\"%d\",\"team\":\"edge\"},"
+           "\"ownerReferences\":[{\"kind\":\"Deployment\",\"name\":\"api-gateway\",\"uid\":\"%s\","
+           "\"controller\":true}]},\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"app\":"
+           "\"api-gateway\",\"pod-template-hash\":\"h%d\"}},\"spec\":{\"containers\":[{\"name\":"
+           "\"api\",\"image\":\"api-gateway:%s\"}]}}}}",
+           rev, rev, uid, rev, tag);
+}
+
+static cJSON *
+deployment(const char *tag, const char *extra_spec)
+{
+  char d[1024];
+
+  snprintf(d, sizeof(d),
+           "{\"metadata\":{\"name\":\"api-gateway\",\"uid\":\"" UID "\",\"annotations\":{"
+           "\"deployment.kubernetes.io/revision\":\"3\"}},\"spec\":{%s\"selector\":{"
+           "\"matchLabels\":{\"app\":\"api-gateway\",\"tier\":\"edge\"}},\"template\":{"
+           "\"metadata\":{\"labels\":{\"app\":\"api-gateway\"}},\"spec\":{\"containers\":[{"
+           "\"name\":\"api\",\"image\":\"api-gateway:%s\"}]}}}}",
+           extra_spec, tag);
+  return cJSON_Parse(d);
+}
+
+Test(kube, undo_picks_the_previous_revision_the_deployment_owns)
+{
+  char a[700], b[700], c[700], x[700], list[3200], sel[512], note[512];
+  cJSON *dep = deployment("1.8.2", ""), *rsl;
+  struct kube_req r;
+
+  cr_assert_eq(kube_undo_selector(dep, "api-gateway", sel, sizeof(sel), note, sizeof(note)), 1);
+  cr_assert_str_eq(sel, "app=api-gateway,tier=edge");
+  replicaset(a, sizeof(a), 2, "1.8.1", UID);
+  replicaset(b, sizeof(b), 3, "1.8.2", UID);
+  replicaset(c, sizeof(c), 1, "1.7.9", UID);
+  replicaset(x, sizeof(x), 9, "9.9.9", "another-deployments-uid"); /* not ours */
+  snprintf(list, sizeof(list), "{\"kind\":\"ReplicaSetList\",\"items\":[%s,%s,%s,%s]}", a, x, b,
+           c);
+  rsl = cJSON_Parse(list);
+  cr_assert_eq(kube_undo_decide("ns", "api-gateway", dep, rsl, &r, note, sizeof(note)),
+               KUBE_UNDO_PATCH);
+  cr_assert_str_eq(note, "rolling back from revision 3 to revision 2");
+  expect(&r, "PATCH", "/apis/apps/v1/namespaces/ns/deployments/api-gateway", KUBE_CT_JSONPATCH,
+         "[{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":{\"metadata\":{\"labels\":"
+         "{\"app\":\"api-gateway\"}},\"spec\":{\"containers\":[{\"name\":\"api\",\"image\":"
+         "\"api-gateway:1.8.1\"}]}}},{\"op\":\"replace\",\"path\":\"/metadata/annotations\","
+         "\"value\":{\"deployment.kubernetes.io/revision\":\"3\",\"team\":\"edge\"}}]");
+  kube_req_clear(&r);
+  cJSON_Delete(rsl);
+
+  /* Only the current revision: no history. */
+  snprintf(list, sizeof(list), "{\"items\":[%s,%s]}", b, x);
+  rsl = cJSON_Parse(list);
+  cr_assert_eq(kube_undo_decide("ns", "api-gateway", dep, rsl, &r, note, sizeof(note)),
+               KUBE_UNDO_REFUSED);
+  cr_assert_str_eq(note, "no rollout history found for deployment \"api-gateway\"");
+  cr_assert_null(r.body);
+  cJSON_Delete(rsl);
+  cJSON_Delete(dep);
+
+  /* Already at the previous revision's template (the hash label aside). */
+  dep = deployment("1.8.1", "");
+  snprintf(list, sizeof(list), "{\"items\":[%s,%s]}", a, b);
+  rsl = cJSON_Parse(list);
+  cr_assert_eq(kube_undo_decide("ns", "api-gateway", dep, rsl, &r, note, sizeof(note)),
+               KUBE_UNDO_NOTHING);
+  cr_assert_str_eq(note, "skipped rollback (current template already matches revision 2)");
+  cJSON_Delete(rsl);
+  cJSON_Delete(dep);
+}
+
+Test(kube, undo_refuses_a_paused_or_selectorless_deployment)
+{
+  char sel[512], note[512];
+  cJSON *dep = deployment("1.8.2", "\"paused\":true,");
+
+  cr_assert_eq(kube_undo_selector(dep, "api-gateway", sel, sizeof(sel), note, sizeof(note)), 0);
+  cr_assert(strstr(note, "you cannot rollback a paused deployment"), "%s", note);
+  cJSON_Delete(dep);
+  /* matchLabels that is no object (members without names), or a selector
+   * that does not fit: refused, never "(null)=..." or a cut selector. */
+  dep = cJSON_Parse("{\"spec\":{\"selector\":{\"matchLabels\":[\"api-gateway\"]}}}");
+  cr_assert_eq(kube_undo_selector(dep, "d", sel, sizeof(sel), note, sizeof(note)), 0);
+  cr_assert_str_eq(note, "deployment d has no matchLabels selector");
+  cJSON_Delete(dep);
+  dep = cJSON_Parse("{\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"api-gateway\"}}}}");
+  cr_assert_eq(kube_undo_selector(dep, "d", sel, 8, note, sizeof(note)), 0);
+  cr_assert_eq(kube_undo_selector(dep, "d", sel, 16, note, sizeof(note)), 1);
+  cr_assert_str_eq(sel, "app=api-gateway");
+  cJSON_Delete(dep);
 }
 
 Test(kube, rollout_status_like_kubectl)
