@@ -96,6 +96,19 @@ int auth_check_header(const struct rb_config *cfg, const char *header,
 /* Constant-time equality of two strings of possibly different lengths. */
 int auth_equal(const char *a, const char *b);
 
+/* The longest "by" and "comment" of an incident action, in bytes. */
+#define API_BY_MAX 256
+#define API_COMMENT_MAX 8192
+
+/* Reads the body of POST /api/v1/incidents/{id}/ack|unack|resolve|comment
+ * ({"by":...,"comment":...}, both optional; an empty body is {}): len bytes,
+ * not NUL-terminated.  The body must be one JSON object and nothing else
+ * (whitespace aside), in UTF-8 without NUL bytes.  0 with by and comment
+ * filled ("" when absent), or -1 and *why (static) says what is wrong.
+ * Exposed for tests and fuzzing. */
+int api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
+                          char comment[API_COMMENT_MAX + 1], const char **why);
+
 /* Handlers (api_*.c). */
 enum MHD_Result api_webhook(struct http_req *r);
 enum MHD_Result api_incidents(struct http_req *r);

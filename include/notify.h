@@ -141,6 +141,45 @@ void notify_sign(const char *secret, int64_t unix_s, const char *body, size_t le
 int notify_verify(const char *secret, const char *header, const char *body, size_t len,
                   int64_t now_s, int64_t tolerance_s);
 
+/* ---- what notify_send reads from receivers (exposed for tests and
+ * fuzzing; pure) ---- */
+
+/* Bytes of a receiver's HTTP answer that are kept and read. */
+#define NOTIFY_ANSWER_KEEP 4096
+/* Room for the last SMTP error reply line, NUL included. */
+#define NOTIFY_SMTP_REPLY_MAX 201
+
+enum notify_verdict {
+  NOTIFY_DELIVERED = 0, /* 2xx */
+  NOTIFY_RETRY,         /* transient: 408, 429, 5xx */
+  NOTIFY_REFUSED        /* other 4xx, and 3xx (redirects are not followed) */
+};
+
+/* Classifies a receiver's HTTP answer by its status, and writes into
+ * detail "HTTP <status>: <answer>" where <answer> is the body on one line:
+ * at most its first NOTIFY_ANSWER_KEEP - 1 bytes, up to a NUL, whitespace
+ * runs collapsed, control bytes dropped, about 400 bytes at most (cut with
+ * "...").  body holds len bytes, not NUL-terminated; NULL when empty.  The
+ * detail still holds whatever secret the receiver echoed: notify_scrub()
+ * it before it goes anywhere. */
+enum notify_verdict notify_http_answer(long status, const char *body, size_t len, char *detail,
+                                       size_t detail_len);
+
+/* Keeps an SMTP server's 4xx/5xx reply line: line is one line the server
+ * sent (len bytes as libcurl's debug callback hands them, not
+ * NUL-terminated); when it is an error reply, its first 200 bytes without
+ * the line end go into last (NOTIFY_SMTP_REPLY_MAX bytes); any other line
+ * leaves last as it is. */
+void notify_smtp_reply(const char *line, size_t len, char *last);
+
+/* Replaces in text (NUL-terminated within size bytes) every occurrence of
+ * t's routing key, signing secret and token, of s's SMTP password, and of
+ * t's URL and its path, by "[redacted]"; values under 4 bytes are left
+ * alone (they would mangle ordinary words).  When the text grows past
+ * size, its end is cut. */
+void notify_scrub(char *text, size_t size, const struct notify_settings *s,
+                  const struct notify_target *t);
+
 /* Frees the strings of t (wiping the secrets) and zeroes it; NULL is fine. */
 void notify_target_clear(struct notify_target *t);
 

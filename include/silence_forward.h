@@ -60,4 +60,22 @@ int silence_fwd_idle(struct silence_fwd *f, int64_t timeout_ms);
  * ("" when none); for tests and the API. */
 void silence_fwd_upstream_id(struct silence_fwd *f, const char *id, char out[SILENCE_ID_LEN]);
 
+/* What the worker makes of one answer of the upstream's silence API. */
+enum silence_fwd_verdict {
+  SFWD_OK = 0,    /* done (an expiry the upstream had already made counts) */
+  SFWD_RETRY,     /* 408, 429, 5xx: try again after a backoff */
+  SFWD_FINAL,     /* refused, or a 2xx POST answer without a valid silenceID */
+  SFWD_UNKNOWN_ID /* the upstream does not know the silence ("not found") */
+};
+
+/* Reads one answer (exposed for tests and fuzzing): expire says whether it
+ * answers DELETE /api/v2/silence/{id}, else POST /api/v2/silences; status
+ * is the HTTP status (non-zero); body holds the answer's first len bytes as
+ * received, not NUL-terminated (NULL when empty).  A POST's 2xx is SFWD_OK
+ * only with a valid {"silenceID":...}, copied into upstream_id ("" in
+ * every other case).  Otherwise why (RB_ERRLEN) says what the upstream
+ * answered, as an excerpt in printable ASCII. */
+enum silence_fwd_verdict silence_fwd_answer(int expire, long status, const char *body, size_t len,
+                                            char upstream_id[SILENCE_ID_LEN], char *why);
+
 #endif

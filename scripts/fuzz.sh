@@ -8,7 +8,8 @@ secs="${FUZZ_SECONDS:-60}"
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube >/dev/null
+cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql \
+  fuzz_kube fuzz_answers fuzz_api >/dev/null
 
 # Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
 corpus="$dir/corpus"
@@ -33,9 +34,14 @@ mkdir -p "$corpus/promql"
 cp test/fuzz/seeds/promql/* "$corpus/promql/"
 mkdir -p "$corpus/kube"
 cp test/fuzz/seeds/kube/* "$corpus/kube/"
+mkdir -p "$corpus/answers"
+cp test/fuzz/seeds/answers/* "$corpus/answers/"
+mkdir -p "$corpus/api"
+cp test/fuzz/seeds/api/* "$corpus/api/"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube
+  fuzz_answers fuzz_api)
 for t in "${targets[@]}"; do
   c="$corpus/${t#fuzz_}"
   echo "fuzz: $t for ${secs}s"

@@ -9,6 +9,7 @@
 #include "http.h"
 #include "incident.h"
 #include "pager.h"
+#include "payload.h"
 #include "rbtime.h"
 #include "report.h"
 #include "store.h"
@@ -155,12 +156,73 @@ report(struct http_req *r, int64_t id)
 
 static const char *const action_names[] = { "ack", "unack", "resolve", "comment" };
 
+/* Whether s[0..len) is JSON whitespace only (s need not be terminated). */
+static int
+only_space(const char *s, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+      return 0;
+  return 1;
+}
+
+/* The body as one JSON object; NULL and *why when it is not. */
+static cJSON *
+action_body_object(const char *body, size_t len, const char **why)
+{
+  const char *end = NULL;
+  cJSON *root;
+
+  /* "by" and "comment" reach the store, the timeline, reports and
+   * notifications: UTF-8 only, as the webhook and the silence API take. */
+  if (utf8_invalid_at(body, len) >= 0 || memchr(body, '\0', len)) {
+    *why = "body must be UTF-8 text without NUL bytes";
+    return NULL;
+  }
+  root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+  if (!cJSON_IsObject(root) || !end || end < body || end > body + len
+      || !only_space(end, (size_t)(body + len - end))) {
+    cJSON_Delete(root);
+    *why = "body must be a JSON object {\"by\":...,\"comment\":...}";
+    return NULL;
+  }
+  return root;
+}
+
+int
+api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
+                      char comment[API_COMMENT_MAX + 1], const char **why)
+{
+  cJSON *root = NULL, *v;
+
+  by[0] = comment[0] = '\0';
+  if (len && !(root = action_body_object(body, len, why)))
+    return -1;
+  v = cJSON_GetObjectItemCaseSensitive(root, "by");
+  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > API_BY_MAX)) {
+    cJSON_Delete(root);
+    *why = "by: must be a string of at most 256 bytes";
+    return -1;
+  }
+  if (v)
+    snprintf(by, API_BY_MAX + 1, "%s", v->valuestring);
+  v = cJSON_GetObjectItemCaseSensitive(root, "comment");
+  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > API_COMMENT_MAX)) {
+    cJSON_Delete(root);
+    *why = "comment: must be a string of at most 8192 bytes";
+    return -1;
+  }
+  if (v)
+    snprintf(comment, API_COMMENT_MAX + 1, "%s", v->valuestring);
+  cJSON_Delete(root);
+  return 0;
+}
+
 static enum MHD_Result
 act(struct http_req *r, int64_t id, const char *action)
 {
-  char msg[RB_ERRLEN], by[257] = "", comment[8193] = "";
-  cJSON *root = NULL, *v;
-  const char *end = NULL;
+  char msg[RB_ERRLEN], by[API_BY_MAX + 1], comment[API_COMMENT_MAX + 1];
+  const char *why = NULL;
   int a = -1;
   struct buf b;
   rb_status rc;
@@ -173,30 +235,8 @@ act(struct http_req *r, int64_t id, const char *action)
                             "no such action: %.64s (ack, unack, resolve, comment)", action);
   if (strcmp(r->method, "POST") != 0)
     return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST for %s", action);
-  if (r->body.len) {
-    root = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
-    if (!cJSON_IsObject(root)) {
-      cJSON_Delete(root);
-      return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                              "body must be a JSON object {\"by\":...,\"comment\":...}");
-    }
-  }
-  v = cJSON_GetObjectItemCaseSensitive(root, "by");
-  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(by))) {
-    cJSON_Delete(root);
-    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "by: must be a string of at most 256 bytes");
-  }
-  if (v)
-    snprintf(by, sizeof(by), "%s", v->valuestring);
-  v = cJSON_GetObjectItemCaseSensitive(root, "comment");
-  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) >= sizeof(comment))) {
-    cJSON_Delete(root);
-    return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
-                            "comment: must be a string of at most 8192 bytes");
-  }
-  if (v)
-    snprintf(comment, sizeof(comment), "%s", v->valuestring);
-  cJSON_Delete(root);
+  if (api_action_body_parse(r->body.data, r->body.len, by, comment, &why))
+    return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
   if (!by[0] && r->actor)
     snprintf(by, sizeof(by), "%s", r->actor); /* the token names who acts */
   if (!by[0])

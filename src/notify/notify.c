@@ -24,7 +24,6 @@
 #include <strings.h>
 #include <time.h>
 
-#define RESP_KEEP 4096 /* bytes of a receiver's answer kept */
 #define BACKOFF_CAP_MS 30000L
 
 static const char *const method_names[NM_COUNT] = {
@@ -322,7 +321,7 @@ notify_header_bearer(struct curl_slist **h, const char *token)
 }
 
 struct resp {
-  char data[RESP_KEEP];
+  char data[NOTIFY_ANSWER_KEEP];
   size_t len;
 };
 
@@ -340,15 +339,16 @@ on_data(char *p, size_t size, size_t nmemb, void *ud)
   return n; /* the rest is read and dropped */
 }
 
-/* The receiver's answer on one line: whitespace runs collapsed, control
- * bytes dropped, at most about 400 bytes. */
+/* The receiver's answer (len bytes, up to a NUL) on one line: whitespace
+ * runs collapsed, control bytes dropped, at most about 400 bytes. */
 static void
-trim_answer(const char *in, char *out, size_t outlen)
+trim_answer(const char *in, size_t len, char *out, size_t outlen)
 {
+  const char *end = in + len;
   size_t n = 0, cap = outlen < 400 ? outlen : 400;
   int space = 1;
 
-  for (; *in && n + 4 < cap; in++) {
+  for (; in < end && *in && n + 4 < cap; in++) {
     unsigned char c = (unsigned char)*in;
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       if (!space)
@@ -359,13 +359,31 @@ trim_answer(const char *in, char *out, size_t outlen)
       space = 0;
     }
   }
-  if (*in) {
+  if (in < end && *in) {
     memcpy(out + n, "...", 3);
     n += 3;
   }
   while (n > 0 && out[n - 1] == ' ')
     n--;
   out[n] = '\0';
+}
+
+enum notify_verdict
+notify_http_answer(long status, const char *body, size_t len, char *detail, size_t detail_len)
+{
+  char answer[420];
+  enum notify_verdict v;
+
+  trim_answer(body ? body : "", body && len < NOTIFY_ANSWER_KEEP ? len : NOTIFY_ANSWER_KEEP - 1,
+              answer, sizeof(answer));
+  if (status >= 200 && status < 300)
+    v = NOTIFY_DELIVERED;
+  else if (status == 408 || status == 429 || status >= 500)
+    v = NOTIFY_RETRY;
+  else
+    v = NOTIFY_REFUSED; /* 4xx, and 3xx: redirects are not followed */
+  snprintf(detail, detail_len, "HTTP %ld%s%s", status, answer[0] ? ": " : "", answer);
+  return v;
 }
 
 static void
@@ -376,7 +394,7 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
   CURL *e = curl_easy_init();
   struct curl_slist *h = NULL;
   struct resp *r = calloc(1, sizeof(*r));
-  char errbuf[CURL_ERROR_SIZE], answer[420];
+  char errbuf[CURL_ERROR_SIZE];
   const char *url = nf->url ? nf->url(t) : t->url;
   curl_off_t ra = -1;
   CURLcode cc;
@@ -422,14 +440,8 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
   if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra >= 0
       && (a->status == 429 || a->status == 503))
     a->retry_after_ms = ra > BACKOFF_CAP_MS / 1000 ? BACKOFF_CAP_MS : (long)ra * 1000;
-  trim_answer(r->data, answer, sizeof(answer));
-  if (a->status >= 200 && a->status < 300)
-    a->cls = AC_OK;
-  else if (a->status == 408 || a->status == 429 || a->status >= 500)
-    a->cls = AC_RETRY;
-  else
-    a->cls = AC_FINAL; /* 4xx, and 3xx: redirects are not followed */
-  snprintf(a->detail, sizeof(a->detail), "HTTP %ld%s%s", a->status, answer[0] ? ": " : "", answer);
+  a->cls = (enum attempt_class)notify_http_answer(a->status, r->data, r->len, a->detail,
+                                                  sizeof(a->detail));
 out:
   for (struct curl_slist *l = h; l; l = l->next) /* signatures and tokens */
     explicit_bzero(l->data, strlen(l->data));
@@ -439,28 +451,37 @@ out:
   free(r);
 }
 
-/* Replaces every occurrence of secret in s (in place) by "[redacted]". */
+/* Replaces every occurrence of secret in s (in place, NUL-terminated
+ * within size bytes) by "[redacted]", left to right.  Where the mark makes
+ * the text outgrow size, the end is cut; where the mark itself does not
+ * fit, the text ends before the secret.  The search goes on after each
+ * mark, so a secret that is part of "[redacted]" is replaced once. */
 static void
 redact(char *s, size_t size, const char *secret)
 {
   static const char mark[] = "[redacted]";
-  size_t sl = secret ? strlen(secret) : 0;
-  char *p;
+  const size_t ml = sizeof(mark) - 1, sl = secret ? strlen(secret) : 0;
+  char *p = s;
 
   if (sl < 4) /* shorter values would mangle ordinary words */
     return;
-  while ((p = strstr(s, secret)) != NULL) {
-    size_t tail = strlen(p + sl);
-    if ((size_t)(p - s) + sizeof(mark) + tail > size)
-      tail = size - (size_t)(p - s) - sizeof(mark);
-    memmove(p + sizeof(mark) - 1, p + sl, tail);
-    memcpy(p, mark, sizeof(mark) - 1);
-    p[sizeof(mark) - 1 + tail] = '\0';
+  while ((p = strstr(p, secret)) != NULL) {
+    size_t at = (size_t)(p - s), tail = strlen(p + sl);
+    if (at + ml >= size) {
+      *p = '\0';
+      return;
+    }
+    if (at + ml + tail >= size)
+      tail = size - 1 - at - ml;
+    memmove(p + ml, p + sl, tail);
+    memcpy(p, mark, ml);
+    p[ml + tail] = '\0';
+    p += ml;
   }
 }
 
-static void
-scrub(char *s, size_t size, const struct notify_settings *st, const struct notify_target *t)
+void
+notify_scrub(char *s, size_t size, const struct notify_settings *st, const struct notify_target *t)
 {
   const char *q;
 
@@ -545,7 +566,7 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
       nf->deliver(s, t, m, &body, &a);
     else
       http_attempt(s, t, m, nf, &body, &a);
-    scrub(a.detail, sizeof(a.detail), s, t);
+    notify_scrub(a.detail, sizeof(a.detail), s, t);
     res->attempts = i + 1;
     res->status = a.status;
     snprintf(res->detail, sizeof(res->detail), "%s", a.detail);

@@ -346,22 +346,30 @@ on_read(char *dst, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
+void
+notify_smtp_reply(const char *line, size_t len, char *last)
+{
+  size_t n = len;
+
+  while (n > 0 && (line[n - 1] == '\r' || line[n - 1] == '\n'))
+    n--;
+  /* A reply line is three digits, then a space or '-' (RFC 5321 4.2). */
+  if (n < 4 || (line[0] != '4' && line[0] != '5') || line[1] < '0' || line[1] > '9'
+      || line[2] < '0' || line[2] > '9' || (line[3] != ' ' && line[3] != '-'))
+    return;
+  if (n > NOTIFY_SMTP_REPLY_MAX - 1)
+    n = NOTIFY_SMTP_REPLY_MAX - 1;
+  memcpy(last, line, n);
+  last[n] = '\0';
+}
+
 /* Keeps the server's last 4xx/5xx reply line (only what the server says:
  * our side, with AUTH, is never looked at). */
 static int
 on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *ud)
 {
-  char *last = ud;
-  size_t n = size;
-
-  if (type != CURLINFO_HEADER_IN || size < 4 || (data[0] != '4' && data[0] != '5'))
-    return 0;
-  while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n'))
-    n--;
-  if (n > 200)
-    n = 200;
-  memcpy(last, data, n);
-  last[n] = '\0';
+  if (type == CURLINFO_HEADER_IN)
+    notify_smtp_reply(data, size, ud);
   return 0;
 }
 
@@ -372,7 +380,8 @@ deliver(const struct notify_settings *s, const struct notify_target *t,
   CURL *e = curl_easy_init();
   struct curl_slist *rcpt = NULL;
   struct upload u = { body->data, body->len };
-  char errbuf[CURL_ERROR_SIZE], from[330], to[330], addr[320], reply[201] = "";
+  char errbuf[CURL_ERROR_SIZE], from[330], to[330], addr[320];
+  char reply[NOTIFY_SMTP_REPLY_MAX] = "";
   long tls;
   CURLcode cc;
 

@@ -16,9 +16,9 @@
 
 /* The outcome of one attempt, classified by the transport. */
 enum attempt_class {
-  AC_OK = 0, /* delivered */
-  AC_RETRY,  /* transient: no answer, timeout, 429, 5xx (SMTP 4xx) */
-  AC_FINAL   /* refused (HTTP 4xx, SMTP 5xx) or misconfigured: do not retry */
+  AC_OK = NOTIFY_DELIVERED, /* delivered */
+  AC_RETRY = NOTIFY_RETRY,  /* transient: no answer, timeout, 429, 5xx (SMTP 4xx) */
+  AC_FINAL = NOTIFY_REFUSED /* refused (HTTP 4xx, SMTP 5xx) or misconfigured: do not retry */
 };
 
 struct attempt {

@@ -266,19 +266,6 @@ request(struct silence_fwd *f, const char *method, const char *path, const char 
   curl_easy_cleanup(e);
 }
 
-/* A short, printable excerpt of an answer for the log. */
-static void
-excerpt(const struct answer *a, char *out, size_t n)
-{
-  size_t o = 0;
-
-  for (size_t i = 0; a->body.data && i < a->body.len && o + 1 < n && o < 200; i++) {
-    unsigned char c = (unsigned char)a->body.data[i];
-    out[o++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
-  }
-  out[o] = '\0';
-}
-
 /* Waits ms unless stopped; 1 when stopping. */
 static int
 pause_ms(struct silence_fwd *f, int64_t ms)
@@ -336,15 +323,61 @@ record(struct silence_fwd *f, const char *id, const char *upstream)
           "upstream_id", upstream, "error", rb_strerror(rc), NULL);
 }
 
-enum result { R_OK, R_RETRY, R_FINAL, R_UNKNOWN_ID };
+/* A short, printable excerpt of an answer (len bytes, not NUL-terminated)
+ * for the log: at most 200 bytes, anything but printable ASCII a space. */
+static void
+excerpt(const char *body, size_t len, char *out, size_t n)
+{
+  size_t o = 0;
+
+  for (size_t i = 0; body && i < len && o + 1 < n && o < 200; i++) {
+    unsigned char c = (unsigned char)body[i];
+    out[o++] = c >= 0x20 && c < 0x7f ? (char)c : ' ';
+  }
+  out[o] = '\0';
+}
+
+enum silence_fwd_verdict
+silence_fwd_answer(int expire, long status, const char *body, size_t len,
+                   char upstream_id[SILENCE_ID_LEN], char *why)
+{
+  enum silence_fwd_verdict r;
+  char snippet[256];
+
+  upstream_id[0] = '\0';
+  excerpt(body, len, snippet, sizeof(snippet));
+  if (status >= 200 && status < 300) {
+    r = SFWD_OK;
+    if (!expire) {
+      cJSON *j = body ? cJSON_ParseWithLength(body, len) : NULL;
+      const cJSON *sid = cJSON_GetObjectItemCaseSensitive(j, "silenceID");
+      if (cJSON_IsString(sid) && silence_id_valid(sid->valuestring)) {
+        snprintf(upstream_id, SILENCE_ID_LEN, "%s", sid->valuestring);
+      } else {
+        snprintf(why, RB_ERRLEN, "answer %ld without a silenceID: %s", status, snippet);
+        r = SFWD_FINAL;
+      }
+      cJSON_Delete(j);
+    }
+  } else if (expire && strstr(snippet, "already expired")) {
+    r = SFWD_OK; /* 0.25 answers 500 for a silence expired there already */
+  } else if ((status == 404 || (status == 500 && expire)) && strstr(snippet, "not found")) {
+    snprintf(why, RB_ERRLEN, "upstream %ld: %s", status, snippet);
+    r = SFWD_UNKNOWN_ID;
+  } else {
+    snprintf(why, RB_ERRLEN, "upstream %ld: %s", status, snippet);
+    r = status >= 500 || status == 429 || status == 408 ? SFWD_RETRY : SFWD_FINAL;
+  }
+  return r;
+}
 
 /* One attempt at a change.  why (RB_ERRLEN) says what went wrong. */
-static enum result
+static enum silence_fwd_verdict
 attempt(struct silence_fwd *f, const struct fwd_op *op, const char *upstream, char *why)
 {
   struct answer a;
-  char path[128], snippet[256];
-  enum result r;
+  char path[128], sid[SILENCE_ID_LEN];
+  enum silence_fwd_verdict r;
 
   if (op->kind == OP_SET) {
     struct buf b;
@@ -355,7 +388,7 @@ attempt(struct silence_fwd *f, const struct fwd_op *op, const char *upstream, ch
       buf_printf(&b, "{%s", op->fields);
     if (!b.data) {
       snprintf(why, RB_ERRLEN, "out of memory");
-      return R_RETRY;
+      return SFWD_RETRY;
     }
     request(f, "POST", "/api/v2/silences", b.data, &a);
     buf_free(&b);
@@ -363,32 +396,13 @@ attempt(struct silence_fwd *f, const struct fwd_op *op, const char *upstream, ch
     snprintf(path, sizeof(path), "/api/v2/silence/%s", upstream);
     request(f, "DELETE", path, NULL, &a);
   }
-  excerpt(&a, snippet, sizeof(snippet));
   if (a.status == 0) {
     snprintf(why, RB_ERRLEN, "%s", a.err);
-    r = R_RETRY;
-  } else if (a.status >= 200 && a.status < 300) {
-    r = R_OK;
-    if (op->kind == OP_SET) {
-      cJSON *j = a.body.data ? cJSON_ParseWithLength(a.body.data, a.body.len) : NULL;
-      const cJSON *sid = cJSON_GetObjectItemCaseSensitive(j, "silenceID");
-      if (cJSON_IsString(sid) && silence_id_valid(sid->valuestring)) {
-        record(f, op->id, sid->valuestring);
-      } else {
-        snprintf(why, RB_ERRLEN, "answer %ld without a silenceID: %s", a.status, snippet);
-        r = R_FINAL;
-      }
-      cJSON_Delete(j);
-    }
-  } else if (op->kind == OP_EXPIRE && strstr(snippet, "already expired")) {
-    r = R_OK; /* 0.25 answers 500 for a silence expired there already */
-  } else if ((a.status == 404 || (a.status == 500 && op->kind == OP_EXPIRE))
-             && strstr(snippet, "not found")) {
-    snprintf(why, RB_ERRLEN, "upstream %ld: %s", a.status, snippet);
-    r = R_UNKNOWN_ID;
+    r = SFWD_RETRY;
   } else {
-    snprintf(why, RB_ERRLEN, "upstream %ld: %s", a.status, snippet);
-    r = a.status >= 500 || a.status == 429 || a.status == 408 ? R_RETRY : R_FINAL;
+    r = silence_fwd_answer(op->kind == OP_EXPIRE, a.status, a.body.data, a.body.len, sid, why);
+    if (r == SFWD_OK && sid[0])
+      record(f, op->id, sid);
   }
   buf_free(&a.body);
   return r;
@@ -412,9 +426,9 @@ process(struct silence_fwd *f, const struct fwd_op *op)
     return;
   }
   for (;;) {
-    enum result r = attempt(f, op, upstream, why);
+    enum silence_fwd_verdict r = attempt(f, op, upstream, why);
     tries++;
-    if (r == R_OK) {
+    if (r == SFWD_OK) {
       char now[SILENCE_ID_LEN];
       metrics_silence_forward("ok");
       map_get(f, op->id, now);
@@ -422,7 +436,7 @@ process(struct silence_fwd *f, const struct fwd_op *op)
             "upstream_id", op->kind == OP_SET ? now : upstream, NULL);
       return;
     }
-    if (r == R_UNKNOWN_ID && op->kind == OP_SET && *upstream) {
+    if (r == SFWD_UNKNOWN_ID && op->kind == OP_SET && *upstream) {
       /* The upstream lost the silence (a restart without its data):
        * create it afresh. */
       rblog(LOG_WARN, "upstream does not know the silence any more; creating it again", "silence",
@@ -431,7 +445,7 @@ process(struct silence_fwd *f, const struct fwd_op *op)
       continue;
     }
     snprintf(n, sizeof(n), "%u", tries);
-    if (r != R_RETRY) {
+    if (r != SFWD_RETRY) {
       metrics_silence_forward("rejected");
       rblog(LOG_ERROR, "silence forwarding refused by the upstream Alertmanager", "silence", op->id,
             "operation", what, "url", f->url, "error", why, NULL);

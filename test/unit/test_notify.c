@@ -509,6 +509,83 @@ Test(signature, tampered_timestamp_and_malformed_headers)
   cr_assert_str_eq(sig, "");
 }
 
+/* ---- reading receivers' answers (fuzz_answers) ---- */
+
+/* A receiver echoing a secret shorter than "[redacted]" again and again:
+ * each mark lengthens the detail until it is cut, and the occurrence that
+ * then straddled the end made the old cut's length negative (a memmove of
+ * nearly SIZE_MAX bytes). */
+Test(answer, an_echoed_short_secret_is_redacted_within_the_detail)
+{
+  struct notify_settings s;
+  struct notify_target t = { .method = NM_WEBHOOK, .secret = "s3cret" };
+  char body[400], detail[sizeof(((struct notify_result *)0)->detail)];
+  size_t n = 0;
+
+  notify_settings_defaults(&s);
+  n += (size_t)snprintf(body, sizeof(body), "xx");
+  for (int i = 0; i < 60; i++)
+    n += (size_t)snprintf(body + n, sizeof(body) - n, "s3cret");
+  cr_assert_eq(notify_http_answer(400, body, n, detail, sizeof(detail)), NOTIFY_REFUSED);
+  notify_scrub(detail, sizeof(detail), &s, &t);
+  cr_assert(memchr(detail, '\0', sizeof(detail)) != NULL);
+  cr_assert_null(strstr(detail, "s3cret"), "%s", detail);
+  cr_assert_eq(strncmp(detail, "HTTP 400: xx[redacted][redacted]", 32), 0, "%s", detail);
+  cr_assert_eq(strlen(detail), 502, "cut before the mark that would not fit: %s", detail);
+}
+
+/* A secret that is part of the mark (a token set to "redacted") was found
+ * again inside each mark written for it: the scrub never ended. */
+Test(answer, a_secret_inside_the_mark_is_replaced_once, .timeout = 10)
+{
+  struct notify_settings s;
+  struct notify_target t = { .method = NM_PHONE, .token = "redacted" };
+  char detail[64];
+
+  notify_settings_defaults(&s);
+  cr_assert_eq(notify_http_answer(401, "bad token redacted", 18, detail, sizeof(detail)),
+               NOTIFY_REFUSED);
+  notify_scrub(detail, sizeof(detail), &s, &t);
+  cr_assert_str_eq(detail, "HTTP 401: bad token [redacted]");
+}
+
+Test(answer, classes_and_one_line)
+{
+  char detail[512];
+
+  cr_assert_eq(notify_http_answer(202, "{\"status\":\"success\"}", 20, detail, sizeof(detail)),
+               NOTIFY_DELIVERED);
+  cr_assert_str_eq(detail, "HTTP 202: {\"status\":\"success\"}");
+  cr_assert_eq(notify_http_answer(429, NULL, 0, detail, sizeof(detail)), NOTIFY_RETRY);
+  cr_assert_str_eq(detail, "HTTP 429");
+  cr_assert_eq(notify_http_answer(302, "moved", 5, detail, sizeof(detail)), NOTIFY_REFUSED);
+  /* Read within its length (not NUL-terminated), up to a NUL, on one line. */
+  cr_assert_eq(notify_http_answer(400, "  no_service\r\n\tnow\x01!\0hidden", 26, detail, 6),
+               NOTIFY_REFUSED);
+  cr_assert_str_eq(detail, "HTTP ");
+  notify_http_answer(400, "  no_service\r\n\tnow\x01!\0hidden", 26, detail, sizeof(detail));
+  cr_assert_str_eq(detail, "HTTP 400: no_service now!");
+  notify_http_answer(500, "okay", 2, detail, sizeof(detail));
+  cr_assert_str_eq(detail, "HTTP 500: ok");
+}
+
+Test(answer, smtp_error_reply_lines_are_kept)
+{
+  char last[NOTIFY_SMTP_REPLY_MAX] = "", line[300];
+
+  notify_smtp_reply("250 2.1.0 Ok\r\n", 14, last);
+  cr_assert_str_eq(last, "");
+  notify_smtp_reply("550 5.1.1 <a@example.net>: User unknown\r\nXX", 41, last);
+  cr_assert_str_eq(last, "550 5.1.1 <a@example.net>: User unknown");
+  notify_smtp_reply("421\n", 4, last); /* too short to be a reply */
+  cr_assert_str_eq(last, "550 5.1.1 <a@example.net>: User unknown");
+  memset(line, 'x', sizeof(line));
+  memcpy(line, "451 ", 4);
+  notify_smtp_reply(line, sizeof(line), last);
+  cr_assert_eq(strlen(last), NOTIFY_SMTP_REPLY_MAX - 1);
+  cr_assert_eq(strncmp(last, "451 xxx", 7), 0);
+}
+
 /* ---- a loopback HTTP receiver ---- */
 
 struct reply {
