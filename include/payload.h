@@ -11,6 +11,7 @@
 #ifndef RUNBOOKD_PAYLOAD_H
 #define RUNBOOKD_PAYLOAD_H
 
+#include "arena.h"
 #include "rb.h"
 
 struct am_kv {
@@ -36,7 +37,10 @@ struct am_alert {
   int remediate;         /* set by the receiver: a remediation plan matches */
 };
 
+/* Every string and array of a parsed payload is in its arena, freed with
+ * it by payload_free() (never free() one alone). */
 struct am_payload {
+  struct rb_arena mem;
   char *receiver;
   int resolved;          /* group status */
   char *group_key;
@@ -58,13 +62,21 @@ struct payload_limits {
   unsigned max_depth;
 };
 
-/* Parses body[0..len).  On RB_OK *out is the caller's (payload_free).  On
+/* Parses body[0..len).  On RB_OK *out is the caller's (payload_free).
+ * The parse tree is built in an arena of its own (a buffer on the
+ * caller's stack for a small body), so the parse costs a few malloc()
+ * calls whatever the number of fields.  On
  * RB_EINVAL (malformed) or RB_ETOOBIG (over a limit) err holds the reason.
  * RB_ENOMEM when allocation fails. */
 rb_status payload_parse(const char *body, size_t len,
                         const struct payload_limits *lim,
                         struct am_payload **out, char *err, size_t errlen);
 void payload_free(struct am_payload *p);
+/* Installs the cJSON allocation hooks payload_parse() builds its tree
+ * with (malloc() and free() for every other use).  payload_parse() calls
+ * it; call it first from main() so that no other thread is using cJSON
+ * while the hooks change. */
+void payload_init(void);
 
 /* Builds a sorted label set from a JSON object of strings (as stored with
  * an incident).  RB_EINVAL when it is not one. */

@@ -3,6 +3,7 @@
  * (check-config, replay, report, stats, version, --help).
  */
 #include "config.h"
+#include "payload.h"
 #include "daemon.h"
 #include "log.h"
 #include "escalation.h"
@@ -180,6 +181,7 @@ main(int argc, char **argv)
   int nflags = 0, npos = 0, rest = argc - 1;
   char **args = argv + 1;
 
+  payload_init(); /* before any thread uses cJSON */
   if (argc > 255) {
     fprintf(stderr, "runbookd: too many arguments\n");
     return 2;

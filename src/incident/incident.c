@@ -66,45 +66,45 @@ tl_event_clear(struct tl_event *ev)
   memset(ev, 0, sizeof(*ev));
 }
 
+/* What b holds, copied into the arena; NULL when b ran out of memory. */
 static char *
-labels_to_json(const struct am_labels *ls)
+arena_copy(struct rb_arena *a, rb_status rc, const struct buf *b)
 {
-  struct buf b;
-
-  buf_init(&b, 0);
-  buf_puts(&b, "{");
-  for (size_t i = 0; i < ls->n; i++) {
-    if (i)
-      buf_puts(&b, ",");
-    buf_json_str(&b, ls->kv[i].name);
-    buf_puts(&b, ":");
-    buf_json_str(&b, ls->kv[i].value);
-  }
-  if (buf_puts(&b, "}")) {
-    buf_free(&b);
-    return NULL;
-  }
-  return buf_steal(&b);
+  return rc || !b->data ? NULL : rb_arena_strndup(a, b->data, b->len);
 }
 
 static char *
-dup_or_null(const char *s)
+labels_to_json(struct rb_arena *a, struct buf *b, const struct am_labels *ls)
 {
-  return s ? strdup(s) : NULL;
+  rb_status rc;
+
+  buf_reset(b);
+  rc = buf_puts(b, "{");
+  for (size_t i = 0; !rc && i < ls->n; i++) {
+    if (i)
+      buf_puts(b, ",");
+    buf_json_str(b, ls->kv[i].name);
+    buf_puts(b, ":");
+    rc = buf_json_str(b, ls->kv[i].value);
+  }
+  if (!rc)
+    rc = buf_puts(b, "}");
+  return arena_copy(a, rc, b);
 }
 
 /* One alert made ready for the writer: everything that does not depend on
  * what the store holds is built here, on the submitting thread, so the
  * writer only looks up, binds and steps. */
 struct alert_prep {
-  struct incident tmpl;   /* the incident a new firing opens (owned strings) */
-  char *received;         /* detail of its "received" event */
+  struct incident tmpl;   /* the incident a new firing opens (strings in mem) */
+  char *received;         /* detail of its "received" event (in mem) */
 };
 
 struct ingest_job {
   struct store_job job;
   const struct am_payload *p;
   int64_t now;
+  struct rb_arena mem;    /* prep and its strings: freed with the job */
   struct alert_prep *prep;
   struct ingest_result *res;
   struct ingest_result own;   /* res points here for incident_ingest_submit */
@@ -114,51 +114,59 @@ struct ingest_job {
 
 /* The detail of a "received" event: where the notification came from. */
 static char *
-received_detail(const struct am_payload *p, const struct am_alert *a)
+received_detail(struct rb_arena *m, struct buf *b, const struct am_payload *p,
+                const struct am_alert *a)
 {
   char ts[48];
-  struct buf b;
 
-  buf_init(&b, 0);
-  buf_puts(&b, "{\"status\":");
-  buf_json_str(&b, a->resolved ? "resolved" : "firing");
-  buf_puts(&b, ",\"startsAt\":");
-  buf_json_str(&b, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
-  buf_puts(&b, ",\"receiver\":");
-  buf_json_str(&b, p->receiver);
-  buf_puts(&b, ",\"groupKey\":");
-  buf_json_str(&b, p->group_key);
-  buf_puts(&b, ",\"externalURL\":");
-  buf_json_str(&b, p->external_url);
-  buf_puts(&b, ",\"generatorURL\":");
-  buf_json_str(&b, a->generator_url);
-  if (buf_printf(&b, ",\"fingerprintComputed\":%s,\"truncatedAlerts\":%lld}",
-                 a->fingerprint_computed ? "true" : "false",
-                 (long long)p->truncated_alerts)) {
-    buf_free(&b);
-    return NULL;
-  }
-  return buf_steal(&b);
+  buf_reset(b);
+  buf_puts(b, "{\"status\":");
+  buf_json_str(b, a->resolved ? "resolved" : "firing");
+  buf_puts(b, ",\"startsAt\":");
+  buf_json_str(b, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
+  buf_puts(b, ",\"receiver\":");
+  buf_json_str(b, p->receiver);
+  buf_puts(b, ",\"groupKey\":");
+  buf_json_str(b, p->group_key);
+  buf_puts(b, ",\"externalURL\":");
+  buf_json_str(b, p->external_url);
+  buf_puts(b, ",\"generatorURL\":");
+  buf_json_str(b, a->generator_url);
+  return arena_copy(m, buf_printf(b, ",\"fingerprintComputed\":%s,\"truncatedAlerts\":%lld}",
+                                  a->fingerprint_computed ? "true" : "false",
+                                  (long long)p->truncated_alerts),
+                    b);
+}
+
+static char *
+arena_dup_or_null(struct rb_arena *a, const char *s, int *oom)
+{
+  char *r = s ? rb_arena_strdup(a, s) : NULL;
+
+  if (s && !r)
+    *oom = 1;
+  return r;
 }
 
 static rb_status
-prepare_alert(const struct ingest_job *j, const struct severity_map *sev,
-              const struct am_alert *a, struct alert_prep *pr)
+prepare_alert(struct ingest_job *j, const struct severity_map *sev, const struct am_alert *a,
+              struct buf *scratch, struct alert_prep *pr)
 {
   struct incident *inc = &pr->tmpl;
   const char *summary;
+  int oom = 0;
 
   memcpy(inc->fingerprint, a->fingerprint, sizeof(inc->fingerprint));
   inc->state = INC_OPEN;
   inc->severity = severity_normalise(sev, am_label(&a->labels, "severity"));
-  inc->alertname = dup_or_null(am_label(&a->labels, "alertname"));
-  inc->namespace_ = dup_or_null(am_label(&a->labels, "namespace"));
+  inc->alertname = arena_dup_or_null(&j->mem, am_label(&a->labels, "alertname"), &oom);
+  inc->namespace_ = arena_dup_or_null(&j->mem, am_label(&a->labels, "namespace"), &oom);
   summary = am_label(&a->annotations, "summary");
   if (!summary)
     summary = am_label(&a->annotations, "description");
-  inc->summary = dup_or_null(summary);
-  inc->labels_json = labels_to_json(&a->labels);
-  inc->annotations_json = labels_to_json(&a->annotations);
+  inc->summary = arena_dup_or_null(&j->mem, summary, &oom);
+  inc->labels_json = labels_to_json(&j->mem, scratch, &a->labels);
+  inc->annotations_json = labels_to_json(&j->mem, scratch, &a->annotations);
   inc->starts_at_ns = a->starts_at_ns;
   inc->opened_ms = j->now;
   inc->last_seen_ms = j->now;
@@ -170,11 +178,10 @@ prepare_alert(const struct ingest_job *j, const struct severity_map *sev,
     inc->state = INC_RESOLVED;
     inc->ends_at_ns = a->ends_at_ns;
     inc->resolved_ms = j->now;
-    inc->resolved_by = strdup("alertmanager");
+    inc->resolved_by = arena_dup_or_null(&j->mem, "alertmanager", &oom);
   }
-  pr->received = received_detail(j->p, a);
-  if (!inc->labels_json || !inc->annotations_json || !pr->received
-      || (a->resolved && !inc->resolved_by))
+  pr->received = received_detail(&j->mem, scratch, j->p, a);
+  if (oom || !inc->labels_json || !inc->annotations_json || !pr->received)
     return RB_ENOMEM;
   return RB_OK;
 }
@@ -308,11 +315,7 @@ job_free(struct ingest_job *j)
 {
   if (!j)
     return;
-  for (size_t i = 0; j->prep && i < j->p->n_alerts; i++) {
-    incident_clear(&j->prep[i].tmpl);
-    free(j->prep[i].received);
-  }
-  free(j->prep);
+  rb_arena_free(&j->mem);
   ingest_result_free(&j->own);
   free(j);
 }
@@ -323,11 +326,16 @@ job_new(const struct am_payload *p, const struct severity_map *sev,
         int64_t now_ms, struct ingest_result *res, struct ingest_job **out)
 {
   struct ingest_job *j = calloc(1, sizeof(*j));
+  struct buf scratch;
   rb_status rc = RB_OK;
 
   *out = NULL;
   if (!j)
     return RB_ENOMEM;
+  /* About 1 KB of prepared strings per alert; the arena doubles its
+   * chunks past the first. */
+  rb_arena_init(&j->mem, NULL, 0,
+                p->n_alerts < 4096 ? 1024 + 1024 * p->n_alerts : (size_t)4 << 20);
   j->p = p;
   j->now = now_ms;
   j->res = res ? res : &j->own;
@@ -336,12 +344,16 @@ job_new(const struct am_payload *p, const struct severity_map *sev,
   if (p->n_alerts) {
     j->res->incident_id = calloc(p->n_alerts, sizeof(*j->res->incident_id));
     j->res->outcome = calloc(p->n_alerts, sizeof(*j->res->outcome));
-    j->prep = calloc(p->n_alerts, sizeof(*j->prep));
+    j->prep = rb_arena_alloc(&j->mem, p->n_alerts * sizeof(*j->prep));
     if (!j->res->incident_id || !j->res->outcome || !j->prep)
       rc = RB_ENOMEM;
+    else
+      memset(j->prep, 0, p->n_alerts * sizeof(*j->prep));
   }
+  buf_init(&scratch, 0);
   for (size_t i = 0; !rc && i < p->n_alerts; i++)
-    rc = prepare_alert(j, sev, &p->alerts[i], &j->prep[i]);
+    rc = prepare_alert(j, sev, &p->alerts[i], &scratch, &j->prep[i]);
+  buf_free(&scratch);
   if (rc) {
     if (res)
       ingest_result_free(res);

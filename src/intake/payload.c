@@ -10,6 +10,7 @@
 #include "rbtime.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,48 @@ struct ctx {
   const struct payload_limits *lim;
   char *err;
   size_t errlen;
+  struct rb_arena *mem; /* where the copies go; NULL: malloc() */
 };
+
+/* cJSON allocates through these hooks.  While this thread parses a
+ * payload, tree points at the parse tree's arena and cJSON's nodes and
+ * strings come from it; otherwise (every other use of cJSON, on any
+ * thread) they are malloc() and free(). */
+static _Thread_local struct rb_arena *tree;
+
+static void *
+tree_malloc(size_t n)
+{
+  return tree ? rb_arena_alloc(tree, n) : malloc(n);
+}
+
+static void
+tree_free(void *p)
+{
+  if (tree && rb_arena_owns(tree, p))
+    return; /* freed with the arena */
+  free(p);
+}
+
+static void
+hooks_install(void)
+{
+  cJSON_Hooks h = { tree_malloc, tree_free };
+  cJSON_InitHooks(&h);
+}
+
+void
+payload_init(void)
+{
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, hooks_install);
+}
+
+static char *
+copy_str(struct ctx *c, const char *s)
+{
+  return c->mem ? rb_arena_strdup(c->mem, s) : strdup(s);
+}
 
 static rb_status
 fail(struct ctx *c, rb_status st, const char *fmt, ...)
@@ -71,9 +113,11 @@ parse_labels(struct ctx *c, const cJSON *obj, const char *field,
                 field, n, c->lim->max_labels);
   if (n == 0)
     return RB_OK;
-  out->kv = calloc(n, sizeof(*out->kv));
+  out->kv = c->mem ? rb_arena_alloc(c->mem, n * sizeof(*out->kv))
+                   : malloc(n * sizeof(*out->kv));
   if (!out->kv)
     return RB_ENOMEM;
+  memset(out->kv, 0, n * sizeof(*out->kv));
   cJSON_ArrayForEach(it, obj) {
     size_t nl = strlen(it->string), vl;
     if (nl == 0)
@@ -87,8 +131,8 @@ parse_labels(struct ctx *c, const cJSON *obj, const char *field,
     if (vl > max_value)
       return fail(c, RB_ETOOBIG, "%s.%.64s: value of %zu bytes is longer than the limit of %zu",
                   field, it->string, vl, max_value);
-    out->kv[i].name = strdup(it->string);
-    out->kv[i].value = strdup(it->valuestring);
+    out->kv[i].name = copy_str(c, it->string);
+    out->kv[i].value = copy_str(c, it->valuestring);
     out->n = ++i;
     if (!out->kv[i - 1].name || !out->kv[i - 1].value)
       return RB_ENOMEM;
@@ -112,7 +156,7 @@ opt_string(struct ctx *c, const cJSON *parent, const char *name,
     return fail(c, RB_EINVAL, "%s: must be a string", field);
   if (strlen(v->valuestring) > max)
     return fail(c, RB_ETOOBIG, "%s: longer than %zu bytes", field, max);
-  *out = strdup(v->valuestring);
+  *out = copy_str(c, v->valuestring);
   return *out ? RB_OK : RB_ENOMEM;
 }
 
@@ -212,8 +256,11 @@ rb_status
 payload_parse(const char *body, size_t len, const struct payload_limits *lim,
               struct am_payload **out, char *err, size_t errlen)
 {
-  struct ctx c = { lim, err, errlen };
+  struct ctx c = { lim, err, errlen, NULL };
   struct am_payload *p = NULL;
+  struct rb_arena nodes;
+  /* A single-alert delivery's tree (about 4 KB) fits here. */
+  _Alignas(16) char stack[16384];
   const char *end = NULL;
   cJSON *root = NULL;
   const cJSON *v, *alerts, *a;
@@ -232,8 +279,15 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
   depth = json_depth(body, len, lim->max_depth);
   if (depth > lim->max_depth)
     return fail(&c, RB_EINVAL, "JSON nested deeper than %u levels", lim->max_depth);
+  payload_init();
+  /* A node is 64 bytes, and names and values are copied: a few times the
+   * body's size at most. */
+  rb_arena_init(&nodes, stack, sizeof(stack), len < SIZE_MAX / 4 ? len * 3 : len);
+  tree = &nodes;
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!root) {
+    tree = NULL;
+    rb_arena_free(&nodes);
     size_t off = end ? (size_t)(end - body) : 0;
     return fail(&c, RB_EINVAL, "malformed JSON near byte %zu", off);
   }
@@ -259,6 +313,9 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
     rc = RB_ENOMEM;
     goto out;
   }
+  /* The copies are parts of the body, and an array entry per alert. */
+  rb_arena_init(&p->mem, NULL, 0, len + len / 2 + 1024);
+  c.mem = &p->mem;
   if ((rc = parse_status(&c, root, "status", &p->resolved)))
     goto out;
   if ((rc = opt_string(&c, root, "receiver", "receiver", 1024, &p->receiver))
@@ -298,11 +355,12 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
     goto out;
   }
   if (n) {
-    p->alerts = calloc(n, sizeof(*p->alerts));
+    p->alerts = rb_arena_alloc(&p->mem, n * sizeof(*p->alerts));
     if (!p->alerts) {
       rc = RB_ENOMEM;
       goto out;
     }
+    memset(p->alerts, 0, n * sizeof(*p->alerts));
   }
   cJSON_ArrayForEach(a, alerts) {
     p->n_alerts = i + 1;
@@ -311,7 +369,9 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
     i++;
   }
 out:
-  cJSON_Delete(root);
+  cJSON_Delete(root); /* frees nothing the arena holds */
+  tree = NULL;
+  rb_arena_free(&nodes);
   if (rc) {
     if (rc == RB_ENOMEM && !err[0])
       snprintf(err, errlen, "out of memory");
@@ -327,18 +387,7 @@ payload_free(struct am_payload *p)
 {
   if (!p)
     return;
-  for (size_t i = 0; i < p->n_alerts; i++) {
-    am_labels_free(&p->alerts[i].labels);
-    am_labels_free(&p->alerts[i].annotations);
-    free(p->alerts[i].generator_url);
-  }
-  free(p->alerts);
-  am_labels_free(&p->group_labels);
-  am_labels_free(&p->common_labels);
-  am_labels_free(&p->common_annotations);
-  free(p->receiver);
-  free(p->group_key);
-  free(p->external_url);
+  rb_arena_free(&p->mem);
   free(p);
 }
 
@@ -364,7 +413,7 @@ am_labels_from_json(const char *json, struct am_labels *out)
 {
   static const struct payload_limits lim = { 1, 10000, 1 << 20, 1 << 24, 1 << 24, 4 };
   char err[RB_ERRLEN];
-  struct ctx c = { &lim, err, sizeof(err) };
+  struct ctx c = { &lim, err, sizeof(err), NULL };
   cJSON *root = cJSON_Parse(json ? json : "");
   rb_status rc;
 

@@ -135,6 +135,16 @@ buf_json_str(struct buf *b, const char *s)
 
   for (; !rc && *p; p++) {
     char esc[7];
+    const unsigned char *run = p;
+
+    /* Plain ASCII goes in one piece. */
+    while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+      p++;
+    if (p > run) {
+      rc = buf_append(b, run, (size_t)(p - run));
+      if (rc || !*p)
+        break;
+    }
     switch (*p) {
     case '"': rc = buf_append(b, "\\\"", 2); break;
     case '\\': rc = buf_append(b, "\\\\", 2); break;

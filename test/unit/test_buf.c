@@ -1,9 +1,12 @@
-/* Unit tests for buf.c, grow.c and severity.c. */
+/* Unit tests for buf.c, arena.c, grow.c and severity.c. */
+#include "arena.h"
 #include "buf.h"
 #include "severity.h"
 
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 Test(buf, enforces_maximum)
 {
@@ -98,4 +101,71 @@ Test(grow, keeps_doubles_and_zeroes)
   cr_expect_eq(cap, 256, "grown past an index beyond the end");
   cr_expect_eq(v[200], 0);
   free(v);
+}
+
+/* Runs of plain characters and escapes alternate, ending either way. */
+Test(buf, json_runs_and_escapes)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  buf_json_str(&b, "plain");
+  buf_json_str(&b, "\"");
+  buf_json_str(&b, "ab\tcd\\");
+  buf_json_str(&b, "");
+  buf_json_str(&b, NULL);
+  cr_assert_str_eq(b.data, "\"plain\"\"\\\"\"\"ab\\tcd\\\\\"\"\"\"\"");
+  buf_free(&b);
+  /* A run that hits the limit fails as a whole and the buffer stays valid. */
+  buf_init(&b, 6);
+  cr_assert_eq(buf_json_str(&b, "abcdefgh"), RB_ETOOBIG);
+  cr_assert_str_eq(b.data, "\"");
+  buf_free(&b);
+}
+
+Test(arena, blocks_are_aligned_distinct_and_owned)
+{
+  _Alignas(16) char stack[256];
+  struct rb_arena a;
+  char *p[200];
+
+  rb_arena_init(&a, stack + 1, sizeof(stack) - 1, 0); /* a misaligned buffer */
+  for (int i = 0; i < 200; i++) {
+    p[i] = rb_arena_alloc(&a, (size_t)(i % 37));
+    cr_assert_not_null(p[i]);
+    cr_assert_eq((uintptr_t)p[i] % 16, 0);
+    memset(p[i], i, (size_t)(i % 37));
+    cr_assert(rb_arena_owns(&a, p[i]));
+  }
+  for (int i = 0; i < 200; i++)
+    for (int k = 0; k < i % 37; k++)
+      cr_assert_eq((unsigned char)p[i][k], (unsigned char)i);
+  cr_assert_gt(a.allocated, 0);
+  cr_assert_not(rb_arena_owns(&a, &a));
+  rb_arena_free(&a);
+  cr_assert_eq(a.allocated, 0);
+  /* Usable again, from the caller's buffer first. */
+  p[0] = rb_arena_alloc(&a, 8);
+  cr_assert(p[0] >= stack && p[0] < stack + sizeof(stack));
+  rb_arena_free(&a);
+}
+
+Test(arena, large_blocks_and_strings)
+{
+  struct rb_arena a;
+  char *small, *big, *after, *s;
+
+  rb_arena_init(&a, NULL, 0, 0);
+  small = rb_arena_alloc(&a, 100);
+  big = rb_arena_alloc(&a, 1 << 20); /* a chunk of its own */
+  cr_assert_not_null(big);
+  memset(big, 'x', 1 << 20);
+  after = rb_arena_alloc(&a, 100); /* still from the first chunk */
+  cr_assert_eq(after, small + 112);
+  s = rb_arena_strdup(&a, "label");
+  cr_assert_str_eq(s, "label");
+  s = rb_arena_strndup(&a, "value\0hidden", 5);
+  cr_assert_str_eq(s, "value");
+  cr_assert_null(rb_arena_alloc(&a, SIZE_MAX - 4));
+  cr_assert(rb_arena_owns(&a, big + (1 << 20) - 1));
+  rb_arena_free(&a);
 }
