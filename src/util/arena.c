@@ -8,6 +8,28 @@
 #define ALIGN 16
 #define MIN_CHUNK 4096
 
+/* Under AddressSanitizer (the sanitizer and fuzz builds) a chunk's free
+ * space is poisoned and each block is followed by a poisoned red zone, so
+ * reading or writing past a block is caught as it is for malloc(). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RB_ARENA_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define RB_ARENA_ASAN 1
+#endif
+#ifdef RB_ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define REDZONE ALIGN
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define REDZONE 0
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct rb_arena_chunk {
   struct rb_arena_chunk *next;
   size_t size;      /* bytes of data[] */
@@ -31,6 +53,7 @@ rb_arena_init(struct rb_arena *a, void *buf, size_t size, size_t hint)
     a->first_size = size;
     a->p = (char *)s;
     a->end = (char *)buf + size;
+    POISON(a->p, (size_t)(a->end - a->p));
   }
   a->next_size = hint > MIN_CHUNK ? hint : MIN_CHUNK;
 }
@@ -39,7 +62,7 @@ void *
 rb_arena_alloc(struct rb_arena *a, size_t n)
 {
   struct rb_arena_chunk *c;
-  size_t need = round_up(n ? n : 1), size;
+  size_t need = round_up(n ? n : 1) + REDZONE, size;
   char *r;
 
   if (need < n) /* wrapped */
@@ -47,6 +70,7 @@ rb_arena_alloc(struct rb_arena *a, size_t n)
   if (a->p && (size_t)(a->end - a->p) >= need) {
     r = a->p;
     a->p += need;
+    UNPOISON(r, n);
     return r;
   }
   size = a->next_size;
@@ -64,6 +88,7 @@ rb_arena_alloc(struct rb_arena *a, size_t n)
   if (a->next_size <= SIZE_MAX / 4)
     a->next_size *= 2;
   r = c->data;
+  POISON(c->data + n, size - n);
   /* A block bigger than the chunk it asked for keeps its chunk to itself,
    * and the space left in the current one stays in use. */
   if (size > need || !a->p || a->end - a->p < ALIGN) {
@@ -111,6 +136,7 @@ rb_arena_free(struct rb_arena *a)
 
   for (; c; c = next) {
     next = c->next;
+    UNPOISON(c->data, c->size);
     free(c);
   }
   a->chunks = NULL;
@@ -118,6 +144,8 @@ rb_arena_free(struct rb_arena *a)
   a->p = a->end = NULL;
   if (a->first) {
     uintptr_t b = (uintptr_t)a->first, s = (b + (ALIGN - 1)) & ~(uintptr_t)(ALIGN - 1);
+    /* The caller's buffer (its stack) leaves the arena as it came. */
+    UNPOISON(a->first, a->first_size);
     a->p = (char *)s;
     a->end = a->first + a->first_size;
   }

@@ -160,7 +160,7 @@ Test(arena, large_blocks_and_strings)
   cr_assert_not_null(big);
   memset(big, 'x', 1 << 20);
   after = rb_arena_alloc(&a, 100); /* still from the first chunk */
-  cr_assert_eq(after, small + 112);
+  cr_assert(after > small && after < small + 4096);
   s = rb_arena_strdup(&a, "label");
   cr_assert_str_eq(s, "label");
   s = rb_arena_strndup(&a, "value\0hidden", 5);
