@@ -123,6 +123,9 @@ int kube_rollout_status(const char *deployment_json, char *msg, size_t msglen);
  * no such selector (that fits), note (notelen) saying so in kubectl's
  * words. */
 struct cJSON;
+/* o.a.b.c (b and c may be NULL for a shorter path), or NULL where the
+ * path ends. */
+struct cJSON *kube_jpath(const struct cJSON *o, const char *a, const char *b, const char *c);
 int kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t n, char *note,
                        size_t notelen);
 

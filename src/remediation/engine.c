@@ -316,17 +316,6 @@ kube_get_json(struct runctx *c, const char *path, cJSON **out, char *why, size_t
   return rc;
 }
 
-static cJSON *
-jpath(const cJSON *o, const char *a, const char *b, const char *c)
-{
-  cJSON *r = cJSON_GetObjectItemCaseSensitive(o, a);
-  if (b)
-    r = cJSON_GetObjectItemCaseSensitive(r, b);
-  if (c)
-    r = cJSON_GetObjectItemCaseSensitive(r, c);
-  return r;
-}
-
 /* ---- computing a step's requests -------------------------------------- */
 
 enum compute { C_OK = 0, C_REFUSED, C_FAILED, C_NOTHING };
@@ -369,7 +358,7 @@ compute_restart(struct runctx *c, const char *ns, const char *d, struct computed
     rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
     if (rc)
       return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
-    if (cJSON_IsTrue(jpath(obj, "spec", "paused", NULL))) {
+    if (cJSON_IsTrue(kube_jpath(obj, "spec", "paused", NULL))) {
       snprintf(k->note, sizeof(k->note),
                "can't restart paused deployment %s (run rollout resume first)", d);
       cJSON_Delete(obj);
@@ -406,10 +395,10 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
   rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
   if (rc)
     return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
-  current = cJSON_IsNumber(jpath(obj, "spec", "replicas", NULL))
-              ? (long)rb_double_clamp(jpath(obj, "spec", "replicas", NULL)->valuedouble, 0,
-                                      INT32_MAX, 0)
-              : 0;
+  {
+    const cJSON *rep = kube_jpath(obj, "spec", "replicas", NULL);
+    current = cJSON_IsNumber(rep) ? (long)rb_double_clamp(rep->valuedouble, 0, INT32_MAX, 0) : 0;
+  }
   cJSON_Delete(obj);
   want = current + s->by;
   if (want > s->max_replicas)
@@ -441,7 +430,7 @@ check_container(struct runctx *c, const char *ns, const char *d, const char *con
   rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
   if (rc)
     return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
-  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(jpath(obj, "spec", "template", "spec"),
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(kube_jpath(obj, "spec", "template", "spec"),
                                                          "containers")) {
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
     if (cJSON_IsString(nm) && strcmp(nm->valuestring, container) == 0)
@@ -494,7 +483,7 @@ compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, cons
     snprintf(k->note, sizeof(k->note), "%d pod%s match %s", count, count == 1 ? "" : "s",
              sel);
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items")) {
-      const cJSON *nm = jpath(it, "metadata", "name", NULL);
+      const cJSON *nm = kube_jpath(it, "metadata", "name", NULL);
       if (!cJSON_IsString(nm) || !kube_valid_subdomain(nm->valuestring)) {
         ret = C_FAILED;
         snprintf(k->note, sizeof(k->note), "the API listed a pod without a valid name");
@@ -1253,7 +1242,7 @@ resolve_target(struct runctx *c, const struct am_labels *ls, char *deploy, size_
   kube_path_pod(path, sizeof(path), ns, pod);
   if (kube_get_json(c, path, &obj, why, whylen) != RB_OK)
     return 0;
-  cJSON_ArrayForEach(it, jpath(obj, "metadata", "ownerReferences", NULL)) {
+  cJSON_ArrayForEach(it, kube_jpath(obj, "metadata", "ownerReferences", NULL)) {
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "controller")) && cJSON_IsString(k)
@@ -1269,7 +1258,7 @@ resolve_target(struct runctx *c, const struct am_labels *ls, char *deploy, size_
   if (kube_get_json(c, path, &obj, why, whylen) != RB_OK)
     return 0;
   deploy[0] = '\0';
-  cJSON_ArrayForEach(it, jpath(obj, "metadata", "ownerReferences", NULL)) {
+  cJSON_ArrayForEach(it, kube_jpath(obj, "metadata", "ownerReferences", NULL)) {
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "kind");
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(it, "name");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "controller")) && cJSON_IsString(k)

@@ -409,8 +409,8 @@ out:
 
 /* ---- kubectl rollout undo, from the API's answers ---------------------- */
 
-static cJSON *
-jpath(const cJSON *o, const char *a, const char *b, const char *c)
+cJSON *
+kube_jpath(const cJSON *o, const char *a, const char *b, const char *c)
 {
   cJSON *r = cJSON_GetObjectItemCaseSensitive(o, a);
   if (b)
@@ -425,7 +425,7 @@ jpath(const cJSON *o, const char *a, const char *b, const char *c)
 static int
 selector_of(const cJSON *deploy, char *out, size_t n)
 {
-  const cJSON *ml = jpath(deploy, "spec", "selector", "matchLabels"), *it;
+  const cJSON *ml = kube_jpath(deploy, "spec", "selector", "matchLabels"), *it;
   size_t o = 0;
 
   out[0] = '\0';
@@ -447,7 +447,7 @@ int
 kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t n, char *note,
                    size_t notelen)
 {
-  if (cJSON_IsTrue(jpath(dep, "spec", "paused", NULL))) {
+  if (cJSON_IsTrue(kube_jpath(dep, "spec", "paused", NULL))) {
     snprintf(note, notelen,
              "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
              "resume deployment/%s' and try again", name);
@@ -463,7 +463,7 @@ kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t 
 static long
 revision_of(const cJSON *obj)
 {
-  const cJSON *v = jpath(obj, "metadata", "annotations", "deployment.kubernetes.io/revision");
+  const cJSON *v = kube_jpath(obj, "metadata", "annotations", "deployment.kubernetes.io/revision");
   return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
 }
 
@@ -473,9 +473,9 @@ templates_equal(const cJSON *a, const cJSON *b)
 {
   cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
   int eq;
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(x, "metadata", "labels", NULL),
+  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(x, "metadata", "labels", NULL),
                                           "pod-template-hash");
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(y, "metadata", "labels", NULL),
+  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(y, "metadata", "labels", NULL),
                                           "pod-template-hash");
   eq = cJSON_Compare(x, y, 1);
   cJSON_Delete(x);
@@ -490,7 +490,7 @@ owned_by(const cJSON *rs, const cJSON *uid)
   const cJSON *o;
   int owned = 0;
 
-  cJSON_ArrayForEach(o, jpath(rs, "metadata", "ownerReferences", NULL)) {
+  cJSON_ArrayForEach(o, kube_jpath(rs, "metadata", "ownerReferences", NULL)) {
     const cJSON *ou = cJSON_GetObjectItemCaseSensitive(o, "uid");
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")) && cJSON_IsString(ou)
         && cJSON_IsString(uid) && strcmp(ou->valuestring, uid->valuestring) == 0)
@@ -513,12 +513,12 @@ undo_annotations(const cJSON *dep, const cJSON *prev)
   const cJSON *it;
 
   for (size_t i = 0; i < RB_ARRAY_LEN(keep); i++) {
-    const cJSON *v = jpath(dep, "metadata", "annotations", NULL);
+    const cJSON *v = kube_jpath(dep, "metadata", "annotations", NULL);
     v = cJSON_GetObjectItemCaseSensitive(v, keep[i]);
     if (cJSON_IsString(v))
       cJSON_AddStringToObject(ann, keep[i], v->valuestring);
   }
-  cJSON_ArrayForEach(it, jpath(prev, "metadata", "annotations", NULL)) {
+  cJSON_ArrayForEach(it, kube_jpath(prev, "metadata", "annotations", NULL)) {
     size_t i;
     for (i = 0; i < RB_ARRAY_LEN(keep); i++)
       if (strcmp(it->string, keep[i]) == 0)
@@ -540,7 +540,7 @@ kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
   enum kube_undo ret = KUBE_UNDO_PATCH;
 
   memset(out, 0, sizeof(*out));
-  uid = jpath(dep, "metadata", "uid", NULL);
+  uid = kube_jpath(dep, "metadata", "uid", NULL);
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(rs_list, "items")) {
     long rev;
     if (!owned_by(it, uid) || (rev = revision_of(it)) < 0)
@@ -559,13 +559,13 @@ kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
     snprintf(note, notelen, "no rollout history found for deployment \"%s\"", name);
     return KUBE_UNDO_REFUSED;
   }
-  if (templates_equal(jpath(prev, "spec", "template", NULL), jpath(dep, "spec", "template", NULL))) {
+  if (templates_equal(kube_jpath(prev, "spec", "template", NULL), kube_jpath(dep, "spec", "template", NULL))) {
     snprintf(note, notelen, "skipped rollback (current template already matches revision %ld)",
              prev_rev);
     return KUBE_UNDO_NOTHING;
   }
-  tmpl = cJSON_Duplicate(jpath(prev, "spec", "template", NULL), 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(jpath(tmpl, "metadata", "labels", NULL),
+  tmpl = cJSON_Duplicate(kube_jpath(prev, "spec", "template", NULL), 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(tmpl, "metadata", "labels", NULL),
                                           "pod-template-hash");
   ann = undo_annotations(dep, prev);
   tj = cJSON_PrintUnformatted(tmpl);
