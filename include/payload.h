@@ -95,6 +95,10 @@ void am_fingerprint(const struct am_labels *ls, char out[17]);
  * the whole buffer is valid. */
 long utf8_invalid_at(const char *s, size_t len);
 
+/* Whether the n bytes at p are all JSON whitespace (p need not be
+ * NUL-terminated). */
+int json_only_space(const char *p, size_t n);
+
 /* Returns the maximum nesting depth of JSON arrays/objects in s, stopping
  * early once it exceeds limit (then returns limit + 1).  Strings are
  * skipped, so brackets inside them do not count. */

@@ -156,16 +156,6 @@ report(struct http_req *r, int64_t id)
 
 static const char *const action_names[] = { "ack", "unack", "resolve", "comment" };
 
-/* Whether s[0..len) is JSON whitespace only (s need not be terminated). */
-static int
-only_space(const char *s, size_t len)
-{
-  for (size_t i = 0; i < len; i++)
-    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
-      return 0;
-  return 1;
-}
-
 /* The body as one JSON object; NULL and *why when it is not. */
 static cJSON *
 action_body_object(const char *body, size_t len, const char **why)
@@ -181,7 +171,7 @@ action_body_object(const char *body, size_t len, const char **why)
   }
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!cJSON_IsObject(root) || !end || end < body || end > body + len
-      || !only_space(end, (size_t)(body + len - end))) {
+      || !json_only_space(end, (size_t)(body + len - end))) {
     cJSON_Delete(root);
     *why = "body must be a JSON object {\"by\":...,\"comment\":...}";
     return NULL;
@@ -189,31 +179,39 @@ action_body_object(const char *body, size_t len, const char **why)
   return root;
 }
 
+/* Copies root's string field name (absent: left "") into out (max bytes
+ * and a NUL); -1 and *why = refusal when it is not such a string. */
+static int
+action_field(const cJSON *root, const char *name, char *out, size_t max, const char *refusal,
+             const char **why)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+
+  if (!v)
+    return 0;
+  if (!cJSON_IsString(v) || strlen(v->valuestring) > max) {
+    *why = refusal;
+    return -1;
+  }
+  snprintf(out, max + 1, "%s", v->valuestring);
+  return 0;
+}
+
 int
 api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
                       char comment[API_COMMENT_MAX + 1], const char **why)
 {
-  cJSON *root = NULL, *v;
+  cJSON *root = NULL;
 
   by[0] = comment[0] = '\0';
   if (len && !(root = action_body_object(body, len, why)))
     return -1;
-  v = cJSON_GetObjectItemCaseSensitive(root, "by");
-  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > API_BY_MAX)) {
+  if (action_field(root, "by", by, API_BY_MAX, "by: must be a string of at most 256 bytes", why)
+      || action_field(root, "comment", comment, API_COMMENT_MAX,
+                      "comment: must be a string of at most 8192 bytes", why)) {
     cJSON_Delete(root);
-    *why = "by: must be a string of at most 256 bytes";
     return -1;
   }
-  if (v)
-    snprintf(by, API_BY_MAX + 1, "%s", v->valuestring);
-  v = cJSON_GetObjectItemCaseSensitive(root, "comment");
-  if (v && (!cJSON_IsString(v) || strlen(v->valuestring) > API_COMMENT_MAX)) {
-    cJSON_Delete(root);
-    *why = "comment: must be a string of at most 8192 bytes";
-    return -1;
-  }
-  if (v)
-    snprintf(comment, API_COMMENT_MAX + 1, "%s", v->valuestring);
   cJSON_Delete(root);
   return 0;
 }

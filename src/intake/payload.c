@@ -382,6 +382,15 @@ out:
   return RB_OK;
 }
 
+int
+json_only_space(const char *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+      return 0;
+  return 1;
+}
+
 void
 payload_free(struct am_payload *p)
 {

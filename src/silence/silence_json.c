@@ -213,17 +213,6 @@ take_time(const cJSON *o, const char *key, int64_t *out, int *present,
   return RB_OK;
 }
 
-/* Whether the n bytes at p are all JSON whitespace (the body is not
- * NUL-terminated: strspn() would read past it). */
-static int
-only_space(const char *p, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-      return 0;
-  return 1;
-}
-
 rb_status
 silence_spec_from_json(const char *body, size_t len, struct silence_spec *out,
                        enum silence_parse_code *code, char *err)
@@ -237,7 +226,7 @@ silence_spec_from_json(const char *body, size_t len, struct silence_spec *out,
 
   memset(out, 0, sizeof(*out));
   *code = SIL_PARSE_BAD;
-  if (!body || only_space(body, len))
+  if (!body || json_only_space(body, len))
     return fail(code, SIL_PARSE_REQUIRED, err, "silence in body is required");
   bad = utf8_invalid_at(body, len);
   if (bad >= 0)
@@ -250,7 +239,7 @@ silence_spec_from_json(const char *body, size_t len, struct silence_spec *out,
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (root && end) {
     size_t at = (size_t)(end - body);
-    if (at < len && !only_space(end, len - at)) {
+    if (at < len && !json_only_space(end, len - at)) {
       cJSON_Delete(root);
       return fail(code, SIL_PARSE_BAD, err, PARSE_FAIL "of data after the JSON value (at byte %zu)",
                   at);
