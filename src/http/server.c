@@ -39,7 +39,18 @@ struct http_server {
 
 /* libmicrohttpd's threads (epoll each).  Handlers do not wait for the
  * store (webhooks suspend), so two keep a 2-core machine busy while
- * leaving the store's threads room to run. */
+ * leaving the store's threads room to run.
+ *
+ * Known defect, not yet worked around: in libmicrohttpd 0.9.75
+ * MHD_quiesce_daemon() (http_quiesce, the first step of SIGTERM) on an
+ * epoll daemon with its own threads races with a worker that is awake and
+ * removes the listening socket from its epoll set itself; the loser gets
+ * ENOENT and libmicrohttpd aborts ("Failed to remove listen FD from epoll
+ * set.").  Rare (once in about six runs of the suite, never in 190
+ * SIGTERMs under load in a loop); what was acknowledged is durable either
+ * way.  poll() workers avoid it but broke the connection limits (a worker
+ * at its share of web.max_connections still accepts, then closes), so
+ * the way out is to stop without quiescing (answer 503 while draining). */
 #define HTTP_THREADS 2
 
 /* Requests suspended while their store job runs.  MHD_stop_daemon() must
