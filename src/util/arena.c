@@ -42,17 +42,24 @@ round_up(size_t n)
   return (n + (ALIGN - 1)) & ~(size_t)(ALIGN - 1);
 }
 
+/* Makes the caller's buffer the current chunk, from an aligned address. */
+static void
+use_first(struct rb_arena *a)
+{
+  uintptr_t b = (uintptr_t)a->first;
+
+  a->p = (char *)((b + (ALIGN - 1)) & ~(uintptr_t)(ALIGN - 1));
+  a->end = a->first + a->first_size;
+}
+
 void
 rb_arena_init(struct rb_arena *a, void *buf, size_t size, size_t hint)
 {
   memset(a, 0, sizeof(*a));
   if (buf && size >= ALIGN) {
-    /* Start the caller's buffer at an aligned address. */
-    uintptr_t b = (uintptr_t)buf, s = (b + (ALIGN - 1)) & ~(uintptr_t)(ALIGN - 1);
     a->first = buf;
     a->first_size = size;
-    a->p = (char *)s;
-    a->end = (char *)buf + size;
+    use_first(a);
     POISON(a->p, (size_t)(a->end - a->p));
   }
   a->next_size = hint > MIN_CHUNK ? hint : MIN_CHUNK;
@@ -143,10 +150,8 @@ rb_arena_free(struct rb_arena *a)
   a->allocated = 0;
   a->p = a->end = NULL;
   if (a->first) {
-    uintptr_t b = (uintptr_t)a->first, s = (b + (ALIGN - 1)) & ~(uintptr_t)(ALIGN - 1);
     /* The caller's buffer (its stack) leaves the arena as it came. */
     UNPOISON(a->first, a->first_size);
-    a->p = (char *)s;
-    a->end = a->first + a->first_size;
+    use_first(a);
   }
 }

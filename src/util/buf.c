@@ -157,9 +157,7 @@ buf_json_str(struct buf *b, const char *s)
         esc[4] = hex[*p >> 4];
         esc[5] = hex[*p & 15];
         rc = buf_append(b, esc, 6);
-      } else if (*p < 0x80) {
-        rc = buf_append(b, p, 1);
-      } else {
+      } else { /* >= 0x80: plain ASCII went with the run above */
         /* The NUL ends a sequence like any other non-continuation byte. */
         size_t n = buf_utf8_seq(p, 4);
         if (n) {
