@@ -423,7 +423,13 @@ def connection_limits(t):
     # addresses nothing else has used, so that stale count cannot touch them.
     held = []
     try:
-        held = [conn("127.0.0.2") for _ in range(4)]
+        # Each of the 4 answers a request before the 5th connects: a
+        # connect() returns once the kernel has the connection, and the two
+        # workers may accept a burst in any order, so a 5th made at once
+        # could be taken before the 4th and the 4th closed instead.
+        for _ in range(4):
+            held.append(conn("127.0.0.2"))
+            served_keepalive(held[-1])
         fifth = conn("127.0.0.2")
         t.check(refused(fifth), "a 5th connection from 127.0.0.2 is closed at once")
         fifth.close()
