@@ -37,20 +37,21 @@ struct http_server {
   int lfd; /* listening socket; libmicrohttpd's until quiesced */
 };
 
-/* libmicrohttpd's threads (epoll each).  Handlers do not wait for the
+/* libmicrohttpd's threads (poll() each).  Handlers do not wait for the
  * store (webhooks suspend), so two keep a 2-core machine busy while
  * leaving the store's threads room to run.
  *
- * Known defect, not yet worked around: in libmicrohttpd 0.9.75
- * MHD_quiesce_daemon() (http_quiesce, the first step of SIGTERM) on an
- * epoll daemon with its own threads races with a worker that is awake and
- * removes the listening socket from its epoll set itself; the loser gets
- * ENOENT and libmicrohttpd aborts ("Failed to remove listen FD from epoll
- * set.").  Rare (once in about six runs of the suite, never in 190
- * SIGTERMs under load in a loop); what was acknowledged is durable either
- * way.  poll() workers avoid it but broke the connection limits (a worker
- * at its share of web.max_connections still accepts, then closes), so
- * the way out is to stop without quiescing (answer 503 while draining). */
+ * poll(), not epoll: in libmicrohttpd 0.9.75, MHD_quiesce_daemon() (the
+ * first step of SIGTERM) on an epoll daemon with its own threads races
+ * with the workers, which remove the listening socket from their epoll
+ * sets themselves once they see the daemon quiesced; whoever loses gets
+ * ENOENT, and two of the three places that remove it abort the process
+ * ("Failed to remove listen FD from epoll set.": a CI run of
+ * test_remediation_restart died of it at a SIGTERM).  Quiescing a poll()
+ * daemon only flags the workers and wakes them.  At 16 connections the
+ * two are alike (docs/benchmarks.md, round 4); poll() costs more per
+ * wake-up with thousands of connections open, which Alertmanager (a few
+ * keep-alive connections per receiver) does not open. */
 #define HTTP_THREADS 2
 
 /* Requests suspended while their store job runs.  MHD_stop_daemon() must
@@ -511,7 +512,7 @@ http_start(struct app *app, const struct rb_config *cfg,
   struct http_server *s = calloc(1, sizeof(*s));
   struct sockaddr_storage ss, bound;
   socklen_t blen = sizeof(bound);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
                    | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   int v6 = 0;
   char port[16];
