@@ -46,8 +46,8 @@ struct http_server {
  * with the workers, which remove the listening socket from their epoll
  * sets themselves once they see the daemon quiesced; whoever loses gets
  * ENOENT, and two of the three places that remove it abort the process
- * ("Failed to remove listen FD from epoll set.": a CI run of
- * test_remediation_restart died of it at a SIGTERM).  Quiescing a poll()
+ * ("Failed to remove listen FD from epoll set.": a run of the suite saw
+ * test_remediation_restart's daemon die of it at a SIGTERM).  Quiescing a poll()
  * daemon only flags the workers and wakes them.  At 16 connections the
  * two are alike (docs/benchmarks.md, round 4); poll() costs more per
  * wake-up with thousands of connections open, which Alertmanager (a few
