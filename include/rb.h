@@ -35,6 +35,10 @@ const char *rb_strerror(rb_status st);
  * untouched, when the allocation fails. */
 rb_status rb_grow(void **v, size_t *cap, size_t n, size_t sz);
 
+/* Names the calling thread (at most 15 bytes are kept): runbookd's
+ * threads are "rb-" and their role in top -H, ps -L and perf. */
+void rb_thread_name(const char *name);
+
 /* Fixed-size error message buffer used by validators and parsers. */
 #define RB_ERRLEN 256
 

@@ -629,6 +629,8 @@ timer_main(void *arg)
   struct pager *p = arg;
   sigset_t all;
 
+  rb_thread_name("rb-timers");
+
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   for (;;) {
@@ -788,6 +790,8 @@ worker_main(void *arg)
 {
   struct pager *p = arg;
   sigset_t all;
+
+  rb_thread_name("rb-pager");
 
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);

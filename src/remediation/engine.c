@@ -1157,6 +1157,8 @@ executor_main(void *arg)
   struct engine *e = arg;
   sigset_t all;
 
+  rb_thread_name("rb-run");
+
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   for (;;) {
@@ -1462,6 +1464,8 @@ worker_main(void *arg)
 {
   struct engine *e = arg;
   sigset_t all;
+
+  rb_thread_name("rb-decide");
 
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);

@@ -471,6 +471,8 @@ worker(void *arg)
 {
   struct silence_fwd *f = arg;
 
+  rb_thread_name("rb-silence-fwd");
+
   for (;;) {
     struct fwd_op *op;
 
