@@ -26,6 +26,14 @@ struct buf;
 
 enum incident_state { INC_OPEN = 0, INC_ACKED, INC_RESOLVED, INC_STATE_COUNT };
 
+/* Which incident an alert's fingerprint last opened, and what decides an
+ * alert's effect on it: all a re-delivery needs read. */
+struct incident_ref {
+  int64_t id;
+  enum incident_state state;
+  int64_t firing_starts_at_ns;
+};
+
 struct incident {
   int64_t id;
   char fingerprint[17];
@@ -46,6 +54,9 @@ struct incident {
   char *resolved_by;
   int64_t deliveries;     /* notifications that mentioned it */
   int remediation_pending; /* firing, not yet evaluated by remediation */
+  /* The startsAt of the firing it follows: starts_at_ns, or a refire's
+   * later one.  Notifications are judged against it (repeat or stale). */
+  int64_t firing_starts_at_ns;
 };
 
 struct tl_event {

@@ -43,6 +43,8 @@ void metrics_alerts(int resolved, enum ingest_outcome o, size_t n);
 void metrics_truncated(int64_t n);
 void metrics_request(enum http_handler h, int64_t duration_ns);
 void metrics_commit(int64_t duration_ns, size_t jobs);
+/* One flush of the store to disk (the sync that makes commits durable). */
+void metrics_sync(int64_t duration_ns);
 void metrics_store_error(void);
 void metrics_reload(int ok);
 

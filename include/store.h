@@ -145,7 +145,7 @@ struct store_backend {
    * writer-side calls, so it must not use the writer's connection. */
   rb_status (*sync)(void *h);
   /* Writer-side reads and writes. */
-  rb_status (*latest_by_fingerprint)(void *h, const char *fp, struct incident *out);
+  rb_status (*latest_by_fingerprint)(void *h, const char *fp, struct incident_ref *out);
   rb_status (*get_for_update)(void *h, int64_t id, struct incident *out);
   rb_status (*insert_incident)(void *h, struct incident *inc);
   rb_status (*update_incident)(void *h, const struct incident *inc);
@@ -237,8 +237,10 @@ rb_status store_submit_flags(struct store *st, store_job_fn fn, void *arg,
 unsigned long store_memory_releases(struct store *st);
 
 /* Writer-side primitives for jobs. */
+/* The newest incident of a fingerprint (RB_ENOTFOUND: none); the whole
+ * row, when needed, comes from store_w_get. */
 rb_status store_w_latest_by_fingerprint(struct store *st, const char *fp,
-                                        struct incident *out);
+                                        struct incident_ref *out);
 rb_status store_w_get(struct store *st, int64_t id, struct incident *out);
 rb_status store_w_insert_incident(struct store *st, struct incident *inc);
 rb_status store_w_update_incident(struct store *st, const struct incident *inc);

@@ -168,6 +168,7 @@ prepare_alert(struct ingest_job *j, const struct severity_map *sev, const struct
   inc->labels_json = labels_to_json(&j->mem, scratch, &a->labels);
   inc->annotations_json = labels_to_json(&j->mem, scratch, &a->annotations);
   inc->starts_at_ns = a->starts_at_ns;
+  inc->firing_starts_at_ns = a->starts_at_ns;
   inc->opened_ms = j->now;
   inc->last_seen_ms = j->now;
   inc->deliveries = 1;
@@ -210,60 +211,71 @@ ingest_alert(struct store *st, const struct ingest_job *j,
              const struct am_alert *a, const struct alert_prep *pr,
              struct buf *detail, int64_t *id, enum ingest_outcome *outcome)
 {
+  struct incident_ref ref;
   struct incident cur;
   char ts[48], ts2[48];
   rb_status rc;
 
-  memset(&cur, 0, sizeof(cur));
-  rc = store_w_latest_by_fingerprint(st, a->fingerprint, &cur);
+  rc = store_w_latest_by_fingerprint(st, a->fingerprint, &ref);
   if (rc == RB_ENOTFOUND) {
     *outcome = a->resolved ? INGEST_RESOLVED : INGEST_NEW;
     return open_incident(st, j, a, pr, id);
   }
   if (rc)
     return rc;
-  *id = cur.id;
-  cur.last_seen_ms = j->now;
-  cur.deliveries++;
+  *id = ref.id;
 
-  if (cur.state == INC_RESOLVED) {
-    if (!a->resolved && a->starts_at_ns != cur.starts_at_ns
-        && a->starts_at_ns > cur.starts_at_ns) {
+  /* Judged against the firing the incident follows (its own, or the
+   * latest refire's), so that every notification has one effect. */
+  if (ref.state == INC_RESOLVED) {
+    if (!a->resolved && a->starts_at_ns > ref.firing_starts_at_ns) {
       /* Firing again after resolution: a new incident. */
-      incident_clear(&cur);
       *outcome = INGEST_NEW;
       return open_incident(st, j, a, pr, id);
     }
     /* The same notification again (or an older one) about a closed
      * incident: count it, change nothing else. */
     *outcome = INGEST_STALE;
-    incident_clear(&cur);
-    return store_w_touch_incident(st, *id, j->now);
-  } else if (!a->resolved) {
-    if (a->starts_at_ns == cur.starts_at_ns) {
-      /* Re-delivery: only the counter and the last-seen time change. */
-      *outcome = INGEST_REPEAT;
-      incident_clear(&cur);
-      return store_w_touch_incident(st, *id, j->now);
-    }
+    return store_w_touch_incident(st, ref.id, j->now);
+  }
+  if (!a->resolved && a->starts_at_ns == ref.firing_starts_at_ns) {
+    /* Re-delivery: only the counter and the last-seen time change, so
+     * the row is not read. */
+    *outcome = INGEST_REPEAT;
+    return store_w_touch_incident(st, ref.id, j->now);
+  }
+  if (a->starts_at_ns < ref.firing_starts_at_ns) {
+    /* A late firing or resolution of an earlier firing than the one the
+     * open incident follows. */
+    *outcome = INGEST_STALE;
+    return store_w_touch_incident(st, ref.id, j->now);
+  }
+
+  /* The incident changes: read all of it. */
+  memset(&cur, 0, sizeof(cur));
+  rc = store_w_get(st, ref.id, &cur);
+  if (rc)
+    return rc == RB_ENOTFOUND ? RB_EINTERNAL : rc;
+  cur.last_seen_ms = j->now;
+  cur.deliveries++;
+  buf_reset(detail);
+  if (!a->resolved) {
+    /* A later startsAt while open: the resolution was not delivered.  The
+     * incident follows the new firing from now on; its startsAt stays the
+     * first firing's, from which reports measure. */
     *outcome = INGEST_REFIRED;
     cur.remediation_pending = a->remediate;
-    buf_reset(detail);
     buf_puts(detail, "{\"startsAt\":");
     buf_json_str(detail, rb_time_fmt_ns(a->starts_at_ns, ts, sizeof(ts)));
     buf_puts(detail, ",\"previousStartsAt\":");
-    buf_json_str(detail, rb_time_fmt_ns(cur.starts_at_ns, ts2, sizeof(ts2)));
+    buf_json_str(detail, rb_time_fmt_ns(cur.firing_starts_at_ns, ts2, sizeof(ts2)));
+    cur.firing_starts_at_ns = a->starts_at_ns;
     buf_puts(detail, ",\"reason\":\"firing with a new startsAt while the incident is "
                      "open (its resolution was not delivered)\"}");
     rc = detail->data ? RB_OK : RB_ENOMEM;
     if (!rc)
       rc = store_w_append_event(st, cur.id, j->now, "repeated", "alertmanager",
                                 detail->data);
-  } else if (a->starts_at_ns < cur.starts_at_ns) {
-    /* Resolution of an earlier firing than the open incident's. */
-    *outcome = INGEST_STALE;
-    incident_clear(&cur);
-    return store_w_touch_incident(st, *id, j->now);
   } else {
     *outcome = INGEST_RESOLVED;
     cur.state = INC_RESOLVED;
@@ -271,7 +283,6 @@ ingest_alert(struct store *st, const struct ingest_job *j,
     cur.resolved_ms = j->now;
     free(cur.resolved_by);
     cur.resolved_by = strdup("alertmanager");
-    buf_reset(detail);
     buf_puts(detail, "{\"endsAt\":");
     buf_json_str(detail, rb_time_fmt_ns(a->ends_at_ns, ts, sizeof(ts)));
     buf_puts(detail, ",\"receiver\":");
@@ -581,6 +592,10 @@ incident_to_json(struct buf *b, const struct incident *inc, int with_timeline,
              inc->annotations_json ? inc->annotations_json : "{}");
   buf_puts(b, ",\"startsAt\":");
   buf_json_str(b, rb_time_fmt_ns(inc->starts_at_ns, ts, sizeof(ts)));
+  if (inc->firing_starts_at_ns != inc->starts_at_ns) {
+    buf_puts(b, ",\"firingStartsAt\":");
+    buf_json_str(b, rb_time_fmt_ns(inc->firing_starts_at_ns, ts, sizeof(ts)));
+  }
   buf_puts(b, ",\"endsAt\":");
   if (inc->ends_at_ns)
     buf_json_str(b, rb_time_fmt_ns(inc->ends_at_ns, ts, sizeof(ts)));

@@ -139,9 +139,11 @@ fail:
 static void
 sync_and_finish(struct store *st, struct store_job *list, size_t n, int64_t t0)
 {
+  int64_t s0 = rb_mono_ns();
   rb_status rc;
 
   rc = st->be->sync(st->h);
+  metrics_sync(rb_mono_ns() - s0);
   if (rc) {
     metrics_store_error();
     rblog(LOG_ERROR, "store sync failed; answering 503 so senders retry", "error",
@@ -171,6 +173,8 @@ writer_main(void *arg)
 {
   struct store *st = arg;
   struct store_job *batch[BATCH_MAX], *list;
+
+  rb_thread_name("rb-store");
 
   for (;;) {
     size_t n = 0;
@@ -255,6 +259,8 @@ static void *
 sync_main(void *arg)
 {
   struct store *st = arg;
+
+  rb_thread_name("rb-sync");
 
   for (;;) {
     struct store_job *list;
@@ -419,7 +425,7 @@ store_submit_flags(struct store *st, store_job_fn fn, void *arg, unsigned flags)
 
 rb_status
 store_w_latest_by_fingerprint(struct store *st, const char *fp,
-                              struct incident *out)
+                              struct incident_ref *out)
 {
   return st->be->latest_by_fingerprint(st->h, fp, out);
 }

@@ -124,12 +124,16 @@ static const char *const migrations[] = {
   ");",
   /* 4: the upstream Alertmanager's id of a forwarded silence */
   "ALTER TABLE silences ADD COLUMN upstream_id TEXT;",
+  /* 5: the startsAt of the firing an incident follows after a refire */
+  "ALTER TABLE incidents ADD COLUMN firing_starts_at_ns INTEGER NOT NULL DEFAULT 0;"
+  "UPDATE incidents SET firing_starts_at_ns = starts_at_ns;",
 };
 
 #define INCIDENT_COLS                                                        \
   "id, fingerprint, state, severity, alertname, namespace, summary, labels," \
   " annotations, starts_at_ns, ends_at_ns, opened_ms, last_seen_ms,"         \
-  " acked_ms, acked_by, resolved_ms, resolved_by, deliveries, remediation_pending"
+  " acked_ms, acked_by, resolved_ms, resolved_by, deliveries, remediation_pending,"  \
+  " firing_starts_at_ns"
 
 
 
@@ -140,14 +144,14 @@ static const char *const stmt_sql[S_COUNT] = {
   [S_SAVEPOINT] = "SAVEPOINT job",
   [S_RELEASE] = "RELEASE job",
   [S_ROLLBACK_TO] = "ROLLBACK TO job",
-  [S_LATEST] = "SELECT " INCIDENT_COLS " FROM incidents WHERE fingerprint = ?"
+  [S_LATEST] = "SELECT id, state, firing_starts_at_ns FROM incidents WHERE fingerprint = ?"
                " ORDER BY id DESC LIMIT 1",
   [S_GET_W] = "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?",
   [S_INSERT] = "INSERT INTO incidents (fingerprint, state, severity, alertname,"
                " namespace, summary, labels, annotations, starts_at_ns,"
                " ends_at_ns, opened_ms, last_seen_ms, acked_ms, acked_by,"
-               " resolved_ms, resolved_by, deliveries, remediation_pending)"
-               " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+               " resolved_ms, resolved_by, deliveries, remediation_pending,"
+               " firing_starts_at_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
   /* Binds like S_INSERT (bind_incident), but leaves out ?1, the
    * fingerprint, which never changes: setting it would rewrite the
    * incident's entry in incidents_by_fingerprint, a page written to the
@@ -157,7 +161,8 @@ static const char *const stmt_sql[S_COUNT] = {
                " alertname=?4, namespace=?5, summary=?6, labels=?7, annotations=?8,"
                " starts_at_ns=?9, ends_at_ns=?10, opened_ms=?11, last_seen_ms=?12,"
                " acked_ms=?13, acked_by=?14, resolved_ms=?15, resolved_by=?16,"
-               " deliveries=?17, remediation_pending=?18 WHERE id=?19",
+               " deliveries=?17, remediation_pending=?18, firing_starts_at_ns=?19"
+               " WHERE id=?20",
   [S_RUN_INSERT] = "INSERT INTO remediation_runs (incident_id, plan, namespace, deployment,"
                    " state, phase, step_index, pending, dry_run, failed, outcome, started_ms,"
                    " updated_ms, finished_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -273,6 +278,8 @@ static void *
 ckpt_main(void *arg)
 {
   struct sq *s = arg;
+
+  rb_thread_name("rb-checkpoint");
 
   for (;;) {
     int log = 0, done = 0, rc;
@@ -410,19 +417,26 @@ out:
   return ret;
 }
 
+static enum incident_state
+col_state(sqlite3_stmt *st, int i)
+{
+  const unsigned char *t = sqlite3_column_text(st, i);
+  int s = incident_state_parse(t ? (const char *)t : "");
+
+  return s < 0 ? INC_OPEN : (enum incident_state)s;
+}
+
 static void
 row_to_incident(sqlite3_stmt *st, struct incident *inc)
 {
   const unsigned char *fp = sqlite3_column_text(st, 1);
-  const unsigned char *state = sqlite3_column_text(st, 2);
   const unsigned char *sev = sqlite3_column_text(st, 3);
   int s;
 
   memset(inc, 0, sizeof(*inc));
   inc->id = sqlite3_column_int64(st, 0);
   snprintf(inc->fingerprint, sizeof(inc->fingerprint), "%s", fp ? (const char *)fp : "");
-  s = incident_state_parse(state ? (const char *)state : "");
-  inc->state = s < 0 ? INC_OPEN : (enum incident_state)s;
+  inc->state = col_state(st, 2);
   s = severity_parse(sev ? (const char *)sev : "");
   inc->severity = s < 0 ? SEV_MEDIUM : (enum severity)s;
   inc->alertname = sq_col_str(st, 4);
@@ -440,16 +454,29 @@ row_to_incident(sqlite3_stmt *st, struct incident *inc)
   inc->resolved_by = sq_col_str(st, 16);
   inc->deliveries = sqlite3_column_int64(st, 17);
   inc->remediation_pending = sqlite3_column_int(st, 18);
+  inc->firing_starts_at_ns = sqlite3_column_int64(st, 19);
 }
 
 /* Runs a prepared single-row SELECT; RB_ENOTFOUND when no row. */
+static void
+row_to_ref(sqlite3_stmt *st, struct incident_ref *ref)
+{
+  ref->id = sqlite3_column_int64(st, 0);
+  ref->state = col_state(st, 1);
+  ref->firing_starts_at_ns = sqlite3_column_int64(st, 2);
+}
+
+/* Steps a bound query for one row: to out through row_to_incident, or
+ * through row_to_ref when ref is set. */
 static rb_status
-select_one(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out)
+select_row(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out, struct incident_ref *ref)
 {
   int rc = sqlite3_step(stmt);
   rb_status st = RB_OK;
 
-  if (rc == SQLITE_ROW)
+  if (rc == SQLITE_ROW && ref)
+    row_to_ref(stmt, ref);
+  else if (rc == SQLITE_ROW)
     row_to_incident(stmt, out);
   else if (rc == SQLITE_DONE)
     st = RB_ENOTFOUND;
@@ -462,11 +489,11 @@ select_one(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out)
 }
 
 static rb_status
-sq_latest(void *h, const char *fp, struct incident *out)
+sq_latest(void *h, const char *fp, struct incident_ref *out)
 {
   struct sq *s = h;
   sqlite3_bind_text(s->st[S_LATEST], 1, fp, -1, SQLITE_STATIC);
-  return select_one(s->w, s->st[S_LATEST], out);
+  return select_row(s->w, s->st[S_LATEST], NULL, out);
 }
 
 static rb_status
@@ -474,7 +501,7 @@ sq_get_w(void *h, int64_t id, struct incident *out)
 {
   struct sq *s = h;
   sqlite3_bind_int64(s->st[S_GET_W], 1, id);
-  return select_one(s->w, s->st[S_GET_W], out);
+  return select_row(s->w, s->st[S_GET_W], out, NULL);
 }
 
 static void
@@ -508,6 +535,7 @@ bind_incident(sqlite3_stmt *st, const struct incident *inc)
   bind_text_or_null(st, 16, inc->resolved_by);
   sqlite3_bind_int64(st, 17, inc->deliveries);
   sqlite3_bind_int(st, 18, inc->remediation_pending);
+  sqlite3_bind_int64(st, 19, inc->firing_starts_at_ns);
 }
 
 /* Runs a bound INSERT and returns the new row's id in *rowid. */
@@ -545,7 +573,7 @@ sq_update(void *h, const struct incident *inc)
 {
   struct sq *s = h;
   bind_incident(s->st[S_UPDATE], inc);
-  return update_row(s, S_UPDATE, 19, inc->id);
+  return update_row(s, S_UPDATE, 20, inc->id);
 }
 
 static rb_status
@@ -714,7 +742,7 @@ sq_get(void *h, int64_t id, struct incident *out)
     goto out;
   }
   sqlite3_bind_int64(st, 1, id);
-  rc = select_one(s->r, st, out);
+  rc = select_row(s->r, st, out, NULL);
 out:
   sqlite3_finalize(st);
   pthread_mutex_unlock(&s->rmu);

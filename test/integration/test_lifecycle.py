@@ -254,6 +254,7 @@ def promtool(t):
     for name in ("runbookd_webhook_requests_total", "runbookd_http_request_duration_seconds_bucket",
                  "runbookd_incidents_open", "runbookd_store_errors_total",
                  "runbookd_store_commit_duration_seconds_bucket",
+                 "runbookd_store_sync_duration_seconds_bucket",
                  "runbookd_config_last_reload_successful", "runbookd_alerts_total"):
         t.check(name in text, "/metrics has %s" % name)
     t.eq(d.metric("runbookd_incidents_open", {"severity": "medium"}), 1.0,

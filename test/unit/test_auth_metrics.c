@@ -25,6 +25,7 @@ Test(metrics, renders_counters_and_histograms)
   metrics_alerts(0, INGEST_NEW, 3);
   metrics_request(H_WEBHOOK, 2000000); /* 2 ms */
   metrics_commit(700000, 4);
+  metrics_sync(150000); /* 0.15 ms: the fine buckets */
   buf_init(&b, 0);
   cr_assert_eq(metrics_render(&b, NULL), RB_OK);
   cr_assert(strstr(b.data, "runbookd_webhook_requests_total{outcome=\"accepted\"} 2\n"));
@@ -35,5 +36,10 @@ Test(metrics, renders_counters_and_histograms)
   cr_assert(strstr(b.data, "runbookd_http_request_duration_seconds_count{handler=\"/webhook\"} 1\n"));
   cr_assert(strstr(b.data, "runbookd_store_commit_duration_seconds_bucket{le=\"0.001\"} 1\n"));
   cr_assert(strstr(b.data, "runbookd_store_committed_jobs_total 4\n"));
+  cr_assert(strstr(b.data, "runbookd_store_sync_duration_seconds_bucket{le=\"0.0001\"} 0\n"));
+  cr_assert(strstr(b.data, "runbookd_store_sync_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
+  cr_assert(strstr(b.data, "runbookd_store_sync_duration_seconds_bucket{le=\"1\"} 1\n"));
+  cr_assert(strstr(b.data, "runbookd_store_sync_duration_seconds_bucket{le=\"+Inf\"} 1\n"));
+  cr_assert(strstr(b.data, "runbookd_store_sync_duration_seconds_count 1\n"));
   buf_free(&b);
 }

@@ -147,6 +147,50 @@ Test(incident, refire_while_open_is_recorded)
   cr_assert_eq(timeline_len(a), 2);
 }
 
+/* After a refire the incident follows the new firing: its re-deliveries
+ * (repeat_interval, HA peers) are repeats, and the old firing's late
+ * notifications are stale; startsAt stays the first firing's (MTTD). */
+Test(incident, refired_incident_follows_the_new_firing)
+{
+  const char *t0 = "2026-12-03T14:00:00Z", *t1 = "2026-12-03T15:00:00Z",
+             *t2 = "2026-12-03T15:30:00Z";
+  int64_t a, b;
+  struct incident inc;
+
+  cr_assert_eq(ingest("firing", "W", t1, 1, &a), INGEST_NEW);
+  cr_assert_eq(ingest("firing", "W", t2, 2, &b), INGEST_REFIRED);
+  cr_assert_eq(a, b);
+  cr_assert_eq(timeline_len(a), 2);
+  /* The refire notification again, as an HA peer sends it. */
+  cr_assert_eq(ingest("firing", "W", t2, 3, &b), INGEST_REPEAT);
+  cr_assert_eq(timeline_len(a), 2, "a re-delivered refire adds no event");
+  /* A late firing or resolution of the earlier firings. */
+  cr_assert_eq(ingest("firing", "W", t1, 4, &b), INGEST_STALE);
+  cr_assert_eq(ingest("resolved", "W", t1, 5, &b), INGEST_STALE);
+  cr_assert_eq(ingest("resolved", "W", t0, 6, &b), INGEST_STALE);
+  cr_assert_eq(a, b);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_OPEN, "the old firing's resolution leaves it open");
+  cr_assert_eq(inc.deliveries, 6);
+  cr_assert_eq(inc.last_seen_ms, 6);
+  cr_assert_eq(inc.starts_at_ns, 1796310000LL * 1000000000, "startsAt stays the first firing's");
+  cr_assert_eq(inc.firing_starts_at_ns, 1796311800LL * 1000000000);
+  incident_clear(&inc);
+  cr_assert_eq(timeline_len(a), 2);
+
+  cr_assert_eq(ingest("resolved", "W", t2, 7, &b), INGEST_RESOLVED);
+  inc = get(a);
+  cr_assert_eq(inc.state, INC_RESOLVED);
+  cr_assert_eq(inc.deliveries, 7);
+  incident_clear(&inc);
+  cr_assert_eq(timeline_len(a), 3);
+  /* Resolved: only a firing later than the one it followed opens anew. */
+  cr_assert_eq(ingest("firing", "W", t1, 8, &b), INGEST_STALE);
+  cr_assert_eq(ingest("firing", "W", t2, 9, &b), INGEST_STALE);
+  cr_assert_eq(ingest("firing", "W", "2026-12-03T16:00:00Z", 10, &b), INGEST_NEW);
+  cr_assert_neq(a, b);
+}
+
 Test(incident, resolved_without_firing_is_kept)
 {
   int64_t a;
@@ -262,6 +306,32 @@ Test(incident, survives_reopen)
   store_close(st);
   open_store();
   cr_assert_eq(ingest("firing", "R", "2026-12-03T15:00:00Z", 2, NULL), INGEST_REPEAT);
+}
+
+/* A store of schema version 4 (before firing_starts_at_ns) is migrated
+ * at open: its incidents follow their own firing. */
+Test(incident, schema_4_store_is_migrated)
+{
+  char path[128];
+  sqlite3 *db;
+  int64_t a;
+  struct incident inc;
+
+  ingest("firing", "M", "2026-12-03T15:00:00Z", 1, &a);
+  store_close(st);
+  snprintf(path, sizeof(path), "%s/runbookd.db", dir);
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(db, "ALTER TABLE incidents DROP COLUMN firing_starts_at_ns;"
+                                "PRAGMA user_version = 4;", NULL, NULL, NULL), SQLITE_OK,
+               "%s", sqlite3_errmsg(db));
+  sqlite3_close(db);
+  open_store();
+  inc = get(a);
+  cr_assert_eq(inc.firing_starts_at_ns, inc.starts_at_ns);
+  cr_assert_eq(inc.firing_starts_at_ns, 1796310000LL * 1000000000);
+  incident_clear(&inc);
+  cr_assert_eq(ingest("firing", "M", "2026-12-03T15:00:00Z", 2, NULL), INGEST_REPEAT);
+  cr_assert_eq(ingest("firing", "M", "2026-12-03T15:30:00Z", 3, NULL), INGEST_REFIRED);
 }
 
 static void *
