@@ -182,9 +182,11 @@ def report(path, out):
     ratios = {}
     chosen = {}
     ceiling = 0.0
+    noflush = {}
+    shown = {"noflush": "rb-noflush"}
     for mode in ("distinct", "same"):
         rps = {}
-        for tgt in ("runbookd", "alertmanager", "ceiling"):
+        for tgt in ("runbookd", "noflush", "alertmanager", "ceiling"):
             if tgt == "ceiling" and mode != "distinct":
                 continue
             rounds = []
@@ -193,7 +195,7 @@ def report(path, out):
                     secs = int(d["duration_us"]) / 1e6
                     rounds.append((int(d["requests"]) / secs if secs else 0.0, k, d))
             if not rounds:
-                w("%-9s %-13s %9s" % (mode, tgt, "(missing)"))
+                w("%-9s %-13s %9s" % (mode, shown.get(tgt, tgt), "(missing)"))
                 continue
             rounds.sort(key=lambda x: x[0])
             rate, key, d = rounds[len(rounds) // 2]
@@ -205,15 +207,23 @@ def report(path, out):
             cpu = float(d.get("cpu_s", 0)) / secs * 100 if secs else 0.0
             wcpu = float(d.get("wrk_cpu_s", 0)) / secs * 100 if secs else 0.0
             w("%-9s %-13s %9.0f %9s %9s %9s %8s %7d %5.0f%% %5.0f%%   %s" % (
-                mode, tgt, rate, ms(d["p50_us"]), ms(d["p99_us"]), ms(d["max_us"]),
+                mode, shown.get(tgt, tgt), rate, ms(d["p50_us"]), ms(d["p99_us"]), ms(d["max_us"]),
                 d.get("err_status", "?"), sockerr, cpu, wcpu,
                 "/".join("%.0f" % x[0] for x in rounds)))
         if rps.get("alertmanager"):
             ratios[mode] = rps.get("runbookd", 0) / rps["alertmanager"]
         if rps.get("ceiling"):
             ceiling = rps["ceiling"]
+        if rps.get("noflush") and rps.get("alertmanager"):
+            noflush[mode] = rps["noflush"] / rps["alertmanager"]
     for mode, x in ratios.items():
         w("ratio runbookd/Alertmanager, %-8s alerts: %.2fx" % (mode, x))
+    for mode, x in noflush.items():
+        # runbookd under bench/noflush.c: fsync and fdatasync are no-ops,
+        # so nothing is durable.  What is left is runbookd's own work,
+        # which any durable design on this code still has to do.
+        w("ratio rb-noflush/Alertmanager, %-8s alerts: %.2fx   (runbookd with every flush "
+          "a no-op, NOT durable: the bound of any durability scheme on this code)" % (mode, x))
     if ceiling:
         # The ceiling (bench/ceiling.c) reads each body and appends it to
         # an fdatasync'd log with the same HTTP library, threads and group
@@ -248,11 +258,14 @@ def report(path, out):
             # The commit metric counts durable syncs: one fdatasync of the
             # WAL answers every batch committed before it; its duration runs
             # from the first such batch's BEGIN until the sync returned.
+            syncs = dl.get("syncs", 0)
             w("runbookd %-8s: %d webhooks answered 200 (%d 503), %d WAL syncs, "
-              "%.1f webhooks/sync, mean %.2f ms from BEGIN to durable" % (
+              "%.1f webhooks/sync, mean %.2f ms from BEGIN to durable, of which "
+              "the fdatasync %.2f ms" % (
                   mode, dl.get("accepted", 0), dl.get("unavailable", 0), commits,
                   dl.get("jobs", 0) / commits if commits else 0,
-                  dl.get("commit_s", 0) / commits * 1000 if commits else 0))
+                  dl.get("commit_s", 0) / commits * 1000 if commits else 0,
+                  dl.get("sync_s", 0) / syncs * 1000 if syncs else 0))
     w("each row is the median of %s rounds (req/s of every round at the right)"
       % meta.get("rounds", "?"))
     w("cpu%% / wrk%% = CPU time of the server / of wrk over wall time (100%% = one core;"

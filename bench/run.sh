@@ -12,6 +12,10 @@
 # A third server, bench/ceiling.c (HTTP on the same library plus an
 # fdatasync'd append of each body, nothing else), takes the single-alert
 # distinct load too: the most any durable intake gets out of this machine.
+# A fourth, "rb-noflush", is runbookd again under bench/noflush.c (an
+# LD_PRELOAD shim that makes fsync and fdatasync no-ops; NOT durable) and
+# takes both loads: runbookd's own work with the disk's flush time taken
+# out, the most any durability scheme built on this code could reach.
 # Prints a table and writes it to bench/results/latest.txt (raw wrk output
 # and logs go to bench/results/raw/).  Stops by itself; every wait is bounded.
 #
@@ -73,13 +77,14 @@ res=$tmp/results
 rb_pid=
 am_pid=
 ce_pid=
+nf_pid=
 
 cleanup() {
   local p
-  for p in $rb_pid $am_pid $ce_pid; do
+  for p in $rb_pid $am_pid $ce_pid $nf_pid; do
     kill -TERM "$p" 2>/dev/null || true
   done
-  for p in $rb_pid $am_pid $ce_pid; do
+  for p in $rb_pid $am_pid $ce_pid $nf_pid; do
     for _ in $(seq 1 50); do
       kill -0 "$p" 2>/dev/null || break
       sleep 0.1
@@ -130,6 +135,12 @@ ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -o "$tmp/ceiling" "$here/ceiling.c" -lmic
 "$tmp/ceiling" "$tmp/ceiling.wal" 2>"$tmp/ceiling.log" &
 ce_pid=$!
 
+${CC:-cc} -O2 -Wall -Wextra -shared -fPIC -o "$tmp/noflush.so" "$here/noflush.c" \
+  || die "cannot build bench/noflush.c"
+LD_PRELOAD=$tmp/noflush.so "$RUNBOOKD" --storage.path="$tmp/rbnf" \
+  --web.listen-address=127.0.0.1:0 >"$tmp/noflush.log" 2>&1 &
+nf_pid=$!
+
 # port_of NAME PID: the port the server logged ("msg=listening ... port=N").
 port_of() {
   local port
@@ -143,8 +154,10 @@ port_of() {
 }
 rb_port=$(port_of runbookd "$rb_pid")
 ce_port=$(port_of ceiling "$ce_pid")
+nf_port=$(port_of noflush "$nf_pid")
 rb=http://127.0.0.1:$rb_port
 ce=http://127.0.0.1:$ce_port
+nf=http://127.0.0.1:$nf_port
 am=http://127.0.0.1:$am_port
 py wait-ready "$rb/-/ready" 15 || die "runbookd not ready"
 py wait-ready "$am/-/ready" 15 || { cat "$tmp/alertmanager.log" >&2; die "alertmanager not ready"; }
@@ -160,6 +173,8 @@ rb_metrics() {
     'unavailable=runbookd_webhook_requests_total{outcome="unavailable"}' \
     'commits=runbookd_store_commit_duration_seconds_count' \
     'commit_s=runbookd_store_commit_duration_seconds_sum' \
+    'syncs=runbookd_store_sync_duration_seconds_count' \
+    'sync_s=runbookd_store_sync_duration_seconds_sum' \
     'jobs=runbookd_store_committed_jobs_total' \
     'new=runbookd_alerts_total{status="firing",result="new"}'
 }
@@ -172,6 +187,7 @@ wrk_run() {
   case $target in
     runbookd) url=$rb; pid=$rb_pid ;;
     alertmanager) url=$am; pid=$am_pid ;;
+    noflush) url=$nf; pid=$nf_pid ;;
     *) url=$ce; pid=$ce_pid ;;
   esac
   if [ "$WARMUP" -gt 0 ] && [ "$round" = 1 ]; then
@@ -202,6 +218,7 @@ wrk_run() {
 for round in $(seq 1 "$ROUNDS"); do
   for mode in distinct same; do
     wrk_run runbookd "$mode" "$round"
+    wrk_run noflush "$mode" "$round"
     wrk_run alertmanager "$mode" "$round"
   done
   # The ceiling does the same work for a repeated alert: distinct only.
