@@ -117,5 +117,13 @@ enum MHD_Result api_ready(struct http_req *r);
 enum MHD_Result api_reload(struct http_req *r);
 enum MHD_Result api_metrics(struct http_req *r);
 enum MHD_Result api_index(struct http_req *r);
+/* GET, POST /api/v2/silences (api_silences.c) */
+enum MHD_Result api_silences(struct http_req *r);
+/* GET, DELETE /api/v2/silence/{id} */
+enum MHD_Result api_silence(struct http_req *r);
+/* GET /api/v2/status (amtool reads it before every command) */
+enum MHD_Result api_am_status(struct http_req *r);
+/* GET /api/v1/stats?from=&to= (api_stats.c) */
+enum MHD_Result api_stats(struct http_req *r);
 
 #endif

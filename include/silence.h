@@ -185,18 +185,6 @@ rb_status silence_uuid4(char out[SILENCE_ID_LEN]);
 /* Whether s is a UUID (8-4-4-4-12 hex digits, any case). */
 int silence_id_valid(const char *s);
 
-/* ---- HTTP handlers (api_silences.c) ------------------------------- */
-
-/* Declared only where libmicrohttpd's types are (after http.h), so the
- * core of this module does not depend on the HTTP layer. */
-#ifdef MHD_VERSION
-struct http_req;
-/* GET, POST /api/v2/silences */
-enum MHD_Result api_silences(struct http_req *r);
-/* GET, DELETE /api/v2/silence/{id} */
-enum MHD_Result api_silence(struct http_req *r);
-/* GET /api/v2/status (amtool reads it before every command) */
-enum MHD_Result api_am_status(struct http_req *r);
-#endif
+/* Its HTTP handlers (api_silences.c) are declared in http.h. */
 
 #endif

@@ -103,11 +103,6 @@ struct stats_span {
 /* Total length of the union of the spans clipped to [from, to) (sorts v). */
 int64_t stats_union_ms(struct stats_span *v, size_t n, int64_t from, int64_t to);
 
-/* ---- HTTP handler (api_stats.c) ----------------------------------- */
-#ifdef MHD_VERSION
-struct http_req;
-/* GET /api/v1/stats?from=&to= */
-enum MHD_Result api_stats(struct http_req *r);
-#endif
+/* Its HTTP handler (api_stats.c) is declared in http.h. */
 
 #endif

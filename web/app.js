@@ -443,6 +443,7 @@
       h('dt', null, 'Severity'), h('dd', null, sevBadge(inc.severity)),
       h('dt', null, 'Namespace'), h('dd', null, inc.namespace || '—'),
       h('dt', null, 'Firing since'), h('dd', null, timeEl(inc.startsAt)),
+      inc.firingStartsAt ? [h('dt', null, 'Fired again'), h('dd', null, timeEl(inc.firingStartsAt))] : null,
       h('dt', null, 'Opened'), h('dd', null, timeEl(inc.openedAt)),
       h('dt', null, 'Last seen'), h('dd', null, timeEl(inc.lastSeenAt)),
       h('dt', null, 'Acknowledged'), h('dd', null, inc.ackedAt ? [timeEl(inc.ackedAt), ' by ' + (inc.ackedBy || '?')] : 'no'),

@@ -142,12 +142,16 @@ try {
   check(hostile.imgs === 0 && hostile.bold === 0 && !hostile.pwned, 'markup from labels is not interpreted', JSON.stringify(hostile).slice(0, 300));
   check(hostile.text.includes('<img src=x onerror=window.__pwned=true>') && hostile.text.includes('<b>bold</b>'),
     'markup from labels is shown as text');
+  check(/Fired again/.test(hostile.text), 'a refired incident shows when it fired again', hostile.text.slice(0, 600));
 
   // ---------------------------------------------------------- incident page
   await page.goto(URL0 + '/#/incidents', { waitUntil: 'load' });
   await page.locator('table.incidents a', { hasText: ALERTNAME }).click();
-  await page.locator('h1', { hasText: 'Incident ' + ID }).waitFor();
+  // The view first shows "Incident N" while it loads, and "Incident N:
+  // alertname" once the incident (with its timeline) is there.
+  await page.locator('h1', { hasText: 'Incident ' + ID + ': ' }).waitFor();
   check(await page.locator('ol.timeline li[data-kind=received]').count() === 1, 'the timeline shows the received event');
+  check(!/Fired again/.test(await mainText()), 'an incident that did not refire shows no second firing');
   check(await page.locator('svg.chart rect.fire').count() === 1, 'the chart shows the firing span');
   check(await page.locator('svg.chart circle, svg.chart path').count() >= 1, 'the chart marks events');
   check(await page.locator('a', { hasText: 'HTML' }).getAttribute('href') === `/api/v1/incidents/${ID}/report?format=html`,

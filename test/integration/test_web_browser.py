@@ -69,6 +69,10 @@ def main(t):
     low = rbtest.alert("DiskAlmostFull", severity="info", labels={"namespace": "ops"})
     r = d.post_webhook(rbtest.payload([low, hostile, main_alert]))
     t.eq(r.status, 200, "webhook stores three alerts")
+    # The markup incident fires again (its resolution was never delivered).
+    refire = dict(hostile, startsAt=rbtest.now_ts(60))
+    r = d.post_webhook(rbtest.payload([refire]))
+    t.eq(r.status, 200, "the refire is stored")
     inc = rbtest.wait_incident(d, main_alert["fingerprint"])
     t.check(inc is not None, "the incident exists")
     iid = inc["id"]
