@@ -125,8 +125,8 @@ static const char *const migrations[] = {
   /* 4: the upstream Alertmanager's id of a forwarded silence */
   "ALTER TABLE silences ADD COLUMN upstream_id TEXT;",
   /* 5: the startsAt of the firing an incident follows after a refire */
-  "ALTER TABLE incidents ADD COLUMN firing_starts_at_ns INTEGER NOT NULL DEFAULT 0;"
-  "UPDATE incidents SET firing_starts_at_ns = starts_at_ns;",
+  ("ALTER TABLE incidents ADD COLUMN firing_starts_at_ns INTEGER NOT NULL DEFAULT 0;"
+   "UPDATE incidents SET firing_starts_at_ns = starts_at_ns;"),
 };
 
 #define INCIDENT_COLS                                                        \
