@@ -116,16 +116,17 @@ void kube_path_replicasets_selector(char *out, size_t n, const char *ns, const c
  * -1 failed (progress deadline exceeded); msg gets kubectl's words. */
 int kube_rollout_status(const char *deployment_json, char *msg, size_t msglen);
 
+struct cJSON;
+/* o.a.b.c (b and c may be NULL for a shorter path), or NULL where the
+ * path ends. */
+struct cJSON *kube_jpath(const struct cJSON *o, const char *a, const char *b, const char *c);
+
 /* kubectl rollout undo (to the previous revision), decided from the API
  * server's answers as parsed by cJSON.  First the Deployment object dep
  * (named name): 1 with its spec.selector.matchLabels as "k=v,k2=v2" in
  * sel (n bytes), to list its ReplicaSets with; 0 when it is paused or has
  * no such selector (that fits), note (notelen) saying so in kubectl's
  * words. */
-struct cJSON;
-/* o.a.b.c (b and c may be NULL for a shorter path), or NULL where the
- * path ends. */
-struct cJSON *kube_jpath(const struct cJSON *o, const char *a, const char *b, const char *c);
 int kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t n, char *note,
                        size_t notelen);
 

@@ -8,8 +8,8 @@ secs="${FUZZ_SECONDS:-60}"
 dir=build-fuzz
 CC=clang cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRUNBOOKD_FUZZ=ON -DRUNBOOKD_TESTS=OFF >/dev/null
-cmake --build "$dir" -j2 --target fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql \
-  fuzz_kube fuzz_answers fuzz_api >/dev/null
+all=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube fuzz_answers fuzz_api)
+cmake --build "$dir" -j2 --target "${all[@]}" >/dev/null
 
 # Seed corpora: the captured Alertmanager deliveries' bodies, and headers.
 corpus="$dir/corpus"
@@ -40,8 +40,7 @@ mkdir -p "$corpus/api"
 cp test/fuzz/seeds/api/* "$corpus/api/"
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_payload fuzz_auth fuzz_matcher fuzz_silence fuzz_promql fuzz_kube
-  fuzz_answers fuzz_api)
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 for t in "${targets[@]}"; do
   c="$corpus/${t#fuzz_}"
   echo "fuzz: $t for ${secs}s"

@@ -467,20 +467,17 @@ revision_of(const cJSON *obj)
   return cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : -1;
 }
 
-/* Templates equal when they differ only in the pod-template-hash label. */
-static int
-templates_equal(const cJSON *a, const cJSON *b)
+/* A copy of obj's spec.template without the pod-template-hash label (the
+ * ReplicaSet controller's, which kubectl's undo leaves out and ignores
+ * when it compares templates); NULL when there is none. */
+static cJSON *
+template_without_hash(const cJSON *obj)
 {
-  cJSON *x = cJSON_Duplicate(a, 1), *y = cJSON_Duplicate(b, 1);
-  int eq;
-  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(x, "metadata", "labels", NULL),
+  cJSON *t = cJSON_Duplicate(kube_jpath(obj, "spec", "template", NULL), 1);
+
+  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(t, "metadata", "labels", NULL),
                                           "pod-template-hash");
-  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(y, "metadata", "labels", NULL),
-                                          "pod-template-hash");
-  eq = cJSON_Compare(x, y, 1);
-  cJSON_Delete(x);
-  cJSON_Delete(y);
-  return eq;
+  return t;
 }
 
 /* Whether a ReplicaSet is controlled by the object with this uid. */
@@ -510,11 +507,10 @@ undo_annotations(const cJSON *dep, const cJSON *prev)
     "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to",
   };
   cJSON *ann = cJSON_CreateObject();
-  const cJSON *it;
+  const cJSON *own = kube_jpath(dep, "metadata", "annotations", NULL), *it;
 
   for (size_t i = 0; i < RB_ARRAY_LEN(keep); i++) {
-    const cJSON *v = kube_jpath(dep, "metadata", "annotations", NULL);
-    v = cJSON_GetObjectItemCaseSensitive(v, keep[i]);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(own, keep[i]);
     if (cJSON_IsString(v))
       cJSON_AddStringToObject(ann, keep[i], v->valuestring);
   }
@@ -535,8 +531,9 @@ kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
 {
   const cJSON *it, *uid, *latest = NULL, *prev = NULL;
   long latest_rev = -1, prev_rev = -1;
-  cJSON *tmpl = NULL, *ann = NULL;
-  char *tj = NULL, *aj = NULL;
+  cJSON *tmpl, *cur, *ann;
+  char *tj, *aj;
+  int same;
   enum kube_undo ret = KUBE_UNDO_PATCH;
 
   memset(out, 0, sizeof(*out));
@@ -559,14 +556,17 @@ kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
     snprintf(note, notelen, "no rollout history found for deployment \"%s\"", name);
     return KUBE_UNDO_REFUSED;
   }
-  if (templates_equal(kube_jpath(prev, "spec", "template", NULL), kube_jpath(dep, "spec", "template", NULL))) {
+  /* Templates are the same when they differ only in pod-template-hash. */
+  tmpl = template_without_hash(prev);
+  cur = template_without_hash(dep);
+  same = cJSON_Compare(tmpl, cur, 1);
+  cJSON_Delete(cur);
+  if (same) {
+    cJSON_Delete(tmpl);
     snprintf(note, notelen, "skipped rollback (current template already matches revision %ld)",
              prev_rev);
     return KUBE_UNDO_NOTHING;
   }
-  tmpl = cJSON_Duplicate(kube_jpath(prev, "spec", "template", NULL), 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(kube_jpath(tmpl, "metadata", "labels", NULL),
-                                          "pod-template-hash");
   ann = undo_annotations(dep, prev);
   tj = cJSON_PrintUnformatted(tmpl);
   aj = cJSON_PrintUnformatted(ann);

@@ -457,7 +457,6 @@ row_to_incident(sqlite3_stmt *st, struct incident *inc)
   inc->firing_starts_at_ns = sqlite3_column_int64(st, 19);
 }
 
-/* Runs a prepared single-row SELECT; RB_ENOTFOUND when no row. */
 static void
 row_to_ref(sqlite3_stmt *st, struct incident_ref *ref)
 {
@@ -466,8 +465,9 @@ row_to_ref(sqlite3_stmt *st, struct incident_ref *ref)
   ref->firing_starts_at_ns = sqlite3_column_int64(st, 2);
 }
 
-/* Steps a bound query for one row: to out through row_to_incident, or
- * through row_to_ref when ref is set. */
+/* Runs a prepared single-row SELECT, bound: the row goes to out through
+ * row_to_incident, or to ref through row_to_ref when ref is set;
+ * RB_ENOTFOUND when no row. */
 static rb_status
 select_row(sqlite3 *db, sqlite3_stmt *stmt, struct incident *out, struct incident_ref *ref)
 {
