@@ -85,6 +85,9 @@ enum MHD_Result http_reply_error(struct http_req *r, unsigned status,
                                  const char *fmt, ...)
   __attribute__((format(printf, 3, 4)));
 
+/* 405 with an Allow header: methods is space separated ("GET HEAD"). */
+enum MHD_Result http_reply_not_allowed(struct http_req *r, const char *path, const char *methods);
+
 /* Checks the webhook's credentials (bearer token or basic auth, compared
  * in constant time).  Returns 1 when accepted or when none are configured;
  * otherwise 0 and *why says what was wrong. */
@@ -103,11 +106,13 @@ int auth_equal(const char *a, const char *b);
 /* Reads the body of POST /api/v1/incidents/{id}/ack|unack|resolve|comment
  * ({"by":...,"comment":...}, both optional; an empty body is {}): len bytes,
  * not NUL-terminated.  The body must be one JSON object and nothing else
- * (whitespace aside), in UTF-8 without NUL bytes.  0 with by and comment
- * filled ("" when absent), or -1 and *why (static) says what is wrong.
- * Exposed for tests and fuzzing. */
+ * (whitespace aside), in UTF-8 without NUL bytes (nor \u0000); "by" takes
+ * no control character and "comment" only tabs and line breaks, and
+ * neither may be white space alone.  0 with by and comment filled (""
+ * when absent), or -1 and why (whylen bytes) says what is wrong.  Exposed
+ * for tests and fuzzing. */
 int api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
-                          char comment[API_COMMENT_MAX + 1], const char **why);
+                          char comment[API_COMMENT_MAX + 1], char *why, size_t whylen);
 
 /* Handlers (api_*.c). */
 enum MHD_Result api_webhook(struct http_req *r);

@@ -99,9 +99,21 @@ long utf8_invalid_at(const char *s, size_t len);
  * NUL-terminated). */
 int json_only_space(const char *p, size_t n);
 
-/* Returns the maximum nesting depth of JSON arrays/objects in s, stopping
- * early once it exceeds limit (then returns limit + 1).  Strings are
- * skipped, so brackets inside them do not count. */
-unsigned json_depth(const char *s, size_t len, unsigned limit);
+/* What json_scan() measured of a body. */
+struct json_scan {
+  unsigned depth; /* deepest nesting of arrays and objects */
+  size_t values;  /* values in it, about: commas plus containers plus one (a
+                   * bound on the nodes of its parse tree) */
+};
+
+/* Checks an untrusted JSON body before it is parsed: valid UTF-8, no NUL
+ * byte, no unescaped control character and no \u0000 in a string (names
+ * and values become C strings, which a NUL would cut short, and two
+ * different labels would become one), and arrays and objects nested no
+ * deeper than max_depth.  Returns 0 and fills *out (when not NULL), or -1
+ * with err naming the first problem and its byte offset.  Not a parser:
+ * what it passes may still be malformed JSON. */
+int json_scan(const char *s, size_t len, unsigned max_depth, struct json_scan *out, char *err,
+              size_t errlen);
 
 #endif

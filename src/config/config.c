@@ -12,10 +12,12 @@
 #include "rbfile.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -585,20 +587,35 @@ field_where(const struct rb_config *c, const char *path, char *out, size_t n)
     snprintf(out, n, "%s", path);
 }
 
+/* Whether a listen address's host is a loopback address written as one
+ * (127.0.0.0/8, ::1, ::ffff:127.x.y.z) or "localhost".  Any other name is
+ * not: it could resolve anywhere. */
 static int
 host_is_loopback(const char *addr)
 {
   const char *colon = strrchr(addr, ':');
   size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
   char host[256];
+  struct in_addr a4;
+  struct in6_addr a6;
 
   if (hl >= sizeof(host))
     return 0;
   memcpy(host, addr, hl);
   host[hl] = '\0';
-  if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+  if (strcmp(host, "localhost") == 0)
     return 1;
-  return strncmp(host, "127.", 4) == 0;
+  if (inet_pton(AF_INET, host, &a4) == 1)
+    return (ntohl(a4.s_addr) >> 24) == 127;
+  if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+    host[hl - 1] = '\0';
+    if (inet_pton(AF_INET6, host + 1, &a6) != 1)
+      return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&a6))
+      return 1;
+    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+  }
+  return 0;
 }
 
 static char *

@@ -38,6 +38,13 @@ parse_uint(const char *s, unsigned long long max, unsigned long long *out)
   return 0;
 }
 
+/* GET, or HEAD (libmicrohttpd leaves the body out). */
+static int
+reads(const struct http_req *r)
+{
+  return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+}
+
 static enum MHD_Result
 store_failure(struct http_req *r, rb_status rc)
 {
@@ -134,8 +141,8 @@ report(struct http_req *r, int64_t id)
   struct buf b;
   rb_status rc;
 
-  if (strcmp(r->method, "GET") != 0)
-    return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to read a report");
+  if (!reads(r))
+    return http_reply_not_allowed(r, "/api/v1/incidents/{id}/report", "GET HEAD");
   if (f < 0)
     return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "format: must be md, html or json");
   buf_init(&b, 0);
@@ -156,41 +163,62 @@ report(struct http_req *r, int64_t id)
 
 static const char *const action_names[] = { "ack", "unack", "resolve", "comment" };
 
-/* The body as one JSON object; NULL and *why when it is not. */
+/* The body as one JSON object; NULL and why filled when it is not. */
 static cJSON *
-action_body_object(const char *body, size_t len, const char **why)
+action_body_object(const char *body, size_t len, char *why, size_t whylen)
 {
   const char *end = NULL;
+  char scan[128];
   cJSON *root;
 
   /* "by" and "comment" reach the store, the timeline, reports and
-   * notifications: UTF-8 only, as the webhook and the silence API take. */
-  if (utf8_invalid_at(body, len) >= 0 || memchr(body, '\0', len)) {
-    *why = "body must be UTF-8 text without NUL bytes";
+   * notifications: UTF-8 only, without NULs or raw control characters, as
+   * the webhook and the silence API take. */
+  if (json_scan(body, len, 8, NULL, scan, sizeof(scan))) {
+    snprintf(why, whylen, "body: %s", scan);
     return NULL;
   }
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (!cJSON_IsObject(root) || !end || end < body || end > body + len
       || !json_only_space(end, (size_t)(body + len - end))) {
     cJSON_Delete(root);
-    *why = "body must be a JSON object {\"by\":...,\"comment\":...}";
+    snprintf(why, whylen, "body must be a JSON object {\"by\":...,\"comment\":...}");
     return NULL;
   }
   return root;
 }
 
-/* Copies root's string field name (absent: left "") into out (max bytes
- * and a NUL); -1 and *why = refusal when it is not such a string. */
+/* Whether s holds something besides white space. */
 static int
-action_field(const cJSON *root, const char *name, char *out, size_t max, const char *refusal,
-             const char **why)
+has_text(const char *s)
+{
+  return s[strspn(s, " \t\r\n")] != '\0';
+}
+
+/* Copies root's string field name (absent: left "") into out (max bytes
+ * and a NUL); -1 and why filled when it is not such a string.  A name
+ * (single_line) takes no control character at all, a comment takes tabs
+ * and line breaks. */
+static int
+action_field(const cJSON *root, const char *name, char *out, size_t max, int single_line, char *why,
+             size_t whylen)
 {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
 
   if (!v)
     return 0;
   if (!cJSON_IsString(v) || strlen(v->valuestring) > max) {
-    *why = refusal;
+    snprintf(why, whylen, "%s: must be a string of at most %zu bytes", name, max);
+    return -1;
+  }
+  for (const unsigned char *c = (const unsigned char *)v->valuestring; *c; c++)
+    if ((*c < 0x20 && (single_line || (*c != '\t' && *c != '\n' && *c != '\r'))) || *c == 0x7f) {
+      snprintf(why, whylen, "%s: control character U+%04X at byte %zu", name, *c,
+               (size_t)(c - (const unsigned char *)v->valuestring));
+      return -1;
+    }
+  if (v->valuestring[0] && !has_text(v->valuestring)) {
+    snprintf(why, whylen, "%s: must not be only white space", name);
     return -1;
   }
   snprintf(out, max + 1, "%s", v->valuestring);
@@ -199,16 +227,15 @@ action_field(const cJSON *root, const char *name, char *out, size_t max, const c
 
 int
 api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
-                      char comment[API_COMMENT_MAX + 1], const char **why)
+                      char comment[API_COMMENT_MAX + 1], char *why, size_t whylen)
 {
   cJSON *root = NULL;
 
   by[0] = comment[0] = '\0';
-  if (len && !(root = action_body_object(body, len, why)))
+  if (len && !(root = action_body_object(body, len, why, whylen)))
     return -1;
-  if (action_field(root, "by", by, API_BY_MAX, "by: must be a string of at most 256 bytes", why)
-      || action_field(root, "comment", comment, API_COMMENT_MAX,
-                      "comment: must be a string of at most 8192 bytes", why)) {
+  if (action_field(root, "by", by, API_BY_MAX, 1, why, whylen)
+      || action_field(root, "comment", comment, API_COMMENT_MAX, 0, why, whylen)) {
     cJSON_Delete(root);
     return -1;
   }
@@ -219,8 +246,7 @@ api_action_body_parse(const char *body, size_t len, char by[API_BY_MAX + 1],
 static enum MHD_Result
 act(struct http_req *r, int64_t id, const char *action)
 {
-  char msg[RB_ERRLEN], by[API_BY_MAX + 1], comment[API_COMMENT_MAX + 1];
-  const char *why = NULL;
+  char msg[RB_ERRLEN], by[API_BY_MAX + 1], comment[API_COMMENT_MAX + 1], why[RB_ERRLEN];
   int a = -1;
   struct buf b;
   rb_status rc;
@@ -232,8 +258,8 @@ act(struct http_req *r, int64_t id, const char *action)
     return http_reply_error(r, MHD_HTTP_NOT_FOUND,
                             "no such action: %.64s (ack, unack, resolve, comment)", action);
   if (strcmp(r->method, "POST") != 0)
-    return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST for %s", action);
-  if (api_action_body_parse(r->body.data, r->body.len, by, comment, &why))
+    return http_reply_not_allowed(r, "/api/v1/incidents/{id}/{action}", "POST");
+  if (api_action_body_parse(r->body.data, r->body.len, by, comment, why, sizeof(why)))
     return http_reply_error(r, MHD_HTTP_BAD_REQUEST, "%s", why);
   if (!by[0] && r->actor)
     snprintf(by, sizeof(by), "%s", r->actor); /* the token names who acts */
@@ -276,8 +302,8 @@ api_incidents(struct http_req *r)
   size_t n;
 
   if (*rest == '\0' || strcmp(rest, "/") == 0) {
-    if (strcmp(r->method, "GET") != 0)
-      return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to list incidents");
+    if (!reads(r))
+      return http_reply_not_allowed(r, "/api/v1/incidents", "GET HEAD");
     return list(r);
   }
   rest++;
@@ -287,11 +313,12 @@ api_incidents(struct http_req *r)
     return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such incident");
   memcpy(idbuf, rest, n);
   idbuf[n] = '\0';
-  if (parse_uint(idbuf, (unsigned long long)INT64_MAX, &id))
+  /* Ids are opaque to clients: "01" is not incident 1. */
+  if ((idbuf[0] == '0' && idbuf[1]) || parse_uint(idbuf, (unsigned long long)INT64_MAX, &id))
     return http_reply_error(r, MHD_HTTP_NOT_FOUND, "no such incident: %s", idbuf);
   if (!slash) {
-    if (strcmp(r->method, "GET") != 0)
-      return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET to read an incident");
+    if (!reads(r))
+      return http_reply_not_allowed(r, "/api/v1/incidents/{id}", "GET HEAD");
     return show(r, (int64_t)id);
   }
   if (strchr(slash + 1, '/'))

@@ -24,8 +24,12 @@ api_stats(struct http_req *r)
   struct buf b;
   rb_status rc;
 
-  if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
-    return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET for statistics");
+  /* The route allows GET and HEAD only.  An empty from= or to= is the
+   * default, as when it is absent. */
+  if (to && !*to)
+    to = NULL;
+  if (from && !*from)
+    from = NULL;
   if (to && stats_parse_time(to, &to_ms))
     return http_reply_error(r, MHD_HTTP_BAD_REQUEST,
                             "to: must be an RFC 3339 time or unix seconds");

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The listening socket is runbookd's own (bound without SO_REUSEPORT, so
@@ -35,7 +36,116 @@
 struct http_server {
   struct MHD_Daemon *d;
   int lfd; /* listening socket; libmicrohttpd's until quiesced */
+  /* The header deadline (see struct conn_track). */
+  pthread_t reaper;
+  int reaper_started;
+  int stopping;          /* under track_mu */
+  pthread_cond_t wake;   /* with track_mu */
+  int64_t header_timeout_ns;
 };
+
+/* The header phase's deadline.  libmicrohttpd's connection timeout is an
+ * idle timeout, and on_request is called only once the headers are in: a
+ * client sending a header byte every few seconds (slowloris) would hold
+ * its connection, and one of web.max_connections, for ever.  So each
+ * connection is tracked from its accept, and on a kept-alive one from the
+ * end of each request, until the next request's headers are in; a reaper
+ * thread shuts down the socket of one that has waited longer than
+ * web.connection_timeout_seconds, and libmicrohttpd closes it as one its
+ * peer closed.  libmicrohttpd notifies the close before it closes the
+ * descriptor (0.9.75, MHD_cleanup_connections), and both that
+ * notification and the reaper hold track_mu, so the reaper never shuts
+ * down a descriptor that has been reused. */
+struct conn_track {
+  struct conn_track *prev, *next;
+  int fd;
+  int shut;                         /* under track_mu */
+  _Atomic int64_t waiting_since_ns; /* 0 while a request is in progress */
+};
+
+static pthread_mutex_t track_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct conn_track *tracked; /* under track_mu */
+
+static struct conn_track *
+track_of(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
+{
+  struct conn_track *t = *socket_context;
+  const union MHD_ConnectionInfo *ci;
+
+  (void)cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    t = calloc(1, sizeof(*t));
+    if (!t || !ci) {
+      free(t); /* untracked: only libmicrohttpd's idle timeout applies */
+      return;
+    }
+    t->fd = ci->connect_fd;
+    atomic_store(&t->waiting_since_ns, rb_mono_ns());
+    pthread_mutex_lock(&track_mu);
+    t->next = tracked;
+    if (tracked)
+      tracked->prev = t;
+    tracked = t;
+    pthread_mutex_unlock(&track_mu);
+    *socket_context = t;
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && t) {
+    pthread_mutex_lock(&track_mu);
+    if (t->prev)
+      t->prev->next = t->next;
+    else
+      tracked = t->next;
+    if (t->next)
+      t->next->prev = t->prev;
+    pthread_mutex_unlock(&track_mu);
+    free(t);
+    *socket_context = NULL;
+  }
+}
+
+static void *
+reaper(void *arg)
+{
+  struct http_server *s = arg;
+  struct timespec until;
+
+  rb_thread_name("rb-http-reaper");
+  pthread_mutex_lock(&track_mu);
+  while (!s->stopping) {
+    int64_t now = rb_mono_ns();
+    unsigned shut = 0;
+    for (struct conn_track *t = tracked; t; t = t->next) {
+      int64_t since = atomic_load(&t->waiting_since_ns);
+      if (since && !t->shut && now - since > s->header_timeout_ns) {
+        (void)shutdown(t->fd, SHUT_RDWR);
+        t->shut = 1;
+        shut++;
+      }
+    }
+    if (shut) {
+      char n[16];
+      snprintf(n, sizeof(n), "%u", shut);
+      rblog(LOG_WARN, "closed connections whose request headers took too long", "connections",
+            n, NULL);
+    }
+    /* Once a second: a slow client is closed within a second of its
+     * deadline. */
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += 1;
+    pthread_cond_timedwait(&s->wake, &track_mu, &until);
+  }
+  pthread_mutex_unlock(&track_mu);
+  return NULL;
+}
 
 /* libmicrohttpd's threads (poll() each).  Handlers do not wait for the
  * store (webhooks suspend), so two keep a 2-core machine busy while
@@ -102,7 +212,7 @@ struct route {
 
 static const struct route routes[] = {
   { "/webhook", 0, "POST", H_WEBHOOK, api_webhook, AUTH_WEBHOOK, WEBHOOK_BODY },
-  { "/api/v1/incidents", 1, "GET POST", H_INCIDENTS, api_incidents, AUTH_API, API_BODY },
+  { "/api/v1/incidents", 1, "GET HEAD POST", H_INCIDENTS, api_incidents, AUTH_API, API_BODY },
   { "/api/v1/stats", 0, "GET HEAD", H_OTHER, api_stats, AUTH_API, NO_BODY },
   { "/api/v2/silences", 0, "GET POST", H_OTHER, api_silences, AUTH_API, API_BODY },
   { "/api/v2/silence", 1, "GET DELETE", H_OTHER, api_silence, AUTH_API, NO_BODY },
@@ -243,6 +353,26 @@ reply_error_hdr(struct http_req *r, unsigned status, const char *hname,
   return ret;
 }
 
+enum MHD_Result
+http_reply_not_allowed(struct http_req *r, const char *path, const char *methods)
+{
+  char allow[64];
+  size_t n = 0;
+
+  /* Allow is a comma-separated list (RFC 9110, 10.2.1). */
+  for (const char *m = methods; *m && n + 3 < sizeof(allow); m++) {
+    if (*m == ' ') {
+      allow[n++] = ',';
+      allow[n++] = ' ';
+    } else {
+      allow[n++] = *m;
+    }
+  }
+  allow[n] = '\0';
+  return reply_error_hdr(r, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW, allow,
+                         "method %s is not allowed on %s (allowed: %s)", r->method, path, allow);
+}
+
 int
 http_is_json_type(const char *ct)
 {
@@ -262,9 +392,7 @@ first_call(struct http_req *r, const struct route *rt)
   if (!method_allowed(rt, r->method)) {
     if (rt->body == WEBHOOK_BODY)
       metrics_webhook(WH_METHOD_NOT_ALLOWED);
-    return reply_error_hdr(r, MHD_HTTP_METHOD_NOT_ALLOWED, MHD_HTTP_HEADER_ALLOW,
-                           rt->methods, "method %s is not allowed on %s (allowed: %s)",
-                           r->method, rt->path, rt->methods);
+    return http_reply_not_allowed(r, rt->path, rt->methods);
   }
   if (rt->auth >= AUTH_API && r->cfg->api_auth && r->cfg->api_auth->n) {
     /* API tokens with roles: reading needs read, acting needs respond,
@@ -324,6 +452,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   const struct route *rt;
 
   if (!r) {
+    struct conn_track *t = track_of(conn);
+    if (t)
+      atomic_store(&t->waiting_since_ns, 0); /* the headers are in */
     r = calloc(1, sizeof(*r));
     if (!r)
       return MHD_NO;
@@ -419,7 +550,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
   struct app *app = cls;
   struct http_req *r = *req_cls;
+  struct conn_track *t = track_of(conn);
 
+  if (t) /* a kept-alive connection waits for its next request's headers */
+    atomic_store(&t->waiting_since_ns, rb_mono_ns());
   if (!r)
     return;
   metrics_request(r->handler, rb_mono_ns() - r->t0_ns);
@@ -540,6 +674,7 @@ http_start(struct app *app, const struct rb_config *cfg,
     flags, 0, NULL, NULL, on_request, app,
     MHD_OPTION_LISTEN_SOCKET, s->lfd,
     MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
+    MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
     MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
     MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
     MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
@@ -558,6 +693,17 @@ http_start(struct app *app, const struct rb_config *cfg,
     free(s);
     return RB_EIO;
   }
+  s->header_timeout_ns = (int64_t)cfg->connection_timeout_s * 1000000000;
+  {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+  }
+  s->reaper_started = pthread_create(&s->reaper, NULL, reaper, s) == 0;
+  if (!s->reaper_started)
+    rblog(LOG_WARN, "no header deadline: cannot start its thread", NULL);
   if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) != 0)
     memset(&bound, 0, sizeof(bound));
   snprintf(port, sizeof(port), "%u",
@@ -600,6 +746,14 @@ http_stop(struct http_server *s)
   while (atomic_load(&suspended) > 0)
     pthread_cond_wait(&suspended_cv, &suspended_mu);
   pthread_mutex_unlock(&suspended_mu);
+  if (s->reaper_started) {
+    pthread_mutex_lock(&track_mu);
+    s->stopping = 1;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&track_mu);
+    pthread_join(s->reaper, NULL);
+  }
+  pthread_cond_destroy(&s->wake);
   if (s->d)
     MHD_stop_daemon(s->d);
   free(s);

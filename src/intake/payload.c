@@ -16,6 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The densest body taken: at least this many bytes per JSON value on
+ * average (payload_parse). */
+#define PAYLOAD_BYTES_PER_VALUE 5
+
 struct ctx {
   const struct payload_limits *lim;
   char *err;
@@ -155,7 +159,8 @@ opt_string(struct ctx *c, const cJSON *parent, const char *name,
   if (!cJSON_IsString(v))
     return fail(c, RB_EINVAL, "%s: must be a string", field);
   if (strlen(v->valuestring) > max)
-    return fail(c, RB_ETOOBIG, "%s: longer than %zu bytes", field, max);
+    return fail(c, RB_ETOOBIG, "%s: %zu bytes, longer than the limit of %zu", field,
+                strlen(v->valuestring), max);
   *out = copy_str(c, v->valuestring);
   return *out ? RB_OK : RB_ENOMEM;
 }
@@ -237,7 +242,8 @@ parse_alert(struct ctx *c, const cJSON *a, size_t idx, struct am_alert *out)
   if ((rc = parse_time(c, a, "endsAt", field, 0, &out->ends_at_ns)))
     return rc;
   snprintf(field, sizeof(field), "alerts[%zu].generatorURL", idx);
-  if ((rc = opt_string(c, a, "generatorURL", field, 8192, &out->generator_url)))
+  if ((rc = opt_string(c, a, "generatorURL", field, c->lim->max_annotation_bytes,
+                       &out->generator_url)))
     return rc;
   fp = cJSON_GetObjectItemCaseSensitive(a, "fingerprint");
   if (fp && !cJSON_IsNull(fp) && !(cJSON_IsString(fp) && fp->valuestring[0] == '\0')) {
@@ -264,8 +270,8 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
   const char *end = NULL;
   cJSON *root = NULL;
   const cJSON *v, *alerts, *a;
-  unsigned depth;
-  long bad;
+  struct json_scan scan;
+  char why[128];
   size_t i = 0, n;
   rb_status rc = RB_OK;
 
@@ -273,15 +279,21 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
   err[0] = '\0';
   if (len == 0)
     return fail(&c, RB_EINVAL, "empty body");
-  bad = utf8_invalid_at(body, len);
-  if (bad >= 0)
-    return fail(&c, RB_EINVAL, "body is not valid UTF-8 (byte %ld)", bad);
-  depth = json_depth(body, len, lim->max_depth);
-  if (depth > lim->max_depth)
-    return fail(&c, RB_EINVAL, "JSON nested deeper than %u levels", lim->max_depth);
+  if (json_scan(body, len, lim->max_depth, &scan, why, sizeof(why)))
+    return fail(&c, RB_EINVAL, "body: %s", why);
+  /* Each value is a 64-byte node of the parse tree, whatever its size in
+   * the body: "[0,0,0,...]" would cost 32 times its length.  An
+   * Alertmanager payload has a value per 20 bytes or more (a label is
+   * "name":"value",); one per PAYLOAD_BYTES_PER_VALUE bounds the tree at
+   * about 13 times the body, plus the copied strings. */
+  if (scan.values > len / PAYLOAD_BYTES_PER_VALUE + 1024)
+    return fail(&c, RB_ETOOBIG,
+                "body: %zu JSON values in %zu bytes, more than one per %d bytes: "
+                "no Alertmanager payload is that dense",
+                scan.values, len, PAYLOAD_BYTES_PER_VALUE);
   payload_init();
   /* A node is 64 bytes, and names and values are copied: a few times the
-   * body's size at most. */
+   * body's size for an Alertmanager payload. */
   rb_arena_init(&nodes, stack, sizeof(stack), len < SIZE_MAX / 4 ? len * 3 : len);
   tree = &nodes;
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
@@ -318,9 +330,13 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
   c.mem = &p->mem;
   if ((rc = parse_status(&c, root, "status", &p->resolved)))
     goto out;
-  if ((rc = opt_string(&c, root, "receiver", "receiver", 1024, &p->receiver))
-      || (rc = opt_string(&c, root, "groupKey", "groupKey", 65536, &p->group_key))
-      || (rc = opt_string(&c, root, "externalURL", "externalURL", 8192, &p->external_url)))
+  /* These only inform (the timeline shows them): as long as an annotation
+   * may be. */
+  if ((rc = opt_string(&c, root, "receiver", "receiver", lim->max_annotation_bytes, &p->receiver))
+      || (rc
+          = opt_string(&c, root, "groupKey", "groupKey", lim->max_annotation_bytes, &p->group_key))
+      || (rc = opt_string(&c, root, "externalURL", "externalURL", lim->max_annotation_bytes,
+                          &p->external_url)))
     goto out;
   v = cJSON_GetObjectItemCaseSensitive(root, "truncatedAlerts");
   if (v && !cJSON_IsNull(v)) {

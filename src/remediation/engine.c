@@ -1721,8 +1721,9 @@ preview_list(struct runctx *c, const char *title, const struct step *list, size_
       cr = compute_step(c, s, d, &k);
       buf_init(&b, 0);
       reqs_json(&b, k.reqs, k.n);
-      fprintf(out, ": %s%s%s\n        requests %s\n", cr == C_REFUSED ? "refused: " : "",
-              k.note[0] ? k.note : "", k.note[0] ? "" : "", b.data ? b.data : "[]");
+      if (cr == C_REFUSED || k.note[0])
+        fprintf(out, ": %s%s", cr == C_REFUSED ? "refused: " : "", k.note);
+      fprintf(out, "\n        requests %s\n", b.data ? b.data : "[]");
       buf_free(&b);
       computed_clear(&k);
     } else if (s->kind == STEP_EXEC) {

@@ -221,21 +221,15 @@ silence_spec_from_json(const char *body, size_t len, struct silence_spec *out,
   const char *end = NULL;
   int has_start = 0, has_end = 0;
   size_t n = 0;
-  long bad;
+  char why[128];
   rb_status rc;
 
   memset(out, 0, sizeof(*out));
   *code = SIL_PARSE_BAD;
   if (!body || json_only_space(body, len))
     return fail(code, SIL_PARSE_REQUIRED, err, "silence in body is required");
-  bad = utf8_invalid_at(body, len);
-  if (bad >= 0)
-    return fail(code, SIL_PARSE_BAD, err, PARSE_FAIL "the body is not valid UTF-8 (byte %ld)", bad);
-  if (json_depth(body, len, BODY_MAX_DEPTH) > BODY_MAX_DEPTH)
-    return fail(code, SIL_PARSE_BAD, err, PARSE_FAIL "the body nests deeper than %d levels",
-                BODY_MAX_DEPTH);
-  if (memchr(body, '\0', len))
-    return fail(code, SIL_PARSE_BAD, err, PARSE_FAIL "the body contains a NUL byte");
+  if (json_scan(body, len, BODY_MAX_DEPTH, NULL, why, sizeof(why)))
+    return fail(code, SIL_PARSE_BAD, err, PARSE_FAIL "the body is not acceptable JSON: %s", why);
   root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
   if (root && end) {
     size_t at = (size_t)(end - body);

@@ -22,12 +22,12 @@ static void
 action_body(const char *body, size_t len)
 {
   static char by[API_BY_MAX + 1], comment[API_COMMENT_MAX + 1];
-  const char *why = NULL;
+  char why[256] = "";
   cJSON *strict;
   char *z;
 
-  if (api_action_body_parse(len ? body : NULL, len, by, comment, &why) != 0) {
-    if (!why || !*why)
+  if (api_action_body_parse(len ? body : NULL, len, by, comment, why, sizeof(why)) != 0) {
+    if (!*why)
       abort(); /* a refusal says why */
     return;
   }

@@ -254,6 +254,20 @@ def main(t):
     t.eq(r.status, 400, "by of the wrong type -> 400")
     r = d.post(base + "/ack", b"{not json", headers={"Content-Type": "application/json"})
     t.eq(r.status, 400, "ack with malformed JSON -> 400")
+    for body, what, field in ((b'{"by":"   "}', "by of white space only", "by"),
+                              (b'{"by":"bob","comment":" \\n "}', "comment of white space only",
+                               "comment"),
+                              (b'{"by":"a\\u0000b"}', "\\u0000 in by", "NUL"),
+                              (b'{"by":"a\\nb"}', "a line break in by", "by"),
+                              (b'{"by":"a\\u001b[31m"}', "an escape character in by", "by"),
+                              (b'{"by":"a\tb"}', "a raw tab in a string", "control")):
+        r = d.post(base + "/comment", body, headers={"Content-Type": "application/json"})
+        t.eq(r.status, 400, "%s -> 400" % what)
+        t.check(field in r.error, "400 names %s" % field, r)
+    r = d.post(base + "/comment", {"by": "bob", "comment": "line one\n\tline two"})
+    t.eq(r.status, 200, "a comment keeps its line breaks and tabs -> 200")
+    t.eq(d.incident(iid)["timeline"][-1]["detail"].get("comment"), "line one\n\tline two",
+         "the comment's line breaks are on the timeline")
     r = d.post(base + "/resolve", {"by": "carol"})
     t.eq(r.status, 200, "resolve -> 200")
     inc = d.incident(iid)
@@ -268,7 +282,8 @@ def main(t):
          "comment on a resolved incident -> 200")
     tl = d.incident(iid)["timeline"]
     t.eq([e["kind"] for e in tl],
-         ["received", "acknowledged", "unacknowledged", "commented", "resolved", "commented"],
+         ["received", "acknowledged", "unacknowledged", "commented", "commented", "resolved",
+          "commented"],
          "full timeline in order")
     t.check(all(a["at"] <= b["at"] for a, b in zip(tl, tl[1:])), "timeline times ascend")
     t.check(all(int(a["id"]) < int(b["id"]) for a, b in zip(tl, tl[1:])), "timeline ids ascend")
@@ -281,9 +296,14 @@ def main(t):
         t.eq(r.status, 404, "POST %s -> 404" % path)
     t.eq(d.get("/api/v1/incidents/999999").status, 404, "GET unknown id -> 404")
     t.eq(d.get("/api/v1/incidents/abc").status, 404, "GET non-numeric id -> 404")
+    t.eq(d.get("/api/v1/incidents/0" + iid).status, 404,
+         "GET 0%s -> 404 (ids are opaque: not incident %s)" % (iid, iid))
     t.eq(d.post(base + "/frobnicate", {"by": "alice"}).status, 404, "unknown action -> 404")
     r = d.get(base + "/ack")
     t.eq(r.status, 405, "GET on an action -> 405")
+    t.eq(r.header("Allow"), "POST", "405 on an action says Allow: POST")
+    r = d.post("/api/v1/incidents", {"by": "alice"})
+    t.eq((r.status, r.header("Allow")), (405, "GET, HEAD"), "POST on the list -> 405, Allow: GET, HEAD")
 
     # ------------------------------------------------ list filters
     t.section("list filters and paging")

@@ -162,9 +162,19 @@ def main(t):
         (b'{"status":"firing","alerts":[],"x":' + b"[" * 50000 + b"]" * 50000 + b"}",
          ["nested"], "deep nesting inside an unknown field"),
     ]
+    nul = b'{"status":"firing","alerts":[{"status":"firing","startsAt":"2026-01-01T00:00:00Z",' \
+          b'"labels":{"alertname":"Nul%sA"}}]}'
+    cases += [
+        # A NUL would cut the value short: "Nul\0A" and "Nul\0B" would be
+        # one incident "Nul".
+        (nul % b"\\u0000", ["\\u0000", "NUL", "byte"], "\\u0000 in a label value"),
+        (nul % b"\x00", ["NUL byte", "byte"], "a raw NUL byte in a label value"),
+        (nul % b"\x01", ["control character U+0001"], "a raw control character in a string"),
+    ]
     for body, words, what in cases:
         r = d.post_webhook(body)
         expect(r, 400, words, what)
+    t.eq(len(d.incidents("alertname=Nul")), 0, "no incident 'Nul' from the refused bodies")
 
     t.section("size limits")
     big = "v" * (3 << 20)
@@ -176,6 +186,11 @@ def main(t):
     expect(r, 413, ["alerts[0].annotations.d", "limit"], "3 MB annotation value")
     r = d.post_webhook(one_alert(labels={"n" * 5000: "v"}))
     expect(r, 413, ["alerts[0].labels", "name"], "5000-byte label name")
+    # 2 MB of "0," in an unknown field: a parse tree of 64-byte nodes would
+    # be 32 times the body.
+    dense = b'{"status":"firing","alerts":[],"x":[' + b"0," * (1 << 20) + b'0]}'
+    r = d.post_webhook(dense)
+    expect(r, 413, ["JSON values", "one per 5 bytes"], "2 MB of tiny values in an unknown field")
     many = {"l%d" % i: "v" for i in range(1000)}
     r = d.post_webhook(one_alert(labels=many))
     expect(r, 413, ["alerts[0].labels", "limit"], "1000 labels on one alert")
@@ -341,6 +356,7 @@ def main(t):
             s.close()
 
     connection_limits(t)
+    slow_headers(t)
 
     t.section("after the barrage")
     t.check(d.alive(), "daemon still healthy")
@@ -475,6 +491,53 @@ def connection_limits(t):
     finally:
         for s in held:
             s.close()
+    d.stop()
+
+
+def slow_headers(t):
+    """Slowloris: libmicrohttpd's timeout is an idle timeout, so headers
+    sent a byte at a time would hold a connection for ever; runbookd closes
+    a connection whose request headers are not in within
+    web.connection_timeout_seconds (checked once a second)."""
+    t.section("slowloris: headers a byte at a time, 2 s header deadline, 4 connections in all")
+    d = t.daemon(name="loris", args=["--web.connection-timeout=2", "--web.max-connections=4"])
+    line = b"POST /webhook HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    socks = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(4)]
+    t0 = time.monotonic()
+    closed_at = [None] * len(socks)
+    try:
+        # A byte every 0.25 s per connection (well inside the 2-s idle
+        # timeout) until the server closes it, for 8 s at the most.
+        for i in range(len(line)):
+            for k, s in enumerate(socks):
+                if closed_at[k] is not None:
+                    continue
+                try:
+                    s.sendall(line[i:i + 1])
+                except OSError:
+                    closed_at[k] = time.monotonic() - t0
+            if all(c is not None for c in closed_at) or time.monotonic() - t0 > 8:
+                break
+            time.sleep(0.25)
+        for k, s in enumerate(socks):
+            if closed_at[k] is None and refused(s, timeout=0.5):
+                closed_at[k] = time.monotonic() - t0
+        t.check(all(c is not None and c < 6 for c in closed_at),
+                "every slow-header connection closed within 2 s + 1 s + slack",
+                ["%.1f s" % c if c is not None else "open" for c in closed_at])
+        t.check(rbtest.wait_for(lambda: d.get("/-/healthy").status == 200, 5),
+                "with the 4 slots free again, a request is served")
+        t.check("request headers took too long" in d.log_text(), "the closing is logged")
+    finally:
+        for s in socks:
+            s.close()
+    # A kept-alive connection that completes requests quickly is not cut.
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+    try:
+        ok = [served_keepalive(s) for _ in range(3)]
+        t.check(all(ok), "a kept-alive connection's prompt requests are served", ok)
+    finally:
+        s.close()
     d.stop()
 
 

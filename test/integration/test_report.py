@@ -176,6 +176,9 @@ def main(t):
     t.eq((r.status, r.json["incidents"]["total"], r.json["mttd"]["meanSeconds"]), (200, 0, None),
          "an empty RFC 3339 window")
     t.eq(d.get("/api/v1/stats?from=yesterday").status, 400, "bad from: 400")
+    r = d.get("/api/v1/stats?from=&to=")
+    t.eq((r.status, r.json.get("windowSeconds")), (200, 7 * 86400.0),
+         "empty from= and to= are the default window (as INTERFACE.md writes the query)")
     t.eq(d.get("/api/v1/stats?from=%d&to=%d" % (now, now - 10)).status, 400, "from after to: 400")
 
     rc, out, err = cli(["stats", "--format=json", "--storage.path=" + d.storage])

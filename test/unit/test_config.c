@@ -144,6 +144,37 @@ Test(config, refuses_remote_listener_without_auth)
   config_drop(c);
 }
 
+/* Only a loopback address written as one counts: a name that merely
+ * starts with "127." could resolve anywhere. */
+Test(config, loopback_is_an_address_not_a_prefix)
+{
+  static const char *const local[] = { "127.0.0.1:9095", "127.1.2.3:1", "localhost:9095",
+                                       "[::1]:9095", "[::ffff:127.0.0.1]:9095" };
+  static const char *const remote[] = { "127.0.0.1.nip.io:9095",
+                                        "127.example.com:9095",
+                                        "[::ffff:10.0.0.1]:9095",
+                                        "10.0.0.1:9095",
+                                        "[::]:9095",
+                                        ":9095" };
+  struct config_errors e;
+  char flag[128];
+  char *argv[] = { flag };
+
+  for (size_t i = 0; i < sizeof(local) / sizeof(*local); i++) {
+    struct rb_config *c;
+    snprintf(flag, sizeof(flag), "--web.listen-address=%s", local[i]);
+    c = load(&e, 1, argv);
+    cr_assert_not_null(c, "%s is loopback", local[i]);
+    config_drop(c);
+  }
+  for (size_t i = 0; i < sizeof(remote) / sizeof(*remote); i++) {
+    snprintf(flag, sizeof(flag), "--web.listen-address=%s", remote[i]);
+    cr_assert_null(load(&e, 1, argv), "%s is not loopback", remote[i]);
+    cr_assert(has_error(&e, "web.listen_address", "not a loopback address"), "%s", remote[i]);
+    config_errors_free(&e);
+  }
+}
+
 Test(config, unreadable_and_empty_secrets)
 {
   struct config_errors e;

@@ -207,9 +207,70 @@ Test(utf8, validator)
   cr_assert_eq(utf8_invalid_at("\xf4\x90\x80\x80", 4), 0);     /* > U+10FFFF */
 }
 
-Test(json_depth, counts_outside_strings)
+Test(json_scan, counts_outside_strings)
 {
-  cr_assert_eq(json_depth("{\"a\":[1,{\"b\":2}]}", 17, 10), 3);
-  cr_assert_eq(json_depth("{\"a\":\"[[[[\"}", 12, 10), 1);
-  cr_assert_eq(json_depth("[[[[[", 5, 3), 4);
+  struct json_scan js;
+  char err[128];
+
+  cr_assert_eq(json_scan("{\"a\":[1,{\"b\":2}]}", 17, 10, &js, err, sizeof(err)), 0);
+  cr_assert_eq(js.depth, 3);
+  cr_assert_eq(js.values, 5); /* the object, the array, a comma, the inner object, one */
+  cr_assert_eq(json_scan("{\"a\":\"[[[[,,\"}", 14, 10, &js, err, sizeof(err)), 0);
+  cr_assert_eq(js.depth, 1);
+  cr_assert_eq(js.values, 2);
+  cr_assert_eq(json_scan("[[[[[", 5, 3, &js, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "nested deeper than 3 levels (byte 3)"), "%s", err);
+}
+
+/* A NUL, escaped or raw, would cut a C string short: two different label
+ * values would become one. */
+Test(json_scan, refuses_nul_and_raw_control_characters)
+{
+  char err[128];
+
+  cr_assert_eq(json_scan("{\"a\":\"x\\u0000y\"}", 16, 8, NULL, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "\\u0000 (NUL) in a string at byte 7"), "%s", err);
+  cr_assert_eq(json_scan("{\"a\":\"x\0y\"}", 11, 8, NULL, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "NUL byte at byte 7"), "%s", err);
+  cr_assert_eq(json_scan("{\"a\":\"x\ty\"}", 11, 8, NULL, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "unescaped control character U+0009 in a string at byte 7"), "%s", err);
+  cr_assert_eq(json_scan("{\"a\":\"\xc0\xaf\"}", 10, 8, NULL, err, sizeof(err)), -1);
+  cr_assert(strstr(err, "not valid UTF-8 (byte 6)"), "%s", err);
+  /* Escaped: a backslash before "u0000", a tab, a line break; white space
+   * between tokens. */
+  cr_assert_eq(json_scan("{\"a\":\"\\\\u0000\\t\\n\"}", 19, 8, NULL, err, sizeof(err)), 0, "%s",
+               err);
+  cr_assert_eq(json_scan("{\n\t\"a\" : 1\r\n}", 13, 8, NULL, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(payload, nul_in_a_label_is_refused)
+{
+  char err[RB_ERRLEN];
+  struct am_payload *p;
+  static const char body[]
+      = "{\"status\":\"firing\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":"
+        "\"Nul\\u0000A\"},\"startsAt\":\"2026-12-03T15:18:24Z\"}]}";
+
+  cr_assert_eq(parse(body, &p, err), RB_EINVAL);
+  cr_assert(strstr(err, "body: \\u0000 (NUL) in a string at byte"), "%s", err);
+}
+
+/* "[0,0,0,...]" in an unknown field would make a 64-byte node of every two
+ * bytes of body. */
+Test(payload, dense_body_is_refused_before_parsing)
+{
+  char err[RB_ERRLEN];
+  struct am_payload *p;
+  size_t n = 100000, at;
+  char *s = malloc(2 * n + 128);
+
+  at = (size_t)sprintf(s, "{\"status\":\"firing\",\"alerts\":[],\"x\":[");
+  for (size_t i = 0; i < n; i++) {
+    s[at++] = '0';
+    s[at++] = ',';
+  }
+  strcpy(s + at - 1, "]}");
+  cr_assert_eq(parse(s, &p, err), RB_ETOOBIG);
+  cr_assert(strstr(err, "JSON values in") && strstr(err, "more than one per 5 bytes"), "%s", err);
+  free(s);
 }
