@@ -32,6 +32,7 @@ struct rb_config {
   char *tls_key_pem;
   int insecure_no_auth;   /* allow a non-loopback listener without auth */
   size_t max_body_bytes;
+  size_t max_body_bytes_in_flight; /* all requests' bodies at once */
   size_t max_header_bytes;
   unsigned max_connections;
   unsigned max_connections_per_ip;

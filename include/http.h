@@ -43,6 +43,8 @@ struct http_req {
   int responded;           /* a response was queued */
   size_t discarded;        /* body bytes dropped past the limit */
   int too_large;           /* the body passed its limit: answer 413 */
+  int too_busy;            /* web.max_body_bytes_in_flight was reached: 503 */
+  size_t held;             /* body bytes held against that limit */
   const char *actor;       /* the API token's name, when one authorized it */
   /* POST /webhook while its store job is queued (api_webhook.c). */
   enum webhook_state wh_state;

@@ -50,6 +50,9 @@ static const struct opt opts[] = {
     "allow a non-loopback listener without credentials" },
   { "web.max_body_bytes", "web.max-body-bytes", T_SIZE, O(max_body_bytes), 1024, 1LL << 30, 0,
     "largest request body accepted (413 above)" },
+  { "web.max_body_bytes_in_flight", "web.max-body-bytes-in-flight", T_SIZE,
+    O(max_body_bytes_in_flight), 1024, 1LL << 40, 0,
+    "request body bytes held at once, all connections (503 above)" },
   { "web.max_header_bytes", "web.max-header-bytes", T_SIZE, O(max_header_bytes), 2048, 1 << 20, 0,
     "memory for one request's headers" },
   { "web.max_connections", "web.max-connections", T_UINT, O(max_connections), 1, 100000, 0,
@@ -223,6 +226,7 @@ set_defaults(struct rb_config *c)
 {
   c->listen_address = strdup("127.0.0.1:9095");
   c->max_body_bytes = 32u << 20;
+  c->max_body_bytes_in_flight = (size_t)256 << 20;
   c->max_header_bytes = 16u << 10;
   c->max_connections = 1024;
   c->max_connections_per_ip = 0;
@@ -645,6 +649,12 @@ validate(struct rb_config *c, struct config_errors *errs)
       || strtol(colon + 1, NULL, 10) > 65535
       || strspn(colon + 1, "0123456789") != strlen(colon + 1))
     config_errors_add(errs, where, "must be host:port with a port 0-65535 (0: any free port)");
+
+  if (c->max_body_bytes_in_flight < c->max_body_bytes) {
+    field_where(c, "web.max_body_bytes_in_flight", where, sizeof(where));
+    config_errors_add(errs, where, "must be at least web.max_body_bytes (%zu)",
+                      c->max_body_bytes);
+  }
 
   if (!!c->tls_cert_file != !!c->tls_key_file) {
     field_where(c, c->tls_cert_file ? "web.tls_key_file" : "web.tls_cert_file",

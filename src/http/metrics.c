@@ -50,6 +50,7 @@ static struct {
   atomic_ullong decisions[DEC_COUNT];
   atomic_ullong escalations;
   atomic_ullong queue_len;
+  atomic_ullong body_held;
   atomic_ullong timers;
   atomic_ullong kube[5]; /* 2xx, 3xx, 4xx, 5xx, no answer */
   struct histo first_request;
@@ -193,6 +194,23 @@ void metrics_timer_lateness(int64_t late_ms) { observe(&m.lateness, late_ms * 10
 void metrics_rem_decision(enum rem_decision d) { atomic_fetch_add(&m.decisions[d], 1); }
 void metrics_rem_escalation(void) { atomic_fetch_add(&m.escalations, 1); }
 void metrics_rem_queue(size_t len) { atomic_store(&m.queue_len, len); }
+
+int
+metrics_body_hold(size_t n, size_t max, size_t *held)
+{
+  unsigned long long cur = atomic_load(&m.body_held);
+
+  do {
+    if (cur > max || n > max - cur) {
+      *held = (size_t)cur;
+      return -1;
+    }
+  } while (!atomic_compare_exchange_weak(&m.body_held, &cur, cur + n));
+  *held = (size_t)(cur + n);
+  return 0;
+}
+
+void metrics_body_release(size_t n) { atomic_fetch_sub(&m.body_held, n); }
 void metrics_rem_first_request(int64_t ns) { observe(&m.first_request, ns); }
 
 void
@@ -294,6 +312,9 @@ metrics_render(struct buf *b, struct store *st)
               "# TYPE runbookd_alerts_truncated_total counter\n");
   buf_printf(b, "runbookd_alerts_truncated_total %llu\n", atomic_load(&m.truncated));
 
+  buf_puts(b, "# HELP runbookd_http_body_bytes_held Request body bytes held by requests in progress (limit: web.max_body_bytes_in_flight).\n"
+              "# TYPE runbookd_http_body_bytes_held gauge\n");
+  buf_printf(b, "runbookd_http_body_bytes_held %llu\n", atomic_load(&m.body_held));
   buf_puts(b, "# HELP runbookd_http_request_duration_seconds HTTP request latency by handler.\n"
               "# TYPE runbookd_http_request_duration_seconds histogram\n");
   for (int h = 0; h < H_HANDLER_COUNT; h++) {

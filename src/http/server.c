@@ -188,6 +188,38 @@ http_resume(struct http_req *r)
   }
 }
 
+/* Request bodies are held against web.max_body_bytes_in_flight, on all
+ * connections at once: a request holds its body's size (from
+ * Content-Length, or as chunks arrive) until it completes, which also
+ * covers the webhook's parsed copy while it waits for the store.  Past the
+ * limit a request gets 503 (which Alertmanager retries) instead of memory.
+ * The count is the gauge runbookd_http_body_bytes_held (metrics.c). */
+
+/* Raises what r holds to total bytes; -1 when that would pass the limit. */
+static int
+body_hold(struct http_req *r, size_t total)
+{
+  size_t now;
+
+  if (total <= r->held)
+    return 0;
+  if (metrics_body_hold(total - r->held, r->cfg->max_body_bytes_in_flight, &now))
+    return -1;
+  r->held = total;
+  return 0;
+}
+
+static enum MHD_Result
+reply_busy(struct http_req *r, size_t want)
+{
+  if (r->handler == H_WEBHOOK)
+    metrics_webhook(WH_UNAVAILABLE);
+  return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "request bodies arriving at once would hold more than "
+                          "web.max_body_bytes_in_flight (%zu bytes; this one %zu): retry later",
+                          r->cfg->max_body_bytes_in_flight, want);
+}
+
 /* Bodies of the API's own actions are small. */
 #define API_BODY_MAX (64 * 1024)
 /* Bytes past the limit read and dropped before the connection is closed. */
@@ -438,6 +470,8 @@ first_call(struct http_req *r, const struct route *rt)
     return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
                             "body of %s bytes is larger than the limit of %zu", cl, max);
   }
+  if (cl && body_hold(r, (size_t)strtoull(cl, NULL, 10)))
+    return reply_busy(r, (size_t)strtoull(cl, NULL, 10));
   buf_init(&r->body, max);
   return MHD_YES;
 }
@@ -485,12 +519,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     /* libmicrohttpd cannot answer while a body is still arriving, so past
      * the limit the rest is read and dropped (bounded below), and 413 goes
      * out once the body ends. */
-    if (r->body.max && !r->too_large)
-      rc = buf_append(&r->body, upload_data, n);
+    if (r->body.max && !r->too_large && !r->too_busy) {
+      /* Held before it is stored (a body past its own limit is dropped,
+       * not held). */
+      if (r->body.len + n <= r->body.max && body_hold(r, r->body.len + n)) {
+        r->too_busy = 1;
+        buf_free(&r->body);
+      } else {
+        rc = buf_append(&r->body, upload_data, n);
+      }
+    }
     if (rc == RB_ENOMEM)
       return MHD_NO;
     if (rc == RB_ETOOBIG) {
-      if (!r->too_large) {
+      if (!r->too_large && !r->too_busy) {
         r->too_large = 1;
         buf_free(&r->body);
         if (rt && rt->body == WEBHOOK_BODY)
@@ -509,6 +551,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     }
     return MHD_YES;
   }
+  if (r->too_busy)
+    return reply_busy(r, r->held + r->discarded);
   if (r->too_large) {
     if (rt->body == NO_BODY || strcmp(r->method, "GET") == 0)
       return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "%s %s takes no body", r->method,
@@ -557,6 +601,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
   if (!r)
     return;
   metrics_request(r->handler, rb_mono_ns() - r->t0_ns);
+  if (r->held)
+    metrics_body_release(r->held);
   buf_free(&r->body);
   api_webhook_cleanup(r);
   config_drop(r->cfg);

@@ -357,6 +357,7 @@ def main(t):
 
     connection_limits(t)
     slow_headers(t)
+    bodies_in_flight(t)
 
     t.section("after the barrage")
     t.check(d.alive(), "daemon still healthy")
@@ -491,6 +492,53 @@ def connection_limits(t):
     finally:
         for s in held:
             s.close()
+    d.stop()
+
+
+def bodies_in_flight(t):
+    """web.max_body_bytes_in_flight bounds the bodies of all connections
+    together: past it a request gets 503 (Alertmanager retries), and what
+    a completed request held is given back."""
+    t.section("bodies in flight: 4 KiB each, 8 KiB in all")
+    d = t.daemon(name="inflight", args=["--web.max-body-bytes=4096",
+                                        "--web.max-body-bytes-in-flight=8192"])
+    body = json.dumps(rbtest.payload([rbtest.alert("InFlight%d" % i) for i in range(1)]))
+    body = body.encode()
+    body += b" " * (4000 - len(body))  # JSON white space after the document
+    head = (b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 4000\r\n\r\n")
+    held = []
+    try:
+        for _ in range(2):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+            s.sendall(head + body[:100])  # holds 4000 bytes, sends 100
+            held.append(s)
+        t.check(rbtest.wait_for(lambda: d.metric("runbookd_http_body_bytes_held") == 8000, 10),
+                "the two hold 8,000 bytes (runbookd_http_body_bytes_held)")
+        r = d.post_webhook(body)
+        t.eq(r.status, 503, "a third 4,000-byte body while 8,000 bytes are held -> 503")
+        t.check("web.max_body_bytes_in_flight" in r.error, "503 names the limit", r.error)
+        t.eq(r.header("Retry-After"), "5", "503 carries Retry-After")
+        raw = chunked_post(d, body, chunk=500)
+        t.eq(rbtest.raw_status(raw), 503, "a chunked body past the limit -> 503 once it ends")
+        t.check("web.max_body_bytes_in_flight" in rbtest.raw_json(raw).get("error", ""),
+                "the chunked 503 names the limit", raw[:300])
+        held[0].sendall(body[100:])
+        held[0].settimeout(10)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            c = held[0].recv(4096)
+            if not c:
+                break
+            got += c
+        t.eq(rbtest.raw_status(got), 200, "the first held body, completed -> 200")
+    finally:
+        for s in held:
+            s.close()
+    # What the completed and the closed requests held is given back.
+    t.check(rbtest.wait_for(lambda: d.metric("runbookd_http_body_bytes_held") == 0, 10),
+            "nothing is held once they are done")
+    t.eq(d.post_webhook(body).status, 200, "then a 4,000-byte body is taken again")
     d.stop()
 
 

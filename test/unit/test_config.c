@@ -175,6 +175,22 @@ Test(config, loopback_is_an_address_not_a_prefix)
   }
 }
 
+Test(config, bodies_in_flight_hold_at_least_one_body)
+{
+  struct config_errors e;
+  char *argv[] = { "--web.max-body-bytes=8192", "--web.max-body-bytes-in-flight=4096" };
+  struct rb_config *c = load(&e, 2, argv);
+
+  cr_assert_null(c);
+  cr_assert(has_error(&e, "web.max_body_bytes_in_flight", "at least web.max_body_bytes (8192)"));
+  config_errors_free(&e);
+  argv[1] = "--web.max-body-bytes-in-flight=8192";
+  c = load(&e, 2, argv);
+  cr_assert_not_null(c);
+  cr_assert_eq(c->max_body_bytes_in_flight, 8192);
+  config_drop(c);
+}
+
 Test(config, unreadable_and_empty_secrets)
 {
   struct config_errors e;
