@@ -120,5 +120,10 @@ void esc_resolve(struct esc_state *s);
 void esc_urgent(struct esc_state *s, int64_t now_ms);
 /* Raises the severity to emergency now (multi-component trigger). */
 void esc_upgrade(struct esc_state *s, const struct esc_policy *p, int64_t now_ms);
+/* A silence matches: nothing may be due before until_ms.  Every due time
+ * (level, progress, unavailable) earlier than until_ms becomes until_ms;
+ * later ones and unset ones (0) stay.  The pager asks the silence again at
+ * until_ms (see PAGER_SILENCE_RECHECK_MS in pager.h). */
+void esc_hold(struct esc_state *s, int64_t until_ms);
 
 #endif

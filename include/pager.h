@@ -23,6 +23,20 @@ struct pager;
 struct store;
 struct am_labels;
 
+/* While a silence matches an incident's labels, nothing of its escalation
+ * is sent (first notice, next level, "page at once", progress updates, the
+ * unavailable upgrade), whatever started the work: open, timer, unack,
+ * remediation's urgent page.  Its due times are held (esc_hold) until the
+ * silence's end or the next multiple of this interval on the clock,
+ * whichever comes first; then the timer fires, the silence is asked again,
+ * and the incident is held again or paged.  Nothing tells the pager that a
+ * silence was expired or shortened, so this bounds how long paging stays
+ * off after that: at most this long.  The rechecks are aligned to the
+ * clock so that every silenced incident's recheck comes due at once and
+ * runs in the same few batched transactions (one commit per 256), not one
+ * commit per incident spread over the minute. */
+#define PAGER_SILENCE_RECHECK_MS 60000LL
+
 struct pager_options {
   struct store *store;
   unsigned workers;          /* notifier threads (default 4) */
@@ -31,7 +45,8 @@ struct pager_options {
   void *now_arg;
   /* Tests: no timer thread; pager_tick() does the work. */
   int manual;
-  /* Silences: 1 and the silence's id and end when labels are silenced. */
+  /* Silences: 1 and the silence's id and end when labels are silenced
+   * at now_ms (asked again every PAGER_SILENCE_RECHECK_MS while it is). */
   int (*silenced)(void *arg, const struct am_labels *labels, int64_t now_ms, char *id,
                   size_t idlen, int64_t *ends_ms);
   void *silence_arg;

@@ -133,6 +133,9 @@ esc_ack(struct esc_state *s, int64_t now_ms)
   if (s->phase == ESC_ACTIVE) {
     s->phase = ESC_ACKED;
     s->level_due_ms = 0;
+    /* A "page at once" still waiting (held by a silence) is answered:
+     * someone acknowledged.  Unack resumes the usual way. */
+    s->urgent = 0;
   }
 }
 
@@ -177,4 +180,15 @@ esc_upgrade(struct esc_state *s, const struct esc_policy *p, int64_t now_ms)
   s->repeats = 0;
   s->level_due_ms = now_ms;
   s->unavailable_due_ms = 0;
+}
+
+void
+esc_hold(struct esc_state *s, int64_t until_ms)
+{
+  if (s->level_due_ms && s->level_due_ms < until_ms)
+    s->level_due_ms = until_ms;
+  if (s->progress_due_ms && s->progress_due_ms < until_ms)
+    s->progress_due_ms = until_ms;
+  if (s->unavailable_due_ms && s->unavailable_due_ms < until_ms)
+    s->unavailable_due_ms = until_ms;
 }

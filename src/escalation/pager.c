@@ -174,6 +174,7 @@ struct esc_job {
   size_t npages;
   int64_t prev_due;  /* the due time before this job (-1: a new escalation) */
   int64_t next_due;
+  int scheduled; /* run_jobs pushed next_due onto the heap */
 };
 
 static rb_status
@@ -293,6 +294,29 @@ raise_incident(struct store *st, int64_t id)
   return rc;
 }
 
+/* The end of a silence hold that starts at now: the silence's end or the
+ * next multiple of PAGER_SILENCE_RECHECK_MS, whichever comes first (see
+ * pager.h).  Always after now, so the timer fires again. */
+static int64_t
+silence_hold_until(int64_t now, int64_t ends)
+{
+  int64_t next = (now / PAGER_SILENCE_RECHECK_MS + 1) * PAGER_SILENCE_RECHECK_MS;
+  return ends > now && ends < next ? ends : next;
+}
+
+/* Whether esc_due would send anything at now (a dry run on a copy). */
+static int
+would_send(const struct esc_state *s, const struct esc_policy *pol, int64_t now)
+{
+  struct esc_state c = *s;
+  struct esc_action a[ESC_MAX_ACTIONS];
+  size_t n = esc_due(&c, pol, now, a);
+  for (size_t i = 0; i < n; i++)
+    if (a[i].kind != EA_EXHAUSTED)
+      return 1;
+  return 0;
+}
+
 static rb_status
 esc_job_fn(struct store *st, void *arg)
 {
@@ -303,87 +327,61 @@ esc_job_fn(struct store *st, void *arg)
   struct buf d;
   size_t n;
   rb_status rc;
+  int have_inc = 0, silenced = 0, held = 0;
+  char sid[64] = "";
 
   j->npages = 0;
   j->next_due = 0;
   j->prev_due = -1;
+  memset(&inc, 0, sizeof(inc));
+  buf_init(&d, 0);
   rc = store_w_esc_get(st, j->incident_id, &s);
   if (rc == RB_OK)
     j->prev_due = esc_next_due(&s);
   if (rc == RB_ENOTFOUND) {
     if (j->kind != J_OPEN && j->kind != J_URGENT)
-      return RB_OK; /* never escalated (silenced, or paging was off) */
-    memset(&inc, 0, sizeof(inc));
+      return RB_OK; /* never escalated (paging was off) */
     rc = store_w_get(st, j->incident_id, &inc);
     if (rc)
       return rc == RB_ENOTFOUND ? RB_OK : rc;
-    if (inc.state == INC_RESOLVED) {
-      incident_clear(&inc);
-      return RB_OK;
-    }
+    have_inc = 1;
+    if (inc.state == INC_RESOLVED)
+      goto out;
     esc_start(&s, j->pol, j->incident_id, inc.severity, is_unavailable(j->pol, &inc), j->now);
     if (inc.state == INC_ACKED)
       esc_ack(&s, j->now);
-    incident_clear(&inc);
     if (s.severity <= SEV_CRITICAL && s.severity != SEV_EMERGENCY && j->pol->multi_deployments) {
       char names[1024], detail[1400];
       unsigned k = failing_components(st, j->pol, j->now, names, sizeof(names));
       if (k >= j->pol->multi_deployments) {
-        struct buf e;
         esc_upgrade(&s, j->pol, j->now);
         rc = raise_incident(st, j->incident_id);
         if (rc)
-          return rc;
+          goto out;
         snprintf(detail, sizeof(detail), "%u components failing at once: %s", k, names);
-        buf_init(&e, 0);
-        buf_puts(&e, "{\"severity\":\"emergency\",\"reason\":");
-        buf_json_str(&e, detail);
-        buf_puts(&e, "}");
-        rc = event(st, j, "escalated", e.data ? e.data : "{}");
-        buf_free(&e);
+        buf_puts(&d, "{\"severity\":\"emergency\",\"reason\":");
+        buf_json_str(&d, detail);
+        buf_puts(&d, "}");
+        rc = event(st, j, "escalated", d.data ? d.data : "{}");
         if (rc)
-          return rc;
+          goto out;
       }
     }
   } else if (rc) {
     return rc;
   }
-  buf_init(&d, 0);
-  if (j->kind == J_OPEN || j->kind == J_TIMER) {
+  /* The incident: its labels for the silence check (every kind of job
+   * that could page), and for the timer its state. */
+  if (!have_inc && j->kind != J_RESOLVE)
+    have_inc = store_w_get(st, j->incident_id, &inc) == RB_OK;
+  if (have_inc && (j->kind == J_OPEN || j->kind == J_TIMER)) {
     /* The incident may have been acknowledged or resolved without a hook
      * reaching us (a crash between the two commits): follow its state. */
-    memset(&inc, 0, sizeof(inc));
-    if (store_w_get(st, j->incident_id, &inc) == RB_OK) {
-      if (inc.state == INC_RESOLVED && s.phase != ESC_DONE) {
-        esc_resolve(&s);
-        rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
-      } else if (inc.state == INC_ACKED && s.phase == ESC_ACTIVE) {
-        esc_ack(&s, j->now);
-      }
-      if (!rc && s.phase != ESC_DONE && j->p->silenced) {
-        struct am_labels ls;
-        char sid[64];
-        int64_t ends = 0;
-        if (am_labels_from_json(inc.labels_json, &ls) == RB_OK) {
-          if (j->p->silenced(j->p->silence_arg, &ls, j->now, sid, sizeof(sid), &ends)) {
-            /* Silenced: nobody is paged while the silence lasts. */
-            if (j->kind == J_OPEN) {
-              buf_puts(&d, "{\"silence\":");
-              buf_json_str(&d, sid);
-              buf_puts(&d, ",\"effect\":\"not paged while the silence lasts\"}");
-              rc = event(st, j, "silenced", d.data);
-            }
-            if (s.level_due_ms && s.level_due_ms < ends)
-              s.level_due_ms = ends;
-            if (s.progress_due_ms && s.progress_due_ms < ends)
-              s.progress_due_ms = ends;
-            if (s.unavailable_due_ms && s.unavailable_due_ms < ends)
-              s.unavailable_due_ms = ends;
-          }
-          am_labels_free(&ls);
-        }
-      }
-      incident_clear(&inc);
+    if (inc.state == INC_RESOLVED && s.phase != ESC_DONE) {
+      esc_resolve(&s);
+      rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
+    } else if (inc.state == INC_ACKED && s.phase == ESC_ACTIVE) {
+      esc_ack(&s, j->now);
     }
   }
   switch (j->kind) {
@@ -404,14 +402,49 @@ esc_job_fn(struct store *st, void *arg)
     }
     break;
   case J_URGENT:
-    esc_urgent(&s, j->now);
+    esc_urgent(&s, j->now); /* its event follows the silence check */
+    break;
+  }
+  /* Silenced: whatever this job was, nothing is sent while the silence
+   * lasts; the due times wait for its end or the next recheck. */
+  if (!rc && have_inc && s.phase != ESC_DONE && j->p->silenced) {
+    struct am_labels ls;
+    int64_t ends = 0;
+    if (am_labels_from_json(inc.labels_json, &ls) == RB_OK) {
+      silenced = j->p->silenced(j->p->silence_arg, &ls, j->now, sid, sizeof(sid), &ends);
+      am_labels_free(&ls);
+    }
+    if (silenced) {
+      held = would_send(&s, j->pol, j->now);
+      esc_hold(&s, silence_hold_until(j->now, ends));
+      /* On the timeline once when the escalation starts silenced, and when
+       * an unack or "page at once" was held back; not at each recheck. */
+      if ((j->kind == J_OPEN && j->prev_due < 0)
+          || ((j->kind == J_UNACK || j->kind == J_URGENT) && held)) {
+        buf_reset(&d);
+        buf_puts(&d, "{\"silence\":");
+        buf_json_str(&d, sid);
+        if (j->kind == J_UNACK) {
+          buf_puts(&d, ",\"held\":\"page on unack\"");
+        } else if (j->kind == J_URGENT) {
+          buf_puts(&d, ",\"held\":\"page at once\",\"reason\":");
+          buf_json_str(&d, j->reason);
+        }
+        buf_puts(&d, ",\"effect\":\"not paged while the silence lasts\"}");
+        rc = event(st, j, "silenced", d.data);
+      }
+    }
+  }
+  if (!rc && j->kind == J_URGENT && !held) {
+    buf_reset(&d);
     buf_puts(&d, "{\"reason\":");
     buf_json_str(&d, j->reason);
     buf_puts(&d, ",\"action\":\"page at once\"}");
     rc = event(st, j, "escalated", d.data);
-    break;
   }
-  n = rc ? 0 : esc_due(&s, j->pol, j->now, act);
+  /* Held: nothing is decided now (esc_due would still send an urgent
+   * page, which is due at once whatever its due time says). */
+  n = rc || silenced ? 0 : esc_due(&s, j->pol, j->now, act);
   for (size_t i = 0; i < n && !rc; i++) {
     buf_reset(&d);
     switch (act[i].kind) {
@@ -452,11 +485,13 @@ esc_job_fn(struct store *st, void *arg)
       break;
     }
   }
-  buf_free(&d);
   if (!rc) {
     j->next_due = esc_next_due(&s);
     rc = store_w_esc_put(st, &s, j->next_due);
   }
+out:
+  buf_free(&d);
+  incident_clear(&inc);
   return rc;
 }
 
@@ -516,8 +551,20 @@ run_jobs(struct pager *p, const struct work_item *w, size_t n, int64_t now)
       struct esc_job *j = &b.jobs[i];
       /* The heap may hold stale entries for this incident; a new one is
        * only needed when the due time moved (stale ones fire harmlessly).
-       * A timer that fired with nothing due yet is scheduled again. */
-      if (j->next_due != j->prev_due || (j->kind == J_TIMER && j->next_due > now))
+       * A timer that fired with nothing due yet is scheduled again, unless
+       * an earlier job of this batch already scheduled that time for the
+       * incident (two entries that came due together, e.g. a stale one and
+       * a silence recheck, would otherwise stay two at every recheck). */
+      if (j->next_due != j->prev_due)
+        j->scheduled = 1;
+      else if (j->kind == J_TIMER && j->next_due > now) {
+        j->scheduled = 1;
+        for (size_t k = 0; k < i && j->scheduled; k++)
+          if (b.jobs[k].scheduled && b.jobs[k].incident_id == j->incident_id
+              && b.jobs[k].next_due == j->next_due)
+            j->scheduled = 0;
+      }
+      if (j->scheduled)
         schedule(p, j->next_due, j->incident_id);
       queue_pages(p, j->pages, j->npages);
     }

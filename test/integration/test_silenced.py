@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""A silenced alert is recorded on its incident's timeline as silenced and
-is neither remediated nor paged; once the silence is expired, a new firing
-is remediated again."""
+"""A silenced alert is neither remediated nor paged, and each of the two
+records its own `silenced` event; once the silence is expired, a new firing
+is remediated again; an incident held by a silence that ends is paged then."""
 
 import json
 import os
@@ -67,6 +67,35 @@ def main(t):
     t.eq(fin.get("outcome"), "succeeded", "remediated once the silence is gone")
     t.check(rbtest.wait_event(d, iid2, "page failed", 15) or rbtest.events(d, iid2, "paged"),
             "paging was attempted", rbtest.timeline_kinds(d, iid2))
+
+    t.section("a silence that ends brings paging back on the same incident")
+    # No plan matches: only the pager acts on it, so one `silenced` event.
+    # The pager holds the incident until the silence's end (or the next
+    # recheck, PAGER_SILENCE_RECHECK_MS, when that comes first) and then
+    # pages it; an expiry (amtool silence expire) takes effect at the next
+    # recheck, up to a minute later, which the unit tests drive with a
+    # stepped clock (test_pager.c) instead of waiting here.
+    sil3 = dict(sil, matchers=[{"name": "alertname", "value": "BrieflyQuiet",
+                                "isRegex": False, "isEqual": True}],
+                startsAt=rbtest.now_ts(), endsAt=rbtest.now_ts(3))
+    r = d.post("/api/v2/silences", body=json.dumps(sil3).encode(),
+               headers={"Content-Type": "application/json"})
+    t.eq(r.status, 200, "a 3 s silence created")
+    sid3 = r.json["silenceID"]
+    iid3, _ = rbtest.fire(d, "BrieflyQuiet", {"namespace": NS}, severity="critical")
+    ev = rbtest.wait_event(d, iid3, "silenced", 5)
+    t.check(ev and ev[0]["detail"].get("silence") == sid3
+            and "not paged" in ev[0]["detail"].get("effect", ""),
+            "the pager held it back", ev)
+    kinds = rbtest.timeline_kinds(d, iid3)
+    t.check("paged" not in kinds and "page failed" not in kinds,
+            "nobody paged while the silence lasts", kinds)
+    ends = d.get("/api/v2/silence/" + sid3).json["endsAt"]
+    ev = rbtest.wait_event(d, iid3, "page failed", 10) or rbtest.events(d, iid3, "paged")
+    t.check(ev, "paged once the silence ended", rbtest.timeline_kinds(d, iid3))
+    t.check(ev and ev[0]["at"][:23] >= ends[:23],
+            "not before the silence's end", (ev[0]["at"] if ev else None, ends))
+    t.eq(len(rbtest.events(d, iid3, "silenced")), 1, "one silenced event")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
  * (escalate.c): a stepped clock walks every level of every severity of the
  * seed's matrix; ack, unack, resolve, urgent (remediation failed), the
  * "system unavailable" upgrade and the multi-component upgrade; progress
- * updates; and the policy's parsing and every validation error, named
+ * updates; a silence's hold (esc_hold); and the policy's parsing and every validation error, named
  * "FILE: escalation.FIELD" (docs/escalation.md).
  */
 #include "config.h"
@@ -743,5 +743,57 @@ Test(walk, paged_mask_has_everyone_paged)
     want |= 1u << (unsigned)(c - p->contacts);
   }
   cr_expect_eq(s.paged_mask, want);
+  esc_policy_drop(p);
+}
+
+/* A silence holds every due time until a moment; later and unset ones
+ * stay; once past it, the decision is the one that was due. */
+Test(walk, hold_moves_only_earlier_due_times)
+{
+  struct esc_policy *p = seed_policy("\"progress_interval_seconds\":1800,"
+                                     "\"unavailable\":{\"after_seconds\":900}");
+  struct esc_state s;
+  struct esc_action a[ESC_MAX_ACTIONS];
+
+  esc_start(&s, p, 7, SEV_CRITICAL, 1, T0);
+  esc_hold(&s, T0 + 60 * S);
+  cr_expect_eq(s.level_due_ms, T0 + 60 * S, "the first notice waits");
+  cr_expect_eq(s.progress_due_ms, T0 + 1800 * S, "a later due time stays");
+  cr_expect_eq(s.unavailable_due_ms, T0 + 900 * S);
+  cr_expect_eq(esc_next_due(&s), T0 + 60 * S);
+  cr_expect_eq(due(&s, p, T0 + 59 * S, a), 0);
+  esc_hold(&s, T0 + 1000 * S);
+  cr_expect_eq(s.level_due_ms, T0 + 1000 * S);
+  cr_expect_eq(s.unavailable_due_ms, T0 + 1000 * S);
+  cr_expect_eq(s.progress_due_ms, T0 + 1800 * S);
+  cr_expect_eq(due(&s, p, T0 + 999 * S, a), 0, "nothing before the hold ends");
+  cr_assert_eq(due(&s, p, T0 + 1000 * S, a), 2, "then the upgrade and its first page");
+  cr_expect_eq(a[0].kind, EA_UPGRADE);
+  cr_expect_eq(a[1].kind, EA_PAGE);
+  esc_ack(&s, T0 + 1001 * S);
+  esc_hold(&s, T0 + 2000 * S);
+  cr_expect_eq(s.level_due_ms, 0, "an unset due time stays unset");
+  cr_expect_eq(s.unavailable_due_ms, 0);
+  esc_policy_drop(p);
+}
+
+/* A "page at once" held back (by a silence) and then acknowledged is
+ * answered: unack resumes with the usual window, no remediation page. */
+Test(walk, ack_answers_a_held_urgent_page)
+{
+  struct esc_policy *p = seed_policy("\"progress_interval_seconds\":0");
+  struct esc_state s;
+  struct esc_action a[ESC_MAX_ACTIONS];
+
+  esc_start(&s, p, 7, SEV_CRITICAL, 0, T0);
+  cr_assert_eq(due(&s, p, T0, a), 1);
+  esc_urgent(&s, T0 + 10 * S);
+  esc_hold(&s, T0 + 60 * S);
+  esc_ack(&s, T0 + 20 * S);
+  cr_expect_eq(s.urgent, 0);
+  esc_unack(&s, p, T0 + 30 * S);
+  cr_expect_eq(due(&s, p, T0 + 60 * S, a), 0, "no remediation page after the ack");
+  cr_assert_eq(due(&s, p, T0 + 3630 * S, a), 1);
+  cr_expect_eq(a[0].level, 1, "the next level after the full window");
   esc_policy_drop(p);
 }

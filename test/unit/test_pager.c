@@ -6,8 +6,9 @@
  * closed port), and every outcome is read back from the timeline.  Covers
  * the walk through every level, method fallback, ack/unack/resolve hooks,
  * a restart in the middle of an escalation (no page repeated, the next
- * level once, unsent pages sent with the same delivery id), and 100
- * incidents at once.
+ * level once, unsent pages sent with the same delivery id), 100 incidents
+ * at once, and silences (held whatever the job, rechecked every
+ * PAGER_SILENCE_RECHECK_MS so an expired silence stops holding).
  */
 #include "buf.h"
 #include "config.h"
@@ -220,6 +221,40 @@ now_fn(void *arg)
   return (int64_t)atomic_load(&clock_ms);
 }
 
+/* The silence hook: one silence, matching alertname=~"Quiet.*", active from
+ * sil_starts until sil_ends on the stepped clock (both 0: none).  Expiring
+ * it early sets sil_ends to the clock, as `amtool silence expire` does. */
+#define SIL_ID "5a1e0000-0000-4000-8000-00000000q001"
+static atomic_llong sil_starts, sil_ends;
+
+static int
+fake_silenced(void *arg, const struct am_labels *ls, int64_t now, char *id, size_t idlen,
+              int64_t *ends)
+{
+  const char *name = am_label(ls, "alertname");
+  (void)arg;
+  if (!name || strncmp(name, "Quiet", 5) != 0 || now < atomic_load(&sil_starts)
+      || now >= atomic_load(&sil_ends))
+    return 0;
+  snprintf(id, idlen, "%s", SIL_ID);
+  *ends = atomic_load(&sil_ends);
+  return 1;
+}
+
+static void
+silence(int64_t starts, int64_t ends)
+{
+  atomic_store(&sil_starts, starts);
+  atomic_store(&sil_ends, ends);
+}
+
+/* The first silence recheck after t (pager.h: aligned to the clock). */
+static int64_t
+next_recheck(int64_t t)
+{
+  return (t / PAGER_SILENCE_RECHECK_MS + 1) * PAGER_SILENCE_RECHECK_MS;
+}
+
 static void
 open_store(void)
 {
@@ -291,6 +326,7 @@ start_pager(const char *extra, unsigned workers)
   o.workers = workers;
   o.now_ms = now_fn;
   o.manual = 1;
+  o.silenced = fake_silenced;
   cr_assert_eq(pager_start(&o, make_policy(extra), &pg, err), RB_OK, "%s", err);
 }
 
@@ -301,6 +337,7 @@ setup(void)
   cr_assert_not_null(mkdtemp(dir));
   severity_map_defaults(&sevmap);
   atomic_store(&clock_ms, T0);
+  silence(0, 0);
   metrics_init();
   rx_start();
   open_store();
@@ -894,4 +931,192 @@ Test(pager, lateness_metric_and_pending_gauge)
   cr_expect_not_null(strstr(b.data, "runbookd_escalation_timer_lateness_seconds"));
   cr_expect_not_null(strstr(b.data, "runbookd_escalation_timers"));
   buf_free(&b);
+}
+
+/* ---------------------------------------------------------------- silences */
+
+/* A silence expired long before its end (amtool silence expire): paging
+ * comes back at the next recheck, not at the silence's original end.  While
+ * it lasts, one recheck per interval, one timer, one `silenced` event. */
+Test(pager, expired_silence_pages_within_the_recheck_interval)
+{
+  const int64_t R = PAGER_SILENCE_RECHECK_MS;
+  int64_t id, t, expired, paged_at = 0;
+  size_t fired = 0;
+
+  silence(T0, T0 + 3600 * S);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("Quiet", "critical");
+  tick(T0);
+  cr_expect_eq(rx_total(), 0, "silenced at open: nobody paged");
+  cr_expect_eq(events(id, "silenced", "not paged while the silence lasts"), 1);
+  cr_expect_eq(events(id, "silenced", SIL_ID), 1, "the event names the silence");
+  cr_expect_eq(pager_pending(pg), 1);
+  for (t = T0 + 5 * S; t <= T0 + 10 * R; t += 5 * S)
+    fired += tick(t);
+  cr_expect_eq(rx_total(), 0, "nobody paged while the silence lasts");
+  cr_expect_eq(fired, 10, "one recheck per interval over 10 intervals (%zu)", fired);
+  cr_expect_eq(pager_pending(pg), 1, "one timer for the incident");
+  cr_expect_eq(events(id, "silenced", NULL), 1, "recorded once, not at each recheck");
+
+  expired = T0 + 10 * R + 7 * S;
+  silence(T0, expired); /* expired now, 50 minutes early */
+  for (t = expired; t <= expired + R && !paged_at; t += S) {
+    tick(t);
+    if (rx_count("/hook/a", "trigger"))
+      paged_at = t;
+  }
+  cr_assert_neq(paged_at, 0, "paged once the silence is gone");
+  cr_expect_lt(paged_at - expired, R, "within the recheck interval");
+  cr_expect_eq(paged_at, next_recheck(expired - 1), "at the first recheck after the expiry");
+  cr_expect_eq(events(id, "paged", "Alice"), 1);
+  tick(paged_at + 59 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0);
+  tick(paged_at + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "then escalation goes on as usual");
+  cr_expect_eq(events(id, "silenced", NULL), 1);
+}
+
+/* A silence shortened (amtool silence update --duration) ends when it now
+ * ends: a recheck sees the new end and holds only until then. */
+Test(pager, shortened_silence_pages_at_its_new_end)
+{
+  int64_t id, t, ends = T0 + 150 * S, paged_at = 0;
+
+  silence(T0, T0 + 3600 * S);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("Quiet", "critical");
+  tick(T0);
+  tick(T0 + 10 * S);
+  silence(T0, ends);
+  for (t = T0 + 11 * S; t <= ends + 10 * S && !paged_at; t += S) {
+    tick(t);
+    if (rx_count("/hook/a", "trigger"))
+      paged_at = t;
+  }
+  cr_expect_eq(paged_at, ends, "paged at the silence's new end");
+  cr_expect_eq(events(id, "paged", NULL), 1);
+}
+
+/* Unack of an incident that was silenced from the start (nobody paged
+ * yet): esc_unack makes the first notice due at once, and the silence
+ * holds it until the silence ends. */
+Test(pager, unack_while_silenced_pages_nobody_until_the_silence_ends)
+{
+  int64_t id, t, ends = T0 + 300 * S;
+
+  silence(T0, ends);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("Quiet", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 10 * S);
+  atomic_store(&clock_ms, T0 + 20 * S);
+  act(id, ACT_UNACK);
+  pager_unacked(pg, id);
+  tick(T0 + 20 * S);
+  cr_expect_eq(rx_total(), 0, "unack while silenced: nobody paged");
+  cr_expect_eq(events(id, "silenced", "page on unack"), 1, "the held page is on the timeline");
+  for (t = T0 + 25 * S; t < ends; t += 5 * S)
+    tick(t);
+  cr_expect_eq(rx_total(), 0, "nobody paged while the silence lasts");
+  cr_expect_eq(events(id, "silenced", NULL), 2, "open and unack, no event per recheck");
+  cr_expect_eq(pager_pending(pg), 1, "the stale timer and the unack's were merged");
+  tick(ends);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1, "the first notice when the silence ends");
+  tick(ends + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1);
+}
+
+/* Unack of an incident paged before the silence: the current level's new
+ * window runs, but at its end the silence holds the next level. */
+Test(pager, unack_after_a_page_then_silenced_holds_the_next_level)
+{
+  int64_t id, t, ends = T0 + 400 * S;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("Quiet", "critical");
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1, "not silenced yet");
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 10 * S);
+  silence(T0 + 20 * S, ends);
+  atomic_store(&clock_ms, T0 + 30 * S);
+  act(id, ACT_UNACK);
+  pager_unacked(pg, id);
+  tick(T0 + 30 * S);
+  cr_expect_eq(events(id, "silenced", NULL), 0, "nothing was due at the unack: nothing held");
+  for (t = T0 + 35 * S; t < ends; t += 5 * S)
+    tick(t);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "the next level is held while the silence lasts");
+  tick(ends);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "and paged when it ends");
+}
+
+/* Remediation's "page at once" while silenced: held, recorded as silenced
+ * with the reason (not as `escalated`), sent once the silence is gone. */
+Test(pager, urgent_while_silenced_is_held)
+{
+  const int64_t R = PAGER_SILENCE_RECHECK_MS;
+  int64_t id, t, expired = T0 + 50 * S, paged_at = 0;
+
+  silence(T0, T0 + 3600 * S);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("Quiet", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 30 * S);
+  pager_urgent(pg, id, "step restart failed: 500 from the API server");
+  tick(T0 + 30 * S);
+  cr_expect_eq(rx_total(), 0, "page at once while silenced: nobody paged");
+  cr_expect_eq(events(id, "escalated", NULL), 0, "no escalation recorded");
+  cr_expect_eq(events(id, "silenced", "step restart failed"), 1, "held, with the reason");
+  cr_expect_eq(events(id, "silenced", "page at once"), 1);
+  tick(T0 + 40 * S);
+  silence(T0, expired);
+  for (t = expired; t <= expired + R && !paged_at; t += S) {
+    tick(t);
+    if (rx_total())
+      paged_at = t;
+  }
+  cr_assert_neq(paged_at, 0);
+  cr_expect_lt(paged_at - expired, R, "within the recheck interval of the expiry");
+  cr_expect_eq(events(id, "paged", "remediation failed"), 1, "the held page, with its reason");
+}
+
+/* Many silenced incidents opened at different moments recheck together:
+ * each interval one tick fires all of them (batched into one commit per
+ * 256), and between rechecks nothing fires; one timer each throughout. */
+Test(pager, silenced_incidents_recheck_together, .timeout = 120)
+{
+  const int64_t R = PAGER_SILENCE_RECHECK_MS;
+  int64_t ids[100], b1 = next_recheck(T0), t;
+
+  silence(T0, T0 + 3600 * S);
+  start_pager("\"progress_interval_seconds\":0,\"multi_component\":{\"deployments\":0}", 4);
+  for (int g = 0; g < 4; g++) {
+    t = T0 + g * (b1 - T0) / 4;
+    atomic_store(&clock_ms, t);
+    char name[16];
+    snprintf(name, sizeof(name), "Quiet%d", g);
+    open_incidents(name, "critical", 25, ids + 25 * g);
+    for (int i = 0; i < 25; i++)
+      pager_opened(pg, ids[25 * g + i]);
+    tick(t);
+  }
+  cr_expect_eq(pager_pending(pg), 100);
+  cr_expect_eq(tick(b1 - 1), 0);
+  cr_expect_eq(tick(b1), 100, "every recheck comes due at once");
+  cr_expect_eq(tick(b1 + R - 1), 0, "and nothing between rechecks");
+  cr_expect_eq(tick(b1 + R), 100);
+  cr_expect_eq(pager_pending(pg), 100, "one timer per incident");
+  cr_expect_eq(rx_total(), 0);
+  silence(T0, b1 + R + 5 * S);
+  cr_expect_eq(tick(b1 + 2 * R), 100);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 100, "all paged at the recheck after the expiry");
+  for (int i = 0; i < 100; i++)
+    cr_expect_eq(events(ids[i], "silenced", NULL), 1, "incident %d", i);
 }
