@@ -104,6 +104,8 @@ struct json_scan {
   unsigned depth; /* deepest nesting of arrays and objects */
   size_t values;  /* values in it, about: commas plus containers plus one (a
                    * bound on the nodes of its parse tree) */
+  unsigned open;  /* arrays, objects and strings still open at the end: a
+                   * body cut short */
 };
 
 /* Checks an untrusted JSON body before it is parsed: valid UTF-8, no NUL

@@ -7,7 +7,8 @@
  * pending before startsAt, active until endsAt, expired after.  The set is
  * kept in memory (a read-write lock; matching is on hot paths) and every
  * change is written through the store first.  A silenced alert's incident
- * is recorded as silenced and is neither remediated nor paged.
+ * is neither remediated nor paged; remediation and paging each record a
+ * "silenced" event when they hold back (docs/silences.md).
  *
  * Times are wall-clock milliseconds.  A silence is active for
  * startsAt <= now < endsAt: expiring one sets endsAt to now, and from that

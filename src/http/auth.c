@@ -110,6 +110,10 @@ auth_check_header(const struct rb_config *cfg, const char *h, const char **why)
       h++;
     return check_basic(cfg, h, why);
   }
+  if (strcasecmp(h, "Bearer") == 0 || strcasecmp(h, "Basic") == 0) {
+    *why = "Authorization header has a scheme but no credentials";
+    return 0;
+  }
   *why = "unsupported Authorization scheme (use Bearer or Basic)";
   return 0;
 }

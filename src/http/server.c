@@ -450,8 +450,10 @@ first_call(struct http_req *r, const struct route *rt)
       metrics_webhook(WH_UNAUTHORIZED);
     rblog(LOG_WARN, "request refused", "path", r->url, "reason", why, NULL);
     return reply_error_hdr(r, MHD_HTTP_UNAUTHORIZED, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                           r->cfg->bearer_token ? "Bearer realm=\"runbookd\""
-                                                : "Basic realm=\"runbookd\"",
+                           r->cfg->bearer_token && r->cfg->basic_password
+                             ? "Bearer realm=\"runbookd\", Basic realm=\"runbookd\""
+                           : r->cfg->bearer_token ? "Bearer realm=\"runbookd\""
+                                                  : "Basic realm=\"runbookd\"",
                            "%s", why);
   }
   if (rt->body == NO_BODY || strcmp(r->method, "GET") == 0)
@@ -695,7 +697,7 @@ http_start(struct app *app, const struct rb_config *cfg,
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
                    | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   int v6 = 0;
-  char port[16];
+  char port[16], tokens[24];
 
   *out = NULL;
   if (!s) {
@@ -756,13 +758,14 @@ http_start(struct app *app, const struct rb_config *cfg,
            (unsigned)ntohs(bound.ss_family == AF_INET6
                              ? ((struct sockaddr_in6 *)&bound)->sin6_port
                              : ((struct sockaddr_in *)&bound)->sin_port));
+  snprintf(tokens, sizeof(tokens), "%zu", cfg->api_auth ? cfg->api_auth->n : 0);
   rblog(LOG_INFO, "listening", "address", cfg->listen_address, "port", port, "tls",
         cfg->tls_cert_pem ? "true" : "false", "auth",
         cfg->bearer_token && cfg->basic_password ? "bearer,basic"
         : cfg->bearer_token                      ? "bearer"
         : cfg->basic_password                    ? "basic"
                                                  : "none",
-        NULL);
+        "api_tokens", tokens, NULL);
   *out = s;
   return RB_OK;
 }

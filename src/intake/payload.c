@@ -301,6 +301,11 @@ payload_parse(const char *body, size_t len, const struct payload_limits *lim,
     tree = NULL;
     rb_arena_free(&nodes);
     size_t off = end ? (size_t)(end - body) : 0;
+    if (scan.open)
+      return fail(&c, RB_EINVAL,
+                  "malformed JSON: the body ends (after %zu bytes) before the document "
+                  "does, with %u strings, arrays or objects left open: was it cut short?",
+                  len, scan.open);
     return fail(&c, RB_EINVAL, "malformed JSON near byte %zu", off);
   }
   /* Only whitespace may follow the document. */

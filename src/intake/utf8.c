@@ -79,6 +79,7 @@ json_scan(const char *s, size_t len, unsigned max_depth, struct json_scan *out, 
   if (out) {
     out->depth = max;
     out->values = values;
+    out->open = depth + (unsigned)in_str;
   }
   return 0;
 }

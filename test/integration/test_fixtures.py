@@ -70,8 +70,8 @@ def main(t):
     t.section("single-firing.json (no credentials) against an auth daemon")
     r = replay(d, single)
     t.eq(r.status, 401, "no Authorization header -> 401")
-    t.check(r.header("WWW-Authenticate"), "401 carries WWW-Authenticate",
-            r.headers)
+    t.eq(r.header("WWW-Authenticate"), 'Bearer realm="runbookd", Basic realm="runbookd"',
+         "401 carries WWW-Authenticate with both schemes configured")
     t.check("Authorization" in r.error or "credentials" in r.error,
             "401 error names the missing credentials", r)
     t.eq(len(d.incidents()), 0, "no incident after the refused delivery")

@@ -109,7 +109,7 @@ def main(t):
     good = good_bytes()
     cases = [
         (b'{"status": firing}', ["malformed JSON"], "malformed JSON"),
-        (good[:len(good) // 2], ["malformed JSON"], "truncated JSON"),
+        (good[:len(good) // 2], ["malformed JSON", "cut short"], "truncated JSON"),
         (b"", ["empty"], "empty body"),
         (good + b"garbage", ["after the JSON"], "trailing garbage"),
         (b"[]", ["object"], "body is an array"),
@@ -318,6 +318,10 @@ def main(t):
         expect(r, 401, [], what)
         t.check((r.header("WWW-Authenticate") or "").startswith("Bearer"),
                 "%s: WWW-Authenticate: Bearer ..." % what, r.headers)
+    r = d.request("POST", "/webhook", body=good, auth=False,
+                  headers={"Content-Type": "application/json", "Authorization": "Bearer"})
+    t.check("no credentials" in r.error, "'Bearer' alone: the error says the credentials are "
+            "missing, not that the scheme is unsupported", r.error)
     r = d.post_webhook(good, headers={"Authorization": "bearer " + TOKEN})
     t.eq(r.status, 200, "scheme name is case-insensitive (bearer)")
     t.eq(d.metric("runbookd_webhook_requests_total", {"outcome": "unauthorized"}) is not None,
