@@ -47,9 +47,15 @@ struct engine_options {
 rb_status engine_start(const struct engine_options *o, struct plan_set *plans,
                        struct engine **out, char *err);
 
-/* Replaces the plans and limits (a reload).  plans' reference passes. */
+/* Replaces the plans, limits, Prometheus URL, PostgreSQL conninfo and
+ * dry-run (a reload).  plans' reference passes.  dry_run applies to runs
+ * decided from now on; a run keeps the mode it was decided with, except
+ * that turning dry-run on makes a live run in progress withhold every
+ * change it has not started sending (the more cautious mode wins: a dry
+ * run never turns live).  Without a cluster the engine stays dry.  A
+ * change is logged ("dry_run changed"). */
 void engine_reload(struct engine *e, struct plan_set *plans, const struct rl_global *g,
-                   const char *prometheus_url, const char *pg_conninfo);
+                   const char *prometheus_url, const char *pg_conninfo, int dry_run);
 
 /* Asks for a decision on an incident whose alert just fired (after its
  * commit).  Never blocks; when the queue is full the incident stays
@@ -65,7 +71,8 @@ int engine_wants(struct engine *e, const struct am_labels *labels, int severity)
  * joins them; runs in progress resume at the next start.  Accepts NULL. */
 void engine_stop(struct engine *e);
 
-int engine_dry_run(const struct engine *e);
+/* Whether runs decided now are dry.  Any thread. */
+int engine_dry_run(struct engine *e);
 
 struct plan;
 /* Writes to out, one line per step, what plan p would send to target

@@ -210,12 +210,18 @@ struct store_options {
   const char *sqlite_dir;   /* directory of the SQLite store */
   int64_t max_bytes;        /* 0: unlimited */
   size_t max_pending_jobs;  /* 0: default (10000) */
-  int read_only;            /* open for reading only (report, stats) */
+  int read_only;            /* open for reading only (report, stats): takes
+                               no lock, so it works beside a running daemon */
   int64_t idle_release_ms;  /* idle this long after writes, the store gives
                                its caches and free heap back; 0: 5 s */
 };
 
 /* Opens the store, applies schema migrations and starts the writer thread.
+ * Opened for writing, the store holds an exclusive lock on its directory
+ * (flock of <sqlite_dir>/lock, with the holder's PID in it) until
+ * store_close, taken before anything else: while one is open, another
+ * writable open of the same directory, in this process or another, fails
+ * with RB_ECONFLICT and err naming the directory and the holder's PID.
  * err (RB_ERRLEN) says what failed.  Call from the main thread. */
 rb_status store_open(const struct store_options *opt, struct store **out,
                      char *err);

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /* Finished runs kept for the limits: the longest window is a breaker reset
@@ -51,7 +52,11 @@ struct queued_run {
 struct engine {
   struct store *st;
   struct kube_client *kube;
-  int dry_run;
+  /* Dry-run as configured now (a reload changes it): a run takes it when
+   * it is decided and keeps it (struct rem_run's dry_run); a live run also
+   * withholds every change it has not started sending once this is on
+   * (withheld()).  Always 1 without a cluster. */
+  atomic_int dry_run;
   int (*silenced)(void *, const struct am_labels *, char *, size_t);
   void (*escalate)(void *, int64_t, const char *);
   void *hook_arg;
@@ -93,6 +98,7 @@ struct runctx {
   struct am_labels labels;
   int64_t received_ns;
   int measured;
+  unsigned withheld; /* steps withheld since dry-run was turned on */
 };
 
 /* ---- store transactions ---------------------------------------------- */
@@ -201,6 +207,17 @@ stopping(struct engine *e)
   pthread_mutex_unlock(&e->mu);
   return s;
 }
+
+/* Whether a live run must hold back what would change something: dry-run
+ * was turned on (a reload) after the run was decided.  The more cautious
+ * of the run's mode and the engine's wins; a dry run never turns live. */
+static int
+withheld(const struct runctx *c)
+{
+  return !c->run->dry_run && atomic_load(&c->e->dry_run);
+}
+
+#define WITHHELD_NOTE "dry-run was turned on (reload) while this live run was going: not sent"
 
 /* Replaces {{namespace}} and {{deployment}}; the values are validated
  * Kubernetes names, so they are safe in paths, selectors and queries. */
@@ -598,18 +615,26 @@ compute_step(struct runctx *c, const struct step *s, const char *d, struct compu
 enum step_result { S_OK = 0, S_FAILED, S_STOPPED };
 
 /* Sends the requests of a step; returns 1 when all succeeded, 0 on a
- * failure, -1 on 409 (the caller reads afresh).  The responses go into
- * detail. */
+ * failure, -1 on 409 (the caller reads afresh), 2 when dry-run was turned
+ * on before all were sent (the rest are withheld; their count goes into
+ * detail).  The responses go into detail. */
 static int
 send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *detail)
 {
   int ret = 1;
+  size_t i;
 
   buf_puts(detail, ",\"responses\":[");
-  for (size_t i = 0; i < n && ret == 1; i++) {
+  for (i = 0; i < n && ret == 1; i++) {
     struct kube_resp resp;
     rb_status rc;
 
+    /* Checked before each request: a reload turning dry-run on stops the
+     * next one, even within a step (one already being sent completes). */
+    if (withheld(c)) {
+      ret = 2;
+      break;
+    }
     first_request(c);
     rc = kube_do(c->e->kube, &reqs[i], &resp);
     metrics_kube_request(rc == RB_OK ? resp.status : 0);
@@ -637,6 +662,8 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
     kube_resp_clear(&resp);
   }
   buf_puts(detail, "]");
+  if (ret == 2)
+    buf_printf(detail, ",\"sent\":%s,\"withheld\":%zu", i ? "true" : "false", n - i);
   return ret;
 }
 
@@ -725,6 +752,17 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
       break;
     }
     sent = send_all(c, k.reqs, k.n, &det);
+    if (sent == 2) {
+      /* Dry-run was turned on: what was not sent stays unsent, and the run
+       * goes on with its reads and checks only (its earlier changes are
+       * real, so its verification still says whether they helped). */
+      buf_puts(&det, ",\"note\":\"" WITHHELD_NOTE "\"}");
+      tx_event(out, "step skipped", &det);
+      metrics_rem_step(c->plan->name, step_kind_name(s->kind), "skipped");
+      c->withheld++;
+      res = S_OK;
+      break;
+    }
     if (sent == -1 && tries < MAX_409_RETRIES) {
       /* 409: the object changed under us; read it afresh and try again. */
       buf_puts(&det, "}");
@@ -884,6 +922,16 @@ run_check(struct runctx *c, const struct step *s, int index, struct tx *out)
     metrics_rem_step(c->plan->name, step_kind_name(s->kind), "skipped");
     return S_OK;
   }
+  /* A live run after dry-run was turned on still runs its read-only
+   * checks (its earlier changes are real), but not a maintenance query,
+   * which writes. */
+  if (s->kind == STEP_POSTGRES && s->maintenance && withheld(c)) {
+    buf_puts(&det, ",\"sent\":false,\"note\":\"" WITHHELD_NOTE "\"}");
+    tx_event(out, "step skipped", &det);
+    metrics_rem_step(c->plan->name, step_kind_name(s->kind), "skipped");
+    c->withheld++;
+    return S_OK;
+  }
   pthread_mutex_lock(&c->e->mu);
   prom = c->e->prometheus_url ? strdup(c->e->prometheus_url) : NULL;
   pg = c->e->pg_conninfo ? strdup(c->e->pg_conninfo) : NULL;
@@ -927,8 +975,9 @@ run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
 {
   if (step_mutates(s->kind) && s->kind != STEP_EXEC)
     return run_mutating(c, s, index, out);
-  if (s->kind == STEP_EXEC && c->run->dry_run) {
+  if (s->kind == STEP_EXEC && (c->run->dry_run || withheld(c))) {
     struct buf det;
+    int held = !c->run->dry_run;
     buf_init(&det, 0);
     detail_head(&det, c, s, run_phase_name(c->run->phase), index,
                 s->deployment ? s->deployment : c->run->deployment);
@@ -937,9 +986,11 @@ run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
       buf_puts(&det, i ? "," : "");
       buf_json_str(&det, s->argv[i]);
     }
-    buf_puts(&det, "],\"sent\":false,\"note\":\"dry-run: not executed\"}");
+    buf_puts(&det, held ? "],\"sent\":false,\"note\":\"" WITHHELD_NOTE "\"}"
+                        : "],\"sent\":false,\"note\":\"dry-run: not executed\"}");
     tx_event(out, "step skipped", &det);
     metrics_rem_step(c->plan->name, "exec", "skipped");
+    c->withheld += (unsigned)held;
     return S_OK;
   }
   return run_check(c, s, index, out);
@@ -969,7 +1020,10 @@ finish_run(struct runctx *c)
   buf_json_str(&d, r->plan);
   buf_puts(&d, ",\"outcome\":");
   buf_json_str(&d, r->outcome);
-  buf_printf(&d, ",\"durationMs\":%lld}", (long long)(r->finished_ms - r->started_ms));
+  buf_printf(&d, ",\"durationMs\":%lld", (long long)(r->finished_ms - r->started_ms));
+  if (c->withheld)
+    buf_printf(&d, ",\"withheldSteps\":%u", c->withheld);
+  buf_puts(&d, "}");
   tx_event(&t, "remediation finished", &d);
   t.incident_id = r->incident_id; /* escalate() pages this incident */
   if (r->failed) {
@@ -1289,6 +1343,7 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
   struct rem_run *run;
   struct rl_run hr;
   int64_t now;
+  int dry;
 
   memset(&c, 0, sizeof(c));
   memset(&t, 0, sizeof(t));
@@ -1330,12 +1385,15 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
     goto out;
   }
   c.plan = p;
+  /* The run's mode is decided here, once: what the plan matched event says
+   * is what the run keeps (a reload only makes it more cautious). */
+  dry = atomic_load(&e->dry_run) || !e->kube;
   /* The plan matched: say so, then every check that follows. */
   buf_puts(&d, "{\"plan\":");
   buf_json_str(&d, p->name);
   buf_puts(&d, ",\"runbook\":");
   buf_json_str(&d, p->runbook);
-  buf_printf(&d, ",\"steps\":%zu,\"dryRun\":%s}", p->n_steps, e->dry_run ? "true" : "false");
+  buf_printf(&d, ",\"steps\":%zu,\"dryRun\":%s}", p->n_steps, dry ? "true" : "false");
   tx_event(&t, "plan matched", &d);
 
   ns = am_label(&c.labels, "namespace");
@@ -1403,7 +1461,7 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
   run->deployment = strdup(deploy);
   run->state = RUN_RUNNING;
   run->phase = PHASE_STEPS;
-  run->dry_run = e->dry_run || !e->kube;
+  run->dry_run = dry;
   run->started_ms = run->updated_ms = now;
   t.insert = run;
   t.incident_id = incident_id;
@@ -1532,7 +1590,7 @@ engine_start(const struct engine_options *o, struct plan_set *plans, struct engi
   }
   e->st = o->store;
   e->kube = o->kube;
-  e->dry_run = o->dry_run || !o->kube;
+  atomic_init(&e->dry_run, o->dry_run || !o->kube);
   e->silenced = o->silenced;
   e->escalate = o->escalate;
   e->hook_arg = o->hook_arg;
@@ -1612,10 +1670,11 @@ engine_start(const struct engine_options *o, struct plan_set *plans, struct engi
 
 void
 engine_reload(struct engine *e, struct plan_set *plans, const struct rl_global *g,
-              const char *prometheus_url, const char *pg_conninfo)
+              const char *prometheus_url, const char *pg_conninfo, int dry_run)
 {
   struct plan_set *old;
   char *op, *og;
+  int was, now;
 
   if (!e) {
     plan_set_drop(plans);
@@ -1629,7 +1688,16 @@ engine_reload(struct engine *e, struct plan_set *plans, const struct rl_global *
   og = e->pg_conninfo;
   e->prometheus_url = dup_or_null(prometheus_url);
   e->pg_conninfo = dup_or_null(pg_conninfo);
+  /* Without a cluster every run stays dry whatever is asked. */
+  now = dry_run || !e->kube;
+  was = atomic_exchange(&e->dry_run, now);
   pthread_mutex_unlock(&e->mu);
+  if (was != now)
+    rblog(now ? LOG_INFO : LOG_WARN, "dry_run changed", "old", was ? "true" : "false", "new",
+          now ? "true" : "false", "effect",
+          now ? "runs decided from now on are dry; live runs in progress send nothing more"
+              : "runs decided from now on change the cluster; dry runs in progress stay dry",
+          NULL);
   plan_set_drop(old);
   free(op);
   if (og)
@@ -1654,9 +1722,9 @@ engine_wants(struct engine *e, const struct am_labels *labels, int severity)
 }
 
 int
-engine_dry_run(const struct engine *e)
+engine_dry_run(struct engine *e)
 {
-  return e ? e->dry_run : 1;
+  return e ? atomic_load(&e->dry_run) : 1;
 }
 
 void

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -895,6 +896,10 @@ sq_close(void *h)
   sqlite3_close(s->w);
   if (s->wal_fd >= 0)
     close(s->wal_fd);
+  /* Last: another runbookd may have the directory once every connection
+   * is closed (and the WAL checkpointed). */
+  if (s->lock_fd >= 0)
+    close(s->lock_fd);
   pthread_mutex_destroy(&s->rmu);
   pthread_mutex_destroy(&s->ck_mu);
   pthread_cond_destroy(&s->ck_cv);
@@ -1047,6 +1052,55 @@ open_wal(struct sq *s, const char *dbpath, char *err)
   return RB_OK;
 }
 
+/* One writer per store, as Prometheus does for its data directory: an
+ * exclusive flock() on <dir>/lock, held (the descriptor open) until the
+ * store closes, and released by the kernel however the process ends, so a
+ * crash leaves no stale lock.  The holder's PID is written into the file
+ * for the message a second daemon gets.  Read-only opens (report, stats)
+ * take no lock: SQLite's own locking makes them safe beside the writer. */
+static rb_status
+lock_dir(struct sq *s, const char *dir, char *err)
+{
+  char path[4200], pid[32], other[32];
+  ssize_t n;
+  int fd, len;
+
+  snprintf(path, sizeof(path), "%s/lock", dir);
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+  if (fd < 0) {
+    snprintf(err, RB_ERRLEN, "cannot open %s: %s", path, strerror(errno));
+    return RB_EIO;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e != EWOULDBLOCK) {
+      snprintf(err, RB_ERRLEN, "cannot lock %s: %s", path, strerror(e));
+      close(fd);
+      return RB_EIO;
+    }
+    memset(other, 0, sizeof(other));
+    n = pread(fd, other, sizeof(other) - 1, 0);
+    close(fd);
+    if (n > 0 && other[0] >= '0' && other[0] <= '9')
+      other[strspn(other, "0123456789")] = '\0';
+    else
+      snprintf(other, sizeof(other), "unknown");
+    snprintf(err, RB_ERRLEN,
+             "%s is in use by another runbookd (pid %s holds its lock file); "
+             "stop it first or use another --storage.path",
+             dir, other);
+    return RB_ECONFLICT;
+  }
+  len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+    snprintf(err, RB_ERRLEN, "cannot write %s: %s", path, strerror(errno));
+    close(fd);
+    return RB_EIO;
+  }
+  s->lock_fd = fd;
+  return RB_OK;
+}
+
 /* No bulk page-cache allocation per connection (SQLite allocates and
  * touches 20 pages of each connection's cache on its first read, needed or
  * not); pages are allocated as they are used.  Only possible before SQLite
@@ -1078,10 +1132,17 @@ store_sqlite_open(const struct store_options *opt,
   pthread_cond_init(&s->ck_cv, NULL);
   s->read_only = opt->read_only;
   s->wal_fd = -1;
+  s->lock_fd = -1;
   if (!opt->read_only && mkdir(opt->sqlite_dir, 0750) != 0 && errno != EEXIST) {
     snprintf(err, RB_ERRLEN, "cannot create %s: %s", opt->sqlite_dir, strerror(errno));
     rc = RB_EIO;
     goto fail;
+  }
+  /* Before SQLite touches anything (migrations included). */
+  if (!opt->read_only) {
+    rc = lock_dir(s, opt->sqlite_dir, err);
+    if (rc)
+      goto fail;
   }
   snprintf(path, sizeof(path), "%s/runbookd.db", opt->sqlite_dir);
   flags = SQLITE_OPEN_NOMUTEX

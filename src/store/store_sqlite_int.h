@@ -23,6 +23,7 @@ struct sq {
   pthread_mutex_t rmu;
   int read_only;
   int wal_fd;             /* the -wal file, for sq_sync(); -1 when closed */
+  int lock_fd;            /* <dir>/lock, flock()ed while open for writing; -1 */
   /* Checkpoints: off the writer, on a connection and thread of their own
    * (store_sqlite.c, ckpt_main). */
   sqlite3 *ck;

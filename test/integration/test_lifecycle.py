@@ -128,9 +128,49 @@ def listener(t):
             % code)
     t.check("Address already in use" in b.log_text() and "127.0.0.1:%d" % a.port in b.log_text(),
             "the refusal names the address and the reason", b.log_text()[-400:])
+    # The port is taken before remediation (which resumes runs) and paging
+    # (which sends what is due) start: the loser has done nothing.
+    t.check(not any(m in b.log_text() for m in ("remediation ready", "escalation ready")),
+            "the refused daemon never started remediation or paging", b.log_text()[-600:])
     t.eq(a.post_webhook(rbtest.payload([rbtest.alert("StillMine")])).status, 200,
          "the first daemon keeps its port and takes webhooks")
     a.stop()
+
+    t.section("one daemon per store: the storage directory's lock")
+    a = t.daemon(name="owner")
+    t.eq(a.post_webhook(rbtest.payload([rbtest.alert("Owned")])).status, 200,
+         "the first daemon takes a webhook")
+    lock = os.path.join(a.storage, "lock")
+    t.check(os.path.exists(lock), "the store has a lock file")
+    if os.path.exists(lock):
+        with open(lock) as f:
+            t.eq(f.read().strip(), str(a.pid()), "the lock file holds the owner's PID")
+    b = t.daemon(name="intruder", storage=a.storage, start=False)
+    code = b.start(expect_fail=True, timeout=10)
+    t.eq(code, 1, "a second daemon on the same --storage.path exits 1")
+    text = b.log_text()
+    t.check(a.storage in text and "in use by another runbookd" in text
+            and "pid %d " % a.pid() in text,
+            "the refusal names the directory, another runbookd and its PID", text[-600:])
+    t.check(not any(m in text for m in ("store schema migrated", "remediation ready",
+                                        "escalation ready", "msg=listening")),
+            "the second daemon stopped before touching the store, remediating, paging or "
+            "listening", text[-600:])
+    t.eq(a.post_webhook(rbtest.payload([rbtest.alert("StillOwned")])).status, 200,
+         "the owner goes on taking webhooks")
+    iid = a.incidents()[0]["id"]
+    rc, out, err = run(["report", str(iid), "--format=json", "--storage.path=" + a.storage])
+    t.check(rc == 0 and str(json.loads(out or "{}").get("incident", {}).get("id")) == str(iid),
+            "runbookd report on the live store works (read-only, no lock)", (rc, out[:200], err))
+    rc, out, err = run(["stats", "--format=json", "--storage.path=" + a.storage])
+    t.check(rc == 0 and out.startswith("{"), "runbookd stats on the live store works",
+            (rc, out[:200], err))
+    a.stop()
+    b.start()
+    t.check(b.alive(), "once the owner has stopped, another daemon takes the store")
+    t.eq(sorted(i["alertname"] for i in b.incidents("state=all")), ["Owned", "StillOwned"],
+         "and sees what the owner stored")
+    b.stop()
 
 
 def reload(t):

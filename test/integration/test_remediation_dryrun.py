@@ -4,12 +4,17 @@
 only GETs, its objects do not change); then a live run sends exactly the
 writes the dry-run recorded (method, path, Content-Type, body; the
 restartedAt value aside).  Without a cluster, dry-run is the default and
-nothing is sent anywhere (docs/remediation.md, "Dry-run")."""
+nothing is sent anywhere (docs/remediation.md, "Dry-run").  Reloads that
+turn dry-run on or off apply to the runs decided after them, and turning it
+on stops the writes of live runs in progress."""
 
 import copy
 import json
 import os
+import re
+import signal
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rbtest  # noqa: E402
@@ -157,7 +162,157 @@ def body(t):
     t.eq(k.requests(), [], "no cluster: nothing reached the stand-in")
     d3.stop()
     loop.stop()
+    reload_cases(t, k)
     k.stop()
+
+
+# ---------------------------------------------------------------- reloads
+
+DEPLOY_PATH = "/apis/apps/v1/namespaces/%s/deployments/cognitive-core" % NS
+CM_PATH = "/api/v1/namespaces/%s/configmaps/cognitive-core-config" % NS
+
+
+def flip_plan(name, alertname, gate_url=None):
+    """A configmap patch, optionally an http_check that waits at a gate,
+    then a restart: writes before and after the gate."""
+    steps = [{"name": "pool", "kind": "patch_configmap", "configmap": "cognitive-core-config",
+              "data": {"DATABASE_POOL_SIZE": "50"}}]
+    if gate_url:
+        steps.append({"name": "gate", "kind": "http_check", "url": gate_url,
+                      "timeout_seconds": 60, "interval_seconds": 1})
+    steps.append({"name": "restart", "kind": "rollout_restart"})
+    return {"name": name, "match": ['alertname="%s"' % alertname],
+            "target": {"deployment": "cognitive-core"},
+            "allow": {"namespaces": [NS], "deployments": ["cognitive-core"],
+                      "configmaps": ["cognitive-core-config"]},
+            "steps": steps,
+            "limits": {"cooldown_seconds": 0, "max_per_hour": 100, "max_per_day": 100}}
+
+
+def reload_cases(t, k):
+    """remediation.dry_run on reload (docs/remediation.md, "Dry-run and
+    reloads"): a run decided after the reload takes the new mode; a run
+    keeps the mode it was decided with, except that turning dry-run on
+    stops a live run's further writes."""
+    k.reset()
+    k.clear_requests()
+    gate_in, gate_open = threading.Event(), threading.Event()
+
+    def gate(method, path, headers, body):
+        if path.startswith("/gate"):
+            gate_in.set()
+            gate_open.wait(30)
+        return (200, "text/plain", "ok")
+
+    loop = rbtest.LoopbackHTTP(gate)
+    pd = rbtest.write_plans(t, "flip-plans", [flip_plan("flip", "DryRunFlip"),
+                                              flip_plan("gated", "DryRunGated",
+                                                        loop.url + "/gate")])
+    labels = {"namespace": NS, "deployment": "cognitive-core"}
+    seq = iter(range(1, 100))
+
+    def config(dry):
+        return {"remediation": {"dir": pd, "dry_run": dry, "max_actions_per_minute": 100,
+                                "max_actions_per_hour": 1000},
+                "kube": {"api_url": k.url}}
+
+    def fire(d, name):
+        return rbtest.fire(d, name, dict(labels, attempt=str(next(seq))))[0]
+
+    def changes(d, old, new):
+        pat = r'msg="dry_run changed" old=%s new=%s' % (old, new)
+        return len(re.findall(pat, d.log_text()))
+
+    def run_mode(d, iid):
+        """(plan matched dryRun, the dryRun of every step event)."""
+        pm = rbtest.events(d, iid, "plan matched")
+        steps = [e["detail"].get("dryRun") for e in rbtest.events(d, iid)
+                 if e["kind"].startswith("step ")]
+        return (pm[0]["detail"].get("dryRun") if pm else None, sorted(set(steps)))
+
+    t.section("reload: live -> dry-run")
+    d = t.daemon(name="flip", config=config(False))
+    t.check("dry_run=false" in d.log_text(), "started live (remediation ready dry_run=false)")
+    iid = fire(d, "DryRunFlip")
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.eq(fin.get("outcome"), "succeeded", "live: outcome succeeded")
+    t.eq(run_mode(d, iid), (False, [False]), "live: plan matched and steps say dryRun false")
+    t.eq([(r["method"], r["path"]) for r in k.writes()],
+         [("PATCH", CM_PATH), ("PATCH", DEPLOY_PATH)], "live: the configmap and restart sent")
+
+    k.clear_requests()
+    d.write_config(config(True))
+    t.eq(d.post("/-/reload").status, 200, "POST /-/reload with dry_run true -> 200")
+    t.eq(changes(d, "false", "true"), 1, "the log says dry_run changed old=false new=true")
+    iid = fire(d, "DryRunFlip")
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.eq(fin.get("outcome"), "dry_run", "after the reload: outcome dry_run")
+    t.eq(run_mode(d, iid), (True, [True]), "after the reload: the run records dryRun true")
+    t.eq(k.writes(), [], "after the reload: no write reached the stand-in (reads only)")
+    t.check(k.requests(), "after the reload: the dry run still made its reads")
+
+    t.section("reload: dry-run -> live (SIGHUP)")
+    k.clear_requests()
+    d.write_config(config(False))
+    d.signal(signal.SIGHUP)
+    t.check(rbtest.wait_for(lambda: changes(d, "true", "false") == 1, 10),
+            "the log says dry_run changed old=true new=false")
+    iid = fire(d, "DryRunFlip")
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.eq(fin.get("outcome"), "succeeded", "after the reload: outcome succeeded")
+    t.eq(run_mode(d, iid), (False, [False]), "after the reload: the run records dryRun false")
+    t.eq([(r["method"], r["path"]) for r in k.writes()],
+         [("PATCH", CM_PATH), ("PATCH", DEPLOY_PATH)], "after the reload: the writes were sent")
+
+    t.section("dry-run turned on while a live run is going: its further writes are withheld")
+    k.clear_requests()
+    iid = fire(d, "DryRunGated")
+    t.check(gate_in.wait(20), "the live run reached its gate (an http_check held open)")
+    t.eq([(r["method"], r["path"]) for r in k.writes()], [("PATCH", CM_PATH)],
+         "before the reload the run sent its configmap patch")
+    d.write_config(config(True))
+    t.eq(d.post("/-/reload").status, 200, "POST /-/reload with dry_run true -> 200")
+    gate_open.set()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq([(r["method"], r["path"]) for r in k.writes()], [("PATCH", CM_PATH)],
+         "the restart after the gate was not sent (the stand-in saw no deployment write)")
+    skipped = [e["detail"] for e in rbtest.events(d, iid, "step skipped")]
+    t.check(len(skipped) == 1 and skipped[0].get("step") == "restart"
+            and skipped[0].get("sent") is False and skipped[0].get("withheld") == 1
+            and "dry-run was turned on" in skipped[0].get("note", ""),
+            "the restart is `step skipped`, sent:false, withheld:1, saying dry-run was turned "
+            "on", skipped)
+    started = [e["detail"] for e in rbtest.events(d, iid, "step started")
+               if e["detail"].get("step") == "restart"]
+    t.check(started and [(q["method"], q["path"]) for q in started[0].get("requests") or []]
+            == [("PATCH", DEPLOY_PATH)],
+            "the withheld request is on the timeline (its `step started`)", started)
+    t.eq(run_mode(d, iid), (False, [False]),
+         "the run keeps the mode it was decided with (dryRun false: its patch was real)")
+    t.eq(fin.get("withheldSteps"), 1, "remediation finished counts withheldSteps 1")
+
+    t.section("dry-run turned off while a dry run is going: it stays dry")
+    k.clear_requests()
+    f = k.fault(method="GET", path="/deployments/cognitive-core$", delay_ms=4000, times=1)
+    iid = fire(d, "DryRunFlip")
+    t.check(rbtest.wait_for(lambda: any(r.get("fault") == f["id"]
+                                        for r in k.requests(settle=0)), 20),
+            "the dry run's read of the Deployment is held by the stand-in")
+    d.write_config(config(False))
+    t.eq(d.post("/-/reload").status, 200, "POST /-/reload with dry_run false -> 200")
+    t.eq(rbtest.events(d, iid, "remediation finished"), [],
+         "the reload landed while the run was going")
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "dry_run", "the run finished as a dry run")
+    t.eq(run_mode(d, iid), (True, [True]), "every step of it says dryRun true")
+    t.eq(k.writes(), [], "it sent no write")
+    k.clear_faults()
+    iid = fire(d, "DryRunFlip")
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.eq((fin.get("outcome"), run_mode(d, iid)[0]), ("succeeded", False),
+         "the next alert's run is live")
+    d.stop()
+    loop.stop()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static char dir[64];
 static struct store *st;
@@ -306,6 +307,49 @@ Test(incident, survives_reopen)
   store_close(st);
   open_store();
   cr_assert_eq(ingest("firing", "R", "2026-12-03T15:00:00Z", 2, NULL), INGEST_REPEAT);
+}
+
+/* One writer per store directory (store.h): while the store is open for
+ * writing, another writable open of its directory is refused, naming the
+ * directory and the holder's PID (also in <dir>/lock); a read-only open,
+ * as `runbookd report` and `stats` make, works beside it; closing releases
+ * the lock. */
+Test(incident, store_directory_is_locked)
+{
+  struct store_options o = { .sqlite_dir = dir };
+  struct store_options ro = { .sqlite_dir = dir, .read_only = 1 };
+  struct store *other = (struct store *)1, *reader = NULL;
+  char err[RB_ERRLEN] = "", pid[32], path[128], text[32] = "";
+  struct incident inc;
+  FILE *f;
+  int64_t a;
+
+  ingest("firing", "L", "2026-12-03T15:00:00Z", 1, &a);
+  cr_assert_eq(store_open(&o, &other, err), RB_ECONFLICT, "a second writable open: %s", err);
+  cr_assert_null(other);
+  snprintf(pid, sizeof(pid), "pid %ld ", (long)getpid());
+  cr_expect(strstr(err, dir) != NULL, "the refusal names the directory: %s", err);
+  cr_expect(strstr(err, "another runbookd") != NULL, "and another runbookd: %s", err);
+  cr_expect(strstr(err, pid) != NULL, "and the holder's %s: %s", pid, err);
+  snprintf(path, sizeof(path), "%s/lock", dir);
+  f = fopen(path, "r");
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(text, sizeof(text), f));
+  fclose(f);
+  cr_expect_eq(strtol(text, NULL, 10), (long)getpid(), "the lock file holds our PID: %s", text);
+
+  cr_assert_eq(store_open(&ro, &reader, err), RB_OK, "read-only beside the writer: %s", err);
+  cr_assert_eq(store_get(reader, a, &inc), RB_OK);
+  cr_expect_str_eq(inc.alertname, "L");
+  incident_clear(&inc);
+  store_close(reader);
+  cr_assert_eq(ingest("firing", "L2", "2026-12-03T15:00:00Z", 2, NULL), INGEST_NEW,
+               "the writer is unaffected by the refused open");
+
+  store_close(st);
+  st = NULL;
+  cr_assert_eq(store_open(&o, &st, err), RB_OK, "reopened once released: %s", err);
+  cr_assert_eq(ingest("firing", "L", "2026-12-03T15:00:00Z", 3, NULL), INGEST_REPEAT);
 }
 
 /* A store of schema version 4 (before firing_starts_at_ns) is migrated
