@@ -20,9 +20,21 @@
 
 struct api_auth;
 
+/* Where an option got its value (config_source()). */
+enum config_source {
+  CONFIG_SRC_DEFAULT = 0, /* built in */
+  CONFIG_SRC_FILE,        /* the JSON file */
+  CONFIG_SRC_FLAG,        /* a command-line flag */
+  CONFIG_SRC_INVALID,     /* the file or a flag gave a value that was refused */
+};
+
+#define RB_CONFIG_MAX_OPTS 64
+
 struct rb_config {
   atomic_int refs;
   char *file; /* the path it was read from, or NULL for defaults */
+  int file_unusable;                         /* the file could not be read or parsed */
+  unsigned char opt_src[RB_CONFIG_MAX_OPTS]; /* enum config_source, per option */
 
   /* web */
   char *listen_address;   /* host:port */
@@ -100,7 +112,10 @@ struct rb_config {
 
 /* One problem found while loading; the list is kept in order. */
 struct config_error {
-  char *where; /* "config.json: web.max_body_bytes" or "--web.listen-address" */
+  /* "config.json: web.max_body_bytes" when the file set the value (or no
+   * flag did and a file is loaded), "--web.listen-address" when a flag set
+   * it (or neither did and no file is loaded). */
+  char *where;
   char *what;
   struct config_error *next;
 };
@@ -121,9 +136,25 @@ void config_errors_free(struct config_errors *e);
 /* Builds a configuration from defaults, then the JSON file named by
  * --config.file in argv (if any), then the flags in argv.  Every problem is
  * added to errs; the return is NULL when there is at least one.  argv holds
- * only flags (the subcommand removed); unknown flags are errors.  The caller
- * owns the result (config_drop).  Runs on any thread. */
+ * only flags, "--flag=value" or "--flag value" (the subcommand and its
+ * arguments removed); unknown flags, a flag given twice (a boolean and its
+ * --no- form count as one) and --no-X=value are errors.  The file's
+ * unknown fields, keys holding a '.', duplicate keys and values of the
+ * wrong type are errors.  The caller owns the result (config_drop).  Runs
+ * on any thread. */
 struct rb_config *config_load(int argc, char **argv, struct config_errors *errs);
+
+/* Like config_load, but hands back what it could build even when there are
+ * problems, so check-config can go on to the plans and the escalation
+ * policy and name every problem at once: fields with a refused value keep
+ * their default, and file_unusable says whether the file's values are
+ * missing altogether.  NULL only when out of memory.  Such a configuration
+ * is for reporting only: never run with it. */
+struct rb_config *config_load_partial(int argc, char **argv, struct config_errors *errs);
+
+/* Where the option at a JSON path ("remediation.dir") got its value (enum
+ * config_source), or -1 when no option has that path. */
+int config_source(const struct rb_config *c, const char *path);
 
 /* Re-reads the same sources as `prev` was built from (file and the flags
  * remembered in config_remember_flags) for a reload. */
@@ -137,10 +168,20 @@ void config_remember_flags(int argc, char **argv);
 struct rb_config *config_hold(struct rb_config *c);
 void config_drop(struct rb_config *c);
 
-/* Fields that a reload cannot change (listener, TLS, storage); returns the
- * first field name that differs, or NULL. */
+/* Fields that differ between a and b but that a reload cannot change (the
+ * listener, TLS, connection limits, storage, the Kubernetes client, the
+ * remediation workers and queues, silence forwarding): every such field
+ * name, comma separated ("web.listen_address, kube.api_url"), or NULL when
+ * none differs.  The text is the calling thread's until its next call. */
 const char *config_restart_needed(const struct rb_config *a,
                                   const struct rb_config *b);
+
+/* What a command-line flag is, given its name without "--" (maybe with
+ * "=value"): CONFIG_FLAG_BOOL for a boolean (or its --no- form), which
+ * never takes the next argument as its value; CONFIG_FLAG_VALUE for one
+ * that takes a value (--config.file included); CONFIG_FLAG_UNKNOWN. */
+enum { CONFIG_FLAG_UNKNOWN = -1, CONFIG_FLAG_BOOL = 0, CONFIG_FLAG_VALUE = 1 };
+int config_flag_kind(const char *name);
 
 /* Whether a flag name (without "--", maybe with "=value") is boolean,
  * so "--flag next" does not take next as its value. */

@@ -4,9 +4,14 @@
  * rblog(LOG_INFO, "webhook stored", "alerts", "3", "receiver", r, NULL)
  * writes: ts=2026-12-03T15:19:42.911Z level=info msg="webhook stored"
  * alerts=3 receiver=hook.  Arguments after the message are key/value string
- * pairs ended by NULL; a NULL value is written as an empty string.  Each line
- * goes out in one write(2), so lines from different threads never interleave.
- * Safe on any thread.
+ * pairs ended by NULL; a NULL value is written as an empty string.  A
+ * message or value longer than 8 KiB is cut at a character boundary and
+ * ends in "...(truncated)" (a real ellipsis); logfmt quotes a value holding
+ * a space, '=', '"', a control character, DEL or bytes that are not UTF-8,
+ * and escapes those inside the quotes as JSON does (\u007f, \ufffd).  Every
+ * line is complete and valid (a JSON object, or logfmt with closed quotes).
+ * Each line goes out in one write(2), so lines from different threads never
+ * interleave.  Safe on any thread.
  */
 #ifndef RUNBOOKD_LOG_H
 #define RUNBOOKD_LOG_H

@@ -71,8 +71,9 @@ static const struct opt opts[] = {
     "embedded SQLite store directory" },
   { "storage.postgres", "storage.postgres", T_STR, O(storage_postgres), 0, 0, 0,
     "PostgreSQL conninfo (instead of SQLite)" },
-  { "storage.max_bytes", "storage.max-bytes", T_I64, O(storage_max_bytes), 0, LLONG_MAX, 0,
-    "refuse writes (503) once the store is this large (0: no limit)" },
+  /* 2^53-1: the largest integer a JSON number (a double) holds exactly. */
+  { "storage.max_bytes", "storage.max-bytes", T_I64, O(storage_max_bytes), 0, 9007199254740991LL, 0,
+    "refuse writes (503) once the store is this large (0: no limit; at most 2^53-1)" },
   { "intake.max_alerts", "intake.max-alerts", T_SIZE, O(max_alerts), 1, 1000000, 0,
     "alerts in one webhook" },
   { "intake.max_labels", "intake.max-labels", T_SIZE, O(max_labels), 1, 10000, 0,
@@ -133,6 +134,8 @@ static const struct opt opts[] = {
     "logfmt or json" },
 };
 #undef O
+
+_Static_assert(RB_ARRAY_LEN(opts) <= RB_CONFIG_MAX_OPTS, "rb_config.opt_src is too small");
 
 /* Objects that may appear in the file (their leaves are in opts[] or are
  * handled by name below). */
@@ -296,8 +299,11 @@ set_from_text(struct rb_config *c, const struct opt *o, const char *v)
     n = strtoll(v, &end, 10);
     if (errno || end == v || *end != '\0')
       return "must be an integer";
-    if (n < o->min || n > o->max)
-      return "is out of range";
+    if (n < o->min || n > o->max) {
+      static _Thread_local char range[96];
+      snprintf(range, sizeof(range), "is out of range (%lld to %lld)", o->min, o->max);
+      return range;
+    }
     if (o->type == T_SIZE)
       *(size_t *)(void *)((char *)c + o->off) = (size_t)n;
     else if (o->type == T_UINT)
@@ -345,24 +351,63 @@ json_path(cJSON *root, const char *path)
   return n;
 }
 
-static int
-known_path(const char *path, int is_object)
+static const struct opt *
+find_path(const char *path)
 {
-  if (is_object) {
-    for (size_t i = 0; i < RB_ARRAY_LEN(sections); i++)
-      if (strcmp(sections[i], path) == 0)
-        return 1;
-    return 0;
-  }
-  if (strcmp(path, "escalation") == 0 || strcmp(path, "api") == 0)
-    return 1; /* parsed by their modules (escalation/policy.c, http/apiauth.c) */
-  if (strncmp(path, "severity.map.", 13) == 0 || strcmp(path, "severity.default") == 0
-      || strcmp(path, "severity.unknown") == 0)
-    return 1;
   for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
     if (strcmp(opts[i].path, path) == 0)
-      return 1;
-  return 0;
+      return &opts[i];
+  return NULL;
+}
+
+/* What a path of the file is: a leaf (an option, or a severity key), a
+ * section whose keys are checked here, a section that must be an object
+ * but whose keys are free (severity.map's aliases), or one parsed by its
+ * own module (escalation, api). */
+enum path_kind { PK_UNKNOWN, PK_LEAF, PK_SECTION, PK_MAP, PK_OPAQUE };
+
+static enum path_kind
+path_kind(const char *path)
+{
+  if (strcmp(path, "escalation") == 0 || strcmp(path, "api") == 0)
+    return PK_OPAQUE; /* escalation/policy.c, http/apiauth.c */
+  if (strcmp(path, "severity.map") == 0)
+    return PK_MAP;
+  if (strcmp(path, "severity.default") == 0 || strcmp(path, "severity.unknown") == 0
+      || find_path(path))
+    return PK_LEAF;
+  for (size_t i = 0; i < RB_ARRAY_LEN(sections); i++)
+    if (strcmp(sections[i], path) == 0)
+      return PK_SECTION;
+  return PK_UNKNOWN;
+}
+
+/* A key holding a '.' is not a path: {"storage.path": "x"} would be
+ * ignored.  The message shows the nested form. */
+static void
+dotted_key(const char *prefix, const char *key, const char *file, struct config_errors *errs)
+{
+  char where[768], nested[400];
+  size_t n = 0, parts = 0;
+  const char *k = key;
+
+  for (;;) {
+    size_t len = strcspn(k, ".");
+    int w = snprintf(nested + n, sizeof(nested) - n, "{\"%.*s\": ", (int)(len < 60 ? len : 60), k);
+    n += w > 0 ? (size_t)w : 0;
+    parts++;
+    if (!k[len] || n >= 200)
+      break;
+    k += len + 1;
+  }
+  memcpy(nested + n, "...", 3);
+  n += 3;
+  while (parts-- > 0 && n + 1 < sizeof(nested))
+    nested[n++] = '}';
+  nested[n] = '\0';
+  snprintf(where, sizeof(where), "%s: %s%s\"%s\"", file, prefix, *prefix ? "." : "", key);
+  config_errors_add(errs, where,
+                    "unknown field: a key cannot hold a '.'; nest the objects instead: %s", nested);
 }
 
 static void
@@ -373,17 +418,108 @@ check_unknown(cJSON *obj, const char *prefix, const char *file,
   char path[256], where[512];
 
   cJSON_ArrayForEach(it, obj) {
-    int is_obj = cJSON_IsObject(it);
-    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-             it->string);
-    if (!known_path(path, is_obj)) {
-      snprintf(where, sizeof(where), "%s: %s", file, path);
-      config_errors_add(errs, where, "unknown field");
+    if (strchr(it->string, '.')) {
+      dotted_key(prefix, it->string, file, errs);
       continue;
     }
-    if (is_obj && strcmp(path, "severity.map") != 0 && strcmp(path, "escalation") != 0
-        && strcmp(path, "api") != 0)
-      check_unknown(it, path, file, errs);
+    snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+             it->string);
+    snprintf(where, sizeof(where), "%s: %s", file, path);
+    switch (path_kind(path)) {
+    case PK_UNKNOWN:
+      config_errors_add(errs, where, "unknown field");
+      break;
+    case PK_SECTION:
+    case PK_MAP:
+      if (!cJSON_IsObject(it)) {
+        if (!cJSON_IsNull(it))
+          config_errors_add(errs, where, "must be an object");
+      } else if (path_kind(path) == PK_SECTION) {
+        check_unknown(it, path, file, errs);
+      }
+      break;
+    case PK_LEAF:   /* its type is checked where it is read */
+    case PK_OPAQUE: /* checked by its module */
+      break;
+    }
+  }
+}
+
+struct key_ref {
+  const char *name;
+  size_t index; /* in the object; for a duplicate, its second occurrence */
+  size_t times;
+};
+
+static int
+key_ref_cmp(const void *a, const void *b)
+{
+  const struct key_ref *x = a, *y = b;
+  int c = strcmp(x->name, y->name);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static int
+key_ref_index_cmp(const void *a, const void *b)
+{
+  const struct key_ref *x = a, *y = b;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Reports every key given twice in one object, anywhere in the file
+ * (escalation and api included): cJSON keeps both and lookups take the
+ * first, so {"level":"debug","level":"bogus"} would pass silently.  path
+ * (cap bytes) holds the JSON path so far and is restored on return. */
+static void
+check_duplicates(const cJSON *n, char *path, size_t cap, const char *file,
+                 struct config_errors *errs)
+{
+  size_t plen = strlen(path), count = 0, ndup = 0, i = 0;
+  const cJSON *it;
+
+  if (cJSON_IsObject(n)) {
+    struct key_ref *keys;
+    cJSON_ArrayForEach(it, n) count++;
+    keys = count > 1 ? calloc(count, sizeof(*keys)) : NULL;
+    if (keys) {
+      cJSON_ArrayForEach(it, n) {
+        keys[i].name = it->string ? it->string : "";
+        keys[i].index = i;
+        i++;
+      }
+      qsort(keys, count, sizeof(*keys), key_ref_cmp);
+      /* Each run of equal names leaves one entry (in place: ndup <= j),
+       * which is then reported in the file's order. */
+      for (size_t j = 0; j < count;) {
+        size_t k = j + 1;
+        while (k < count && strcmp(keys[k].name, keys[j].name) == 0)
+          k++;
+        if (k - j > 1) {
+          struct key_ref d = { keys[j].name, keys[j + 1].index, k - j };
+          keys[ndup++] = d;
+        }
+        j = k;
+      }
+      qsort(keys, ndup, sizeof(*keys), key_ref_index_cmp);
+      for (size_t j = 0; j < ndup; j++) {
+        char where[768];
+        snprintf(where, sizeof(where), "%s: %s%s%s", file, path, plen ? "." : "", keys[j].name);
+        config_errors_add(errs, where, "duplicate key (given %zu times; give it once)",
+                          keys[j].times);
+      }
+      free(keys);
+    }
+    cJSON_ArrayForEach(it, n) {
+      snprintf(path + plen, cap - plen, "%s%s", plen ? "." : "", it->string ? it->string : "");
+      check_duplicates(it, path, cap, file, errs);
+      path[plen] = '\0';
+    }
+  } else if (cJSON_IsArray(n)) {
+    cJSON_ArrayForEach(it, n) {
+      snprintf(path + plen, cap - plen, "[%zu]", i++);
+      check_duplicates(it, path, cap, file, errs);
+      path[plen] = '\0';
+    }
   }
 }
 
@@ -412,6 +548,8 @@ load_severity(struct rb_config *c, cJSON *sev, const char *file,
     else
       c->severity.unknown = (enum severity)l;
   }
+  if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(sev, "map")))
+    return; /* check_unknown() said so */
   cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(sev, "map")) {
     int l = cJSON_IsString(it) ? severity_parse(it->valuestring) : -1;
     snprintf(where, sizeof(where), "%s: severity.map.%s", file, it->string);
@@ -433,6 +571,7 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
   text = rb_read_file(file, 4u << 20, NULL, &err);
   if (!text) {
     config_errors_add(errs, file, "cannot read: %s", err);
+    c->file_unusable = 1;
     return;
   }
   root = cJSON_ParseWithOpts(text, &end, 1);
@@ -441,9 +580,12 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
     config_errors_add(errs, file, "not a JSON object (error near byte %zu)", off);
     cJSON_Delete(root);
     free(text);
+    c->file_unusable = 1;
     return;
   }
   dir = rb_dirname(file);
+  where[0] = '\0';
+  check_duplicates(root, where, sizeof(where), file, errs);
   check_unknown(root, "", file, errs);
   for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++) {
     const struct opt *o = &opts[i];
@@ -475,6 +617,7 @@ load_file(struct rb_config *c, const char *file, struct config_errors *errs)
     } else {
       msg = set_from_text(c, o, v->valuestring);
     }
+    c->opt_src[i] = msg ? CONFIG_SRC_INVALID : CONFIG_SRC_FILE;
     if (msg)
       config_errors_add(errs, where, "%s", msg);
   }
@@ -503,22 +646,54 @@ find_flag(const char *name, size_t len)
   return NULL;
 }
 
+static int
+is_boolish(const struct opt *o)
+{
+  return o->type == T_BOOL || o->type == T_TRIBOOL;
+}
+
 int
-config_flag_is_bool(const char *name)
+config_flag_kind(const char *name)
 {
   size_t len = strcspn(name, "=");
   const struct opt *o = find_flag(name, len);
 
-  if (!o && len > 3 && strncmp(name, "no-", 3) == 0)
-    o = find_flag(name + 3, len - 3);
-  return o && (o->type == T_BOOL || o->type == T_TRIBOOL);
+  if (len == 11 && strncmp(name, "config.file", 11) == 0)
+    return CONFIG_FLAG_VALUE;
+  if (o)
+    return is_boolish(o) ? CONFIG_FLAG_BOOL : CONFIG_FLAG_VALUE;
+  if (len > 3 && strncmp(name, "no-", 3) == 0 && (o = find_flag(name + 3, len - 3))
+      && is_boolish(o))
+    return CONFIG_FLAG_BOOL;
+  return CONFIG_FLAG_UNKNOWN;
 }
 
-/* Walks argv.  pass 0 finds --config.file; pass 1 applies the rest. */
+int
+config_flag_is_bool(const char *name)
+{
+  return config_flag_kind(name) == CONFIG_FLAG_BOOL;
+}
+
+/* The separate value of "--flag value": the next argument unless there is
+ * none or it is a flag itself (main.c pairs them the same way). */
+static const char *
+next_value(int argc, char **argv, int *i)
+{
+  if (*i + 1 < argc && strncmp(argv[*i + 1], "--", 2) != 0)
+    return argv[++*i];
+  return NULL;
+}
+
+/* Walks argv.  pass 0 finds --config.file; pass 1 applies the rest.  As in
+ * kingpin, a flag may be given once: a boolean and its --no- form count as
+ * the same flag. */
 static void
 apply_flags(struct rb_config *c, int argc, char **argv, int pass,
             struct config_errors *errs)
 {
+  unsigned char seen[RB_CONFIG_MAX_OPTS] = { 0 };
+  int seen_file = 0;
+
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *name, *eq, *val = NULL, *msg;
     const struct opt *o;
@@ -535,12 +710,11 @@ apply_flags(struct rb_config *c, int argc, char **argv, int pass,
     eq = strchr(name, '=');
     len = eq ? (size_t)(eq - name) : strlen(name);
     if (len == 11 && strncmp(name, "config.file", 11) == 0) {
-      if (!eq && i + 1 < argc)
-        val = argv[++i];
-      else if (eq)
-        val = eq + 1;
+      val = eq ? eq + 1 : next_value(argc, argv, &i);
       if (pass == 0) {
-        if (!val || !*val)
+        if (seen_file++)
+          config_errors_add(errs, "--config.file", "cannot be repeated");
+        else if (!val || !*val)
           config_errors_add(errs, "--config.file", "needs a path");
         else {
           free(c->file);
@@ -552,40 +726,73 @@ apply_flags(struct rb_config *c, int argc, char **argv, int pass,
     o = find_flag(name, len);
     if (!o && len > 3 && strncmp(name, "no-", 3) == 0) {
       o = find_flag(name + 3, len - 3);
-      if (o && o->type != T_BOOL && o->type != T_TRIBOOL)
+      if (o && !is_boolish(o))
         o = NULL;
       neg = 1;
     }
     snprintf(where, sizeof(where), "--%.*s", (int)len, name);
     if (!o) {
+      /* "--bogus value": the value goes with the flag, as main.c paired
+       * them, not on as an argument of its own. */
+      if (!eq)
+        next_value(argc, argv, &i);
       if (pass == 1)
         config_errors_add(errs, where, "unknown flag (see --help)");
       continue;
     }
     if (eq)
       val = eq + 1;
-    else if (o->type == T_BOOL || o->type == T_TRIBOOL)
+    else if (is_boolish(o))
       val = neg ? "false" : "true";
-    else if (i + 1 < argc)
-      val = argv[++i];
+    else
+      val = next_value(argc, argv, &i);
     if (pass == 0)
       continue;
+    if (seen[o - opts]++) {
+      if (neg || is_boolish(o))
+        config_errors_add(errs, where, "cannot be repeated (--%s and --no-%s are one flag)",
+                          o->flag, o->flag);
+      else
+        config_errors_add(errs, where, "cannot be repeated");
+      continue;
+    }
+    if (neg && eq) {
+      config_errors_add(errs, where, "takes no value: write --%.*s alone, or --%s=true|false",
+                        (int)len, name, o->flag);
+      c->opt_src[o - opts] = CONFIG_SRC_INVALID;
+      continue;
+    }
     if (!val) {
       config_errors_add(errs, where, "needs a value");
+      c->opt_src[o - opts] = CONFIG_SRC_INVALID;
       continue;
     }
     msg = set_from_text(c, o, val);
+    c->opt_src[o - opts] = msg ? CONFIG_SRC_INVALID : CONFIG_SRC_FLAG;
     if (msg)
       config_errors_add(errs, where, "%s", msg);
   }
 }
 
-/* Where a field came from, for messages: the file path if the file set it,
- * else its flag. */
+int
+config_source(const struct rb_config *c, const char *path)
+{
+  const struct opt *o = find_path(path);
+  return o ? c->opt_src[o - opts] : -1;
+}
+
+/* Where a field's problem is, for messages: its flag when a flag set it,
+ * else the file and its JSON path when a file is loaded (the file set it,
+ * or it is where the value would go), else its flag. */
 static void
 field_where(const struct rb_config *c, const char *path, char *out, size_t n)
 {
-  if (c->file)
+  const struct opt *o = find_path(path);
+  int src = o ? c->opt_src[o - opts] : CONFIG_SRC_DEFAULT;
+
+  if (o && (src == CONFIG_SRC_FLAG || !c->file))
+    snprintf(out, n, "--%s", o->flag);
+  else if (c->file)
     snprintf(out, n, "%s: %s", c->file, path);
   else
     snprintf(out, n, "%s", path);
@@ -659,7 +866,9 @@ validate(struct rb_config *c, struct config_errors *errs)
   if (!!c->tls_cert_file != !!c->tls_key_file) {
     field_where(c, c->tls_cert_file ? "web.tls_key_file" : "web.tls_cert_file",
                 where, sizeof(where));
-    config_errors_add(errs, where, "TLS needs both a certificate and a key file");
+    config_errors_add(errs, where,
+                      "TLS needs both a certificate and a key file (web.tls_cert_file and "
+                      "web.tls_key_file)");
   } else if (c->tls_cert_file) {
     const char *err = NULL;
     c->tls_cert_pem = rb_read_file(c->tls_cert_file, 1u << 20, NULL, &err);
@@ -671,6 +880,21 @@ validate(struct rb_config *c, struct config_errors *errs)
     if (!c->tls_key_pem) {
       field_where(c, "web.tls_key_file", where, sizeof(where));
       config_errors_add(errs, where, "cannot read %s: %s", c->tls_key_file, err);
+    }
+    /* What the listener will be given must be a certificate and its key:
+     * check-config says so rather than the start. */
+    if (c->tls_cert_pem || c->tls_key_pem) {
+      char cerr[256], kerr[256];
+      if (rb_check_tls_pair(c->tls_cert_pem, c->tls_key_pem, cerr, kerr, sizeof(cerr))) {
+        if (cerr[0]) {
+          field_where(c, "web.tls_cert_file", where, sizeof(where));
+          config_errors_add(errs, where, "%s: %s", c->tls_cert_file, cerr);
+        }
+        if (kerr[0]) {
+          field_where(c, "web.tls_key_file", where, sizeof(where));
+          config_errors_add(errs, where, "%s: %s", c->tls_key_file, kerr);
+        }
+      }
     }
   }
 
@@ -697,8 +921,8 @@ validate(struct rb_config *c, struct config_errors *errs)
     field_where(c, "web.listen_address", where, sizeof(where));
     config_errors_add(errs, where,
                       "%s is not a loopback address and no web.auth credentials "
-                      "are configured; configure web.auth or pass "
-                      "--web.insecure-no-auth",
+                      "are configured; configure web.auth, listen on loopback "
+                      "(web.listen_address) or pass --web.insecure-no-auth",
                       c->listen_address);
   }
   if (!c->storage_path || !*c->storage_path) {
@@ -725,6 +949,37 @@ validate(struct rb_config *c, struct config_errors *errs)
     field_where(c, "kube.api_url", where, sizeof(where));
     config_errors_add(errs, where, "must be an http:// or https:// URL");
   }
+  /* The Kubernetes client reads the token at each request and the CA
+   * bundle at each connection; files set but unusable are errors now, not
+   * failed remediations later. */
+  if (c->kube_token_file) {
+    char *tok = load_secret(c, c->kube_token_file, "kube.token_file", errs);
+    if (tok) {
+      explicit_bzero(tok, strlen(tok));
+      free(tok);
+    }
+  }
+  if (c->kube_ca_file) {
+    char err[RB_ERRLEN];
+    if (rb_check_ca_file(c->kube_ca_file, err, sizeof(err))) {
+      field_where(c, "kube.ca_file", where, sizeof(where));
+      config_errors_add(errs, where, "%s", err);
+    }
+  }
+  if (!c->remediation_dir) {
+    field_where(c, "remediation.dir", where, sizeof(where));
+    config_errors_add(errs, where, "must not be empty");
+  } else if (config_source(c, "remediation.dir") == CONFIG_SRC_FILE
+             || config_source(c, "remediation.dir") == CONFIG_SRC_FLAG) {
+    /* Set explicitly, a directory that is not there is a mistake (a
+     * missing ConfigMap mount); the default ./remediation may be absent. */
+    struct stat st;
+    field_where(c, "remediation.dir", where, sizeof(where));
+    if (stat(c->remediation_dir, &st) != 0)
+      config_errors_add(errs, where, "cannot use %s: %s", c->remediation_dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+      config_errors_add(errs, where, "%s is not a directory", c->remediation_dir);
+  }
   if (c->sil_upstream_url
       && ((strncmp(c->sil_upstream_url, "https://", 8) != 0
            && strncmp(c->sil_upstream_url, "http://", 7) != 0)
@@ -744,10 +999,9 @@ validate(struct rb_config *c, struct config_errors *errs)
 }
 
 struct rb_config *
-config_load(int argc, char **argv, struct config_errors *errs)
+config_load_partial(int argc, char **argv, struct config_errors *errs)
 {
   struct rb_config *c = calloc(1, sizeof(*c));
-  size_t before = errs->n;
 
   if (!c) {
     config_errors_add(errs, "config", "out of memory");
@@ -760,7 +1014,16 @@ config_load(int argc, char **argv, struct config_errors *errs)
     load_file(c, c->file, errs);
   apply_flags(c, argc, argv, 1, errs);
   validate(c, errs);
-  if (errs->n != before) {
+  return c;
+}
+
+struct rb_config *
+config_load(int argc, char **argv, struct config_errors *errs)
+{
+  size_t before = errs->n;
+  struct rb_config *c = config_load_partial(argc, argv, errs);
+
+  if (c && errs->n != before) {
     config_drop(c);
     return NULL;
   }
@@ -820,45 +1083,85 @@ str_differs(const char *a, const char *b)
   return strcmp(a, b) != 0;
 }
 
+/* Appends name to the list in out (n bytes) when changed. */
+static void
+note_change(char *out, size_t n, int changed, const char *name)
+{
+  size_t len = strlen(out);
+  if (changed && len + 1 < n)
+    snprintf(out + len, n - len, "%s%s", len ? ", " : "", name);
+}
+
 const char *
 config_restart_needed(const struct rb_config *a, const struct rb_config *b)
 {
-  if (str_differs(a->listen_address, b->listen_address))
-    return "web.listen_address";
-  if (str_differs(a->tls_cert_pem, b->tls_cert_pem)
-      || str_differs(a->tls_key_pem, b->tls_key_pem))
-    return "web.tls_cert_file";
-  if (a->max_connections != b->max_connections
-      || a->max_connections_per_ip != b->max_connections_per_ip
-      || a->connection_timeout_s != b->connection_timeout_s
-      || a->max_header_bytes != b->max_header_bytes)
-    return "web.max_connections";
-  if (str_differs(a->storage_path, b->storage_path))
-    return "storage.path";
-  if (str_differs(a->storage_postgres, b->storage_postgres))
-    return "storage.postgres";
-  if (str_differs(a->sil_upstream_url, b->sil_upstream_url)
-      || str_differs(a->sil_upstream_token, b->sil_upstream_token)
-      || a->sil_upstream_timeout_s != b->sil_upstream_timeout_s
-      || a->sil_upstream_attempts != b->sil_upstream_attempts
-      || a->sil_upstream_backoff_ms != b->sil_upstream_backoff_ms
-      || a->sil_upstream_queue != b->sil_upstream_queue)
-    return "silences.upstream";
-  return NULL;
+  static _Thread_local char out[1024];
+
+  out[0] = '\0';
+  /* The listener: libmicrohttpd takes these once, at start (http/server.c). */
+  note_change(out, sizeof(out), str_differs(a->listen_address, b->listen_address),
+              "web.listen_address");
+  note_change(out, sizeof(out), str_differs(a->tls_cert_pem, b->tls_cert_pem), "web.tls_cert_file");
+  note_change(out, sizeof(out), str_differs(a->tls_key_pem, b->tls_key_pem), "web.tls_key_file");
+  note_change(out, sizeof(out), a->max_connections != b->max_connections, "web.max_connections");
+  note_change(out, sizeof(out), a->max_connections_per_ip != b->max_connections_per_ip,
+              "web.max_connections_per_ip");
+  note_change(out, sizeof(out), a->connection_timeout_s != b->connection_timeout_s,
+              "web.connection_timeout_seconds");
+  note_change(out, sizeof(out), a->max_header_bytes != b->max_header_bytes, "web.max_header_bytes");
+  /* The store: opened once (daemon.c), its size limit set then. */
+  note_change(out, sizeof(out), str_differs(a->storage_path, b->storage_path), "storage.path");
+  note_change(out, sizeof(out), str_differs(a->storage_postgres, b->storage_postgres),
+              "storage.postgres");
+  note_change(out, sizeof(out), a->storage_max_bytes != b->storage_max_bytes, "storage.max_bytes");
+  /* The remediation engine's threads and queue, made at start
+   * (engine_start); its plans, rate limits, prometheus_url and
+   * postgres_conninfo_file are reloaded. */
+  note_change(out, sizeof(out), a->rem_workers != b->rem_workers, "remediation.workers");
+  note_change(out, sizeof(out), a->rem_max_runs != b->rem_max_runs,
+              "remediation.max_concurrent_runs");
+  note_change(out, sizeof(out), a->rem_queue_size != b->rem_queue_size, "remediation.queue_size");
+  /* The Kubernetes client, made at start (kube_client_new); it re-reads
+   * the token file's contents at each request. */
+  note_change(out, sizeof(out), str_differs(a->kube_api_url, b->kube_api_url), "kube.api_url");
+  note_change(out, sizeof(out), str_differs(a->kube_token_file, b->kube_token_file),
+              "kube.token_file");
+  note_change(out, sizeof(out), str_differs(a->kube_ca_file, b->kube_ca_file), "kube.ca_file");
+  note_change(out, sizeof(out), a->kube_timeout_s != b->kube_timeout_s, "kube.timeout_seconds");
+  note_change(out, sizeof(out), a->kube_retries != b->kube_retries, "kube.retries");
+  /* Silence forwarding, started once (silence_fwd_start). */
+  note_change(out, sizeof(out), str_differs(a->sil_upstream_url, b->sil_upstream_url),
+              "silences.upstream.url");
+  note_change(out, sizeof(out), str_differs(a->sil_upstream_token, b->sil_upstream_token),
+              "silences.upstream.bearer_token_file");
+  note_change(out, sizeof(out), a->sil_upstream_timeout_s != b->sil_upstream_timeout_s,
+              "silences.upstream.timeout_seconds");
+  note_change(out, sizeof(out), a->sil_upstream_attempts != b->sil_upstream_attempts,
+              "silences.upstream.max_attempts");
+  note_change(out, sizeof(out), a->sil_upstream_backoff_ms != b->sil_upstream_backoff_ms,
+              "silences.upstream.retry_backoff_ms");
+  note_change(out, sizeof(out), a->sil_upstream_queue != b->sil_upstream_queue,
+              "silences.upstream.queue_size");
+  return out[0] ? out : NULL;
 }
 
 void
 config_print_help(const char *prog)
 {
-  printf("usage: %s [flags]                 run the daemon\n"
-         "       %s check-config [flags]    validate configuration, exit 1 on any problem\n"
-         "       %s replay [flags] FILE...  show what Alertmanager payload files would cause\n"
-         "       %s report [flags] ID [--format=md|html|json]   post-incident report\n"
-         "       %s stats [flags] [--from=T --to=T --format=text|json]   MTTD, MTTA, MTTR, availability\n"
-         "       %s version\n\n"
-         "flags (each also settable in the JSON config file at the path shown):\n"
-         "  --config.file=PATH\n      JSON configuration file\n",
-         prog, prog, prog, prog, prog, prog);
+  printf(
+      "usage: %s [flags]                 run the daemon\n"
+      "       %s check-config [flags] [FILE]   validate configuration (FILE: as --config.file),\n"
+      "                                   name every problem, exit 1 on any\n"
+      "       %s replay [flags] FILE...  show what Alertmanager payload files would cause\n"
+      "       %s report [flags] ID [--format=md|html|json]   post-incident report\n"
+      "       %s stats [flags] [--from=T --to=T --format=text|json]   MTTD, MTTA, MTTR, "
+      "availability\n"
+      "       %s version\n\n"
+      "Flags go before or after the command, as --flag=value or --flag value; each at\n"
+      "most once.  A boolean is --flag or --no-flag (which takes no value).\n\n"
+      "flags (each also settable in the JSON config file at the path shown):\n"
+      "  --config.file=PATH\n      JSON configuration file\n",
+      prog, prog, prog, prog, prog, prog);
   struct rb_config d;
 
   memset(&d, 0, sizeof(d));
@@ -873,5 +1176,7 @@ config_print_help(const char *prog)
   for (size_t i = 0; i < RB_ARRAY_LEN(opts); i++)
     if (opts[i].type == T_STR)
       free(*str_field(&d, &opts[i]));
-  printf("  -h, --help\n      this text\n");
+  printf("  -h, --help\n      this text\n"
+         "  --version\n      the version, as `%s version`\n",
+         prog);
 }

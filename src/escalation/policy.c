@@ -87,8 +87,6 @@ get_str(struct ctx *c, const cJSON *o, const char *key, const char *field)
 
 /* Reads a secret from the file named by key (relative to the config's
  * folder), trimmed like Alertmanager's credentials files. */
-/* Reads a secret from the file named by key (relative to the config's
- * folder), trimmed like Alertmanager's credentials files. */
 static char *
 get_secret(struct ctx *c, const cJSON *o, const char *key, const char *field)
 {
@@ -106,6 +104,26 @@ get_secret(struct ctx *c, const cJSON *o, const char *key, const char *field)
   return secret;
 }
 
+/* Reads a CA bundle's path from key (relative to the config's folder, like
+ * the other files) and checks that it holds a PEM certificate: curl would
+ * otherwise fail every delivery. */
+static char *
+get_ca_file(struct ctx *c, const cJSON *o, const char *key, const char *field)
+{
+  char *name = get_str(c, o, key, field), *path, f[256], err[RB_ERRLEN];
+
+  if (!name)
+    return NULL;
+  snprintf(f, sizeof(f), "%s.%s", field, key);
+  path = rb_path_join(c->dir, name);
+  free(name);
+  if (!path)
+    problem(c, f, "out of memory");
+  else if (rb_check_ca_file(path, err, sizeof(err)))
+    problem(c, f, "%s", err);
+  return path;
+}
+
 static void
 unknown_keys(struct ctx *c, const cJSON *o, const char *field, const char *const *known,
              size_t n)
@@ -119,7 +137,10 @@ unknown_keys(struct ctx *c, const cJSON *o, const char *field, const char *const
     if (i == n) {
       char f[256];
       snprintf(f, sizeof(f), "%s%s%s", field, *field ? "." : "", it->string);
-      problem(c, f, "unknown field");
+      if (strchr(it->string, '.'))
+        problem(c, f, "unknown field: a key cannot hold a '.'; nest the objects instead");
+      else
+        problem(c, f, "unknown field");
     }
   }
 }
@@ -282,7 +303,7 @@ load_notifiers(struct ctx *c, const cJSON *o, struct esc_policy *p)
   p->notify.timeout_s = get_uint(c, o, "timeout_seconds", "notifiers", 10, 1, 120);
   p->notify.retries = get_uint(c, o, "retries", "notifiers", 3, 0, 10);
   p->notify.backoff_ms = get_uint(c, o, "backoff_ms", "notifiers", 500, 1, 60000);
-  p->ca_file = get_str(c, o, "ca_file", "notifiers");
+  p->ca_file = get_ca_file(c, o, "ca_file", "notifiers");
   smtp = cJSON_GetObjectItemCaseSensitive(o, "smtp");
   if (smtp) {
     const cJSON *tls = cJSON_GetObjectItemCaseSensitive(smtp, "require_tls");
@@ -291,7 +312,7 @@ load_notifiers(struct ctx *c, const cJSON *o, struct esc_policy *p)
     p->smtp_from = get_str(c, smtp, "from", "notifiers.smtp");
     p->smtp_username = get_str(c, smtp, "username", "notifiers.smtp");
     p->smtp_password = get_secret(c, smtp, "password_file", "notifiers.smtp");
-    p->smtp_ca_file = get_str(c, smtp, "ca_file", "notifiers.smtp");
+    p->smtp_ca_file = get_ca_file(c, smtp, "ca_file", "notifiers.smtp");
     if (tls && !cJSON_IsBool(tls))
       problem(c, "notifiers.smtp.require_tls", "must be true or false");
     p->notify.smtp_require_tls = !tls || cJSON_IsTrue(tls);

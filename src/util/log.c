@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,19 +39,101 @@ log_level_parse(const char *s)
   return -1;
 }
 
-/* logfmt quotes a value when it is empty or holds a space, '=', '"' or a
- * control character; inside quotes it escapes like JSON. */
-static void
+/* A value (or message) longer than this many bytes is cut, at a character
+ * boundary, and marked: a line stays readable and bounded whatever was
+ * logged (a command's output, a peer's error body). */
+#define LOG_VALUE_MAX 8192
+#define TRUNCATED "\xe2\x80\xa6(truncated)"
+
+/* Appends v as a quoted string escaped like JSON (also valid inside logfmt
+ * quotes): '"', '\\' and control characters escaped, DEL as \u007f, bytes
+ * that are not UTF-8 as \ufffd; cut after LOG_VALUE_MAX bytes of v. */
+static rb_status
+put_quoted(struct buf *b, const char *v)
+{
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)v, *start = p;
+  rb_status rc = buf_append(b, "\"", 1);
+
+  while (!rc && *p) {
+    const unsigned char *run = p;
+    char esc[7];
+    size_t n;
+
+    if ((size_t)(p - start) >= LOG_VALUE_MAX) {
+      rc = buf_puts(b, TRUNCATED);
+      break;
+    }
+    while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\'
+           && (size_t)(p - start) < LOG_VALUE_MAX)
+      p++;
+    if (p > run) {
+      rc = buf_append(b, run, (size_t)(p - run));
+      continue;
+    }
+    switch (*p) {
+    case '"':
+      rc = buf_append(b, "\\\"", 2);
+      break;
+    case '\\':
+      rc = buf_append(b, "\\\\", 2);
+      break;
+    case '\n':
+      rc = buf_append(b, "\\n", 2);
+      break;
+    case '\r':
+      rc = buf_append(b, "\\r", 2);
+      break;
+    case '\t':
+      rc = buf_append(b, "\\t", 2);
+      break;
+    default:
+      if (*p < 0x80) { /* other control characters and DEL */
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[*p >> 4];
+        esc[5] = hex[*p & 15];
+        rc = buf_append(b, esc, 6);
+      } else if ((n = buf_utf8_seq(p, 4)) > 0) {
+        rc = buf_append(b, p, n);
+        p += n - 1;
+      } else {
+        rc = buf_append(b, "\\ufffd", 6);
+      }
+    }
+    p++;
+  }
+  if (!rc)
+    rc = buf_append(b, "\"", 1);
+  return rc;
+}
+
+/* logfmt writes a value bare unless it is empty or holds a space, '=', '"',
+ * a control character, DEL or a byte that is not UTF-8; then it is quoted
+ * and escaped (put_quoted).  A bare value is cut like a quoted one. */
+static rb_status
 logfmt_value(struct buf *b, const char *v)
 {
-  int quote = *v == '\0';
-  for (const char *p = v; *p && !quote; p++)
-    if (*p == ' ' || *p == '=' || *p == '"' || (unsigned char)*p < 0x20)
-      quote = 1;
-  if (quote)
-    buf_json_str(b, v);
-  else
-    buf_puts(b, v);
+  const unsigned char *p = (const unsigned char *)v;
+  size_t len, cut;
+  rb_status rc;
+
+  if (!*p)
+    return buf_puts(b, "\"\"");
+  while (*p) {
+    size_t n = 1;
+    if (*p <= ' ' || *p == '=' || *p == '"' || *p == 0x7f
+        || (*p >= 0x80 && (n = buf_utf8_seq(p, 4)) == 0))
+      return put_quoted(b, v);
+    p += n;
+  }
+  len = (size_t)(p - (const unsigned char *)v);
+  if (len <= LOG_VALUE_MAX)
+    return buf_append(b, v, len);
+  cut = LOG_VALUE_MAX;
+  while (cut > 0 && ((unsigned char)v[cut] & 0xc0) == 0x80)
+    cut--; /* not inside a UTF-8 sequence */
+  rc = buf_append(b, v, cut);
+  return rc ? rc : buf_puts(b, TRUNCATED);
 }
 
 void
@@ -61,40 +144,57 @@ rblog(enum log_level level, const char *msg, ...)
   va_list ap;
   const char *k, *v;
   int json = atomic_load(&as_json);
+  rb_status rc;
   ssize_t w;
 
   if ((int)level < atomic_load(&min_level))
     return;
-  buf_init(&b, 64 * 1024);
+  /* Unbounded but for the cut of each value: the line is always closed. */
+  buf_init(&b, 0);
   rb_time_fmt_ms(rb_wall_ms(), ts, sizeof(ts));
   if (json) {
-    buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
-               names[level]);
-    buf_json_str(&b, msg);
+    rc = buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, names[level]);
+    if (!rc)
+      rc = put_quoted(&b, msg);
   } else {
-    buf_printf(&b, "ts=%s level=%s msg=", ts, names[level]);
-    logfmt_value(&b, msg);
+    rc = buf_printf(&b, "ts=%s level=%s msg=", ts, names[level]);
+    if (!rc)
+      rc = logfmt_value(&b, msg);
   }
   va_start(ap, msg);
-  while ((k = va_arg(ap, const char *)) != NULL) {
+  while (!rc && (k = va_arg(ap, const char *)) != NULL) {
     v = va_arg(ap, const char *);
     if (!v)
       v = "";
     if (json) {
-      buf_puts(&b, ",");
-      buf_json_str(&b, k);
-      buf_puts(&b, ":");
-      buf_json_str(&b, v);
+      rc = buf_puts(&b, ",");
+      if (!rc)
+        rc = put_quoted(&b, k);
+      if (!rc)
+        rc = buf_puts(&b, ":");
+      if (!rc)
+        rc = put_quoted(&b, v);
     } else {
-      buf_printf(&b, " %s=", k);
-      logfmt_value(&b, v);
+      rc = buf_printf(&b, " %s=", k);
+      if (!rc)
+        rc = logfmt_value(&b, v);
     }
   }
   va_end(ap);
-  buf_puts(&b, json ? "}\n" : "\n");
-  if (b.data) {
+  if (!rc)
+    rc = buf_puts(&b, json ? "}\n" : "\n");
+  if (rc) {
+    /* Out of memory: a short line that says so, still well formed. */
+    char line[160];
+    int n = snprintf(line, sizeof(line),
+                     json ? "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"log line lost: out of "
+                            "memory\"}\n"
+                          : "ts=%s level=%s msg=\"log line lost: out of memory\"\n",
+                     ts, names[level]);
+    w = write(atomic_load(&out_fd), line, n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+  } else {
     w = write(atomic_load(&out_fd), b.data, b.len);
-    (void)w;
   }
+  (void)w;
   buf_free(&b);
 }
