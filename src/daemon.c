@@ -85,8 +85,8 @@ app_reload(struct app *a, char *msg)
   pager_reload(a->pager, pol);
   field = config_restart_needed(old, next);
   if (field)
-    rblog(LOG_WARN, "configuration reloaded, but this field takes effect only after a restart",
-          "field", field, NULL);
+    rblog(LOG_WARN, "configuration reloaded, but these changed fields take effect only after "
+                    "a restart", "fields", field, NULL);
   pthread_mutex_lock(&a->cfg_mu);
   a->cfg = next;
   pthread_mutex_unlock(&a->cfg_mu);
