@@ -66,9 +66,14 @@ void api_webhook_cleanup(struct http_req *r);
 /* A handler answers with http_reply* and returns what MHD expects. */
 typedef enum MHD_Result (*http_handler_fn)(struct http_req *r);
 
-/* Starts listening with the limits of cfg.  err (RB_ERRLEN) says why not. */
-rb_status http_start(struct app *app, const struct rb_config *cfg,
-                     struct http_server **out, char *err);
+/* Binds and listens on cfg's address (nothing is served yet: connections
+ * wait in the listen queue), so that a daemon that cannot have its port
+ * fails before anything else starts.  err (RB_ERRLEN) says why not. */
+rb_status http_listen(const struct rb_config *cfg, struct http_server **out, char *err);
+/* Serves on s's socket with the limits of cfg.  On failure s stays for
+ * http_stop.  err (RB_ERRLEN) says why not. */
+rb_status http_start(struct http_server *s, struct app *app, const struct rb_config *cfg,
+                     char *err);
 /* Stops accepting new connections (in-flight requests go on). */
 void http_quiesce(struct http_server *s);
 /* Closes every connection and joins the threads.  Accepts NULL. */

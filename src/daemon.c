@@ -16,17 +16,12 @@
 #include "store.h"
 #include "version.h"
 
-#include <errno.h>
 #include <malloc.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 /* How long a stop waits for in-flight requests before closing anyway. */
 #define DRAIN_MS 10000
@@ -133,63 +128,6 @@ escalate_hook(void *arg, int64_t incident_id, const char *reason)
   pager_urgent(a->pager, incident_id, reason);
 }
 
-/* Takes the listener's address before anything that acts starts (silence
- * forwarding, remediation resuming runs, paging): a daemon that cannot
- * have its port (another runbookd on it) must fail before it has sent a
- * page or a request.  Binds and listens as http_start does (SO_REUSEADDR,
- * IPv6 sockets IPv6-only) and holds the socket until release_listener,
- * just before http_start binds its own; a connection made in between is
- * reset, as one refused would be.  Returns the socket, or -1 and err. */
-static int
-reserve_listener(const char *addr, char *err)
-{
-  char host[256];
-  const char *colon = addr ? strrchr(addr, ':') : NULL;
-  size_t hl = colon ? (size_t)(colon - addr) : 0;
-  struct addrinfo hints, *res = NULL;
-  int fd = -1, on = 1, rc;
-
-  if (!colon || hl >= sizeof(host)) {
-    snprintf(err, RB_ERRLEN, "cannot listen on %s: not host:port", addr ? addr : "(none)");
-    return -1;
-  }
-  memcpy(host, addr, hl);
-  host[hl] = '\0';
-  if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
-    memmove(host, host + 1, hl - 2);
-    host[hl - 2] = '\0';
-  }
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  rc = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
-  if (rc != 0 || !res) {
-    snprintf(err, RB_ERRLEN, "cannot resolve listen address %s: %s", addr, gai_strerror(rc));
-    return -1;
-  }
-  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0
-      || (res->ai_family == AF_INET6
-          && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
-      || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1) != 0) {
-    snprintf(err, RB_ERRLEN, "cannot listen on %s: %s", addr, strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  return fd;
-}
-
-static void
-release_listener(int *fd)
-{
-  if (*fd >= 0)
-    close(*fd);
-  *fd = -1;
-}
-
 static rb_status
 start_remediation(struct app *a, struct rb_config *cfg, struct plan_set *plans, char *err)
 {
@@ -239,7 +177,7 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
   struct store_options so;
   sigset_t set;
   char err[RB_ERRLEN], msg[RB_ERRLEN];
-  int sig, code = 0, lfd = -1;
+  int sig, code = 0;
   rb_status rc;
 
   /* One malloc arena: a large delivery's peak then lands in the main heap,
@@ -274,9 +212,11 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
     goto out;
   }
   /* Then the listener's port, before anything that pages, forwards or
-   * remediates starts (reserve_listener). */
-  lfd = reserve_listener(cfg->listen_address, err);
-  if (lfd < 0) {
+   * remediates starts: a daemon that cannot have its port (another
+   * runbookd on it) fails before it has sent a page or a request.
+   * Connections wait in the listen queue until http_start serves them. */
+  rc = http_listen(cfg, &a.http, err);
+  if (rc) {
     rblog(LOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
     code = 1;
     goto out;
@@ -326,8 +266,7 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
     code = 1;
     goto out;
   }
-  release_listener(&lfd);
-  rc = http_start(&a, cfg, &a.http, err);
+  rc = http_start(a.http, &a, cfg, err);
   if (rc) {
     rblog(LOG_ERROR, "cannot start the HTTP server", "error", err, NULL);
     code = 1;
@@ -351,7 +290,6 @@ daemon_run(struct rb_config *cfg, struct plan_set *plans, struct esc_policy *pol
   http_quiesce(a.http);
   drain(&a);
 out:
-  release_listener(&lfd);
   http_stop(a.http);
   engine_stop(a.engine);
   pager_stop(a.pager);

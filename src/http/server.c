@@ -35,7 +35,8 @@
  * connection over the limit deadlocked on its own mutex.) */
 struct http_server {
   struct MHD_Daemon *d;
-  int lfd; /* listening socket; libmicrohttpd's until quiesced */
+  int lfd; /* listening socket; libmicrohttpd's once started, until quiesced */
+  int v6;
   /* The header deadline (see struct conn_track). */
   pthread_t reaper;
   int reaper_started;
@@ -688,16 +689,10 @@ listen_on(const struct sockaddr_storage *ss, int v6, char *err, const char *addr
 }
 
 rb_status
-http_start(struct app *app, const struct rb_config *cfg,
-           struct http_server **out, char *err)
+http_listen(const struct rb_config *cfg, struct http_server **out, char *err)
 {
   struct http_server *s = calloc(1, sizeof(*s));
-  struct sockaddr_storage ss, bound;
-  socklen_t blen = sizeof(bound);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
-                   | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-  int v6 = 0;
-  char port[16], tokens[24];
+  struct sockaddr_storage ss;
 
   *out = NULL;
   if (!s) {
@@ -705,19 +700,39 @@ http_start(struct app *app, const struct rb_config *cfg,
     return RB_ENOMEM;
   }
   s->lfd = -1;
-  if (resolve_listen(cfg->listen_address, &ss, &v6, err)) {
+  if (resolve_listen(cfg->listen_address, &ss, &s->v6, err)) {
     free(s);
     return RB_EINVAL;
   }
-  if (v6)
-    flags |= MHD_USE_IPv6;
-  if (cfg->tls_cert_pem)
-    flags |= MHD_USE_TLS;
-  s->lfd = listen_on(&ss, v6, err, cfg->listen_address);
+  s->lfd = listen_on(&ss, s->v6, err, cfg->listen_address);
   if (s->lfd < 0) {
     free(s);
     return RB_EIO;
   }
+  {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_condattr_destroy(&ca);
+  }
+  *out = s;
+  return RB_OK;
+}
+
+rb_status
+http_start(struct http_server *s, struct app *app, const struct rb_config *cfg, char *err)
+{
+  struct sockaddr_storage bound;
+  socklen_t blen = sizeof(bound);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL
+                   | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  char port[16], tokens[24];
+
+  if (s->v6)
+    flags |= MHD_USE_IPv6;
+  if (cfg->tls_cert_pem)
+    flags |= MHD_USE_TLS;
   s->d = MHD_start_daemon(
     flags, 0, NULL, NULL, on_request, app,
     MHD_OPTION_LISTEN_SOCKET, s->lfd,
@@ -737,18 +752,9 @@ http_start(struct app *app, const struct rb_config *cfg,
   if (!s->d) {
     snprintf(err, RB_ERRLEN, "cannot start the HTTP server on %s (bad TLS files?)",
              cfg->listen_address);
-    close(s->lfd);
-    free(s);
-    return RB_EIO;
+    return RB_EIO; /* http_stop closes the socket */
   }
   s->header_timeout_ns = (int64_t)cfg->connection_timeout_s * 1000000000;
-  {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->wake, &ca);
-    pthread_condattr_destroy(&ca);
-  }
   s->reaper_started = pthread_create(&s->reaper, NULL, reaper, s) == 0;
   if (!s->reaper_started)
     rblog(LOG_WARN, "no header deadline: cannot start its thread", NULL);
@@ -766,7 +772,6 @@ http_start(struct app *app, const struct rb_config *cfg,
         : cfg->basic_password                    ? "basic"
                                                  : "none",
         "api_tokens", tokens, NULL);
-  *out = s;
   return RB_OK;
 }
 
@@ -805,5 +810,7 @@ http_stop(struct http_server *s)
   pthread_cond_destroy(&s->wake);
   if (s->d)
     MHD_stop_daemon(s->d);
+  else if (s->lfd >= 0)
+    close(s->lfd); /* listened on, never started */
   free(s);
 }
