@@ -56,8 +56,9 @@ void kube_client_free(struct kube_client *c);
 const char *kube_client_url(const struct kube_client *c);
 
 /* Sends req.  RB_OK when an HTTP answer came (any status: check
- * resp->status); RB_EUNAVAIL when none did after the retries.  Thread-safe
- * (each call uses its own curl handle).  resp is the caller's
+ * resp->status); RB_EUNAVAIL when none did after the retries, or when c is
+ * NULL (no cluster configured: nothing is sent, resp->message says so).
+ * Thread-safe (each call uses its own curl handle).  resp is the caller's
  * (kube_resp_clear). */
 rb_status kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *resp);
 void kube_resp_clear(struct kube_resp *r);

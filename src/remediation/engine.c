@@ -99,6 +99,9 @@ struct runctx {
   int64_t received_ns;
   int measured;
   unsigned withheld; /* steps withheld since dry-run was turned on */
+  /* Why the run failed, for its escalation, when more is known than
+   * "failed" (e.g. it was abandoned); NULL otherwise. */
+  char fail_reason[384];
 };
 
 /* ---- store transactions ---------------------------------------------- */
@@ -309,6 +312,11 @@ kube_get_json(struct runctx *c, const char *path, cJSON **out, char *why, size_t
   rb_status rc;
 
   *out = NULL;
+  if (!c->e->kube) {
+    /* Callers check before reading; never hand kube_do a NULL client. */
+    snprintf(why, whylen, "GET %s: no cluster configured", path);
+    return RB_EUNAVAIL;
+  }
   kube_req_get(path, &req);
   first_request(c);
   rc = kube_do(c->e->kube, &req, &resp);
@@ -633,6 +641,17 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
      * next one, even within a step (one already being sent completes). */
     if (withheld(c)) {
       ret = 2;
+      break;
+    }
+    if (!c->e->kube) {
+      /* A live run without a cluster is abandoned before it gets here
+       * (run_and_free); never hand kube_do a NULL client. */
+      buf_printf(detail, "%s{\"method\":", i ? "," : "");
+      buf_json_str(detail, reqs[i].method);
+      buf_puts(detail, ",\"path\":");
+      buf_json_str(detail, reqs[i].path);
+      buf_puts(detail, ",\"status\":0,\"message\":\"no cluster configured: not sent\"}");
+      ret = 0;
       break;
     }
     first_request(c);
@@ -1027,9 +1046,12 @@ finish_run(struct runctx *c)
   tx_event(&t, "remediation finished", &d);
   t.incident_id = r->incident_id; /* escalate() pages this incident */
   if (r->failed) {
-    char reason[256];
-    snprintf(reason, sizeof(reason), "remediation plan %s %s", r->plan,
-             strcmp(r->outcome, "unverified") == 0 ? "did not verify" : "failed");
+    char reason[512];
+    if (c->fail_reason[0])
+      snprintf(reason, sizeof(reason), "remediation plan %s failed: %s", r->plan, c->fail_reason);
+    else
+      snprintf(reason, sizeof(reason), "remediation plan %s %s", r->plan,
+               strcmp(r->outcome, "unverified") == 0 ? "did not verify" : "failed");
     escalate(c, &t, reason);
   }
   save_run(c, &t);
@@ -1038,6 +1060,65 @@ finish_run(struct runctx *c)
   rl_history_finish(&e->hist, r->id, r->failed ? RL_FAILED : RL_SUCCEEDED, r->finished_ms);
   rl_history_prune(&e->hist, r->finished_ms, HISTORY_KEEP_MS);
   pthread_mutex_unlock(&e->mu);
+}
+
+/* The step list of the run's phase, and its length. */
+static const struct step *
+phase_steps(const struct runctx *c, size_t *n)
+{
+  const struct plan *p = c->plan;
+  switch (c->run->phase) {
+  case PHASE_STEPS:
+    *n = p->n_steps;
+    return p->steps;
+  case PHASE_VERIFY:
+    *n = p->n_verify;
+    return p->verify;
+  case PHASE_ON_FAILURE:
+    *n = p->n_on_failure;
+    return p->on_failure;
+  default:
+    *n = 0;
+    return NULL;
+  }
+}
+
+/* Ends a run where it stands, without its on_failure steps: `step
+ * abandoned` names the step and why, the run finishes failed, and its
+ * escalation says why. */
+static void
+abandon_run(struct runctx *c, const char *why)
+{
+  struct rem_run *r = c->run;
+  size_t n = 0;
+  const struct step *list = c->plan ? phase_steps(c, &n) : NULL;
+  const struct step *s = list && (size_t)r->step_index < n ? &list[r->step_index] : NULL;
+  struct tx t;
+  struct buf d;
+
+  memset(&t, 0, sizeof(t));
+  buf_init(&d, 0);
+  if (s) {
+    detail_head(&d, c, s, run_phase_name(r->phase), r->step_index,
+                s->deployment ? s->deployment : r->deployment);
+  } else {
+    buf_printf(&d, "{\"run\":\"%lld\",\"plan\":", (long long)r->id);
+    buf_json_str(&d, r->plan);
+  }
+  buf_puts(&d, ",\"reason\":");
+  buf_json_str(&d, why);
+  buf_puts(&d, "}");
+  tx_event(&t, "step abandoned", &d);
+  if (s)
+    metrics_rem_step(c->plan->name, step_kind_name(s->kind), "abandoned");
+  snprintf(c->fail_reason, sizeof(c->fail_reason), "%s", why);
+  r->failed = 1;
+  free(r->outcome);
+  r->outcome = NULL;
+  free(r->pending);
+  r->pending = NULL;
+  save_run(c, &t);
+  finish_run(c);
 }
 
 /* Runs a plan from the run's stored position to the end. */
@@ -1151,6 +1232,12 @@ run_and_free(struct engine *e, struct queued_run *q)
       finish_run(&c);
       c.plan = NULL;
     }
+  } else if (!run->dry_run && !e->kube) {
+    /* A live run left by a process that had a cluster, resumed by one
+     * that has none: nothing it would read or send can be, so it ends
+     * here, failed, and a person is asked. */
+    abandon_run(&c, "no cluster configured (no --kube.api-url and not in a pod): this live run "
+                    "cannot go on without the cluster it was started against");
   } else {
     execute(&c);
   }

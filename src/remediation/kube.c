@@ -289,6 +289,12 @@ kube_do(struct kube_client *c, const struct kube_req *req, struct kube_resp *res
   rb_status rc = RB_EUNAVAIL;
 
   memset(resp, 0, sizeof(*resp));
+  if (!c) {
+    /* No cluster configured: nothing can be sent (callers check first;
+     * this keeps a missed check from crashing the daemon). */
+    resp->message = strdup("no cluster configured");
+    return RB_EUNAVAIL;
+  }
   for (unsigned i = 0; i <= c->retries; i++) {
     struct hdrs h = { -1 };
     errbuf[0] = '\0';

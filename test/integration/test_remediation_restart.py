@@ -192,8 +192,47 @@ def case_slow_delete(t, k):
     d.stop()
 
 
+def case_no_cluster(t, k):
+    t.section("restart without a cluster while a live run is going")
+    k.reset()
+    pd = rbtest.write_plans(t, "plans-nc", [SLOW_WAIT])
+    d = t.daemon(name="nc", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    k.rollout("cognitive-core", "after:1000")
+    iid, _ = rbtest.fire(d, "slow-wait", {"namespace": NS})
+    t.check(rbtest.wait_event(d, iid, "step succeeded", 10), "no cluster: restart done")
+    t.check(rbtest.wait_for(lambda: len([r for r in k.requests() if r["method"] == "GET"
+                                         and r["path"] == DEP]) >= 2, 10),
+            "no cluster: the wait is polling")
+    d.kill9()
+    seq = k.last_seq()
+    # The same store, no --kube.api-url and not in a pod: no cluster.
+    d.args = ["--remediation.dir=" + pd] + ARGS
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.check(d.alive(), "no cluster: the daemon did not crash on the live run it resumed")
+    t.eq(fin.get("outcome"), "failed", "no cluster: the resumed live run finished failed")
+    ab = rbtest.events(d, iid, "step abandoned")
+    t.check(len(ab) == 1 and ab[0]["detail"].get("step") == "rolled-out"
+            and "no cluster configured" in ab[0]["detail"].get("reason", ""),
+            "no cluster: `step abandoned` at the wait, saying no cluster is configured", ab)
+    esc = rbtest.events(d, iid, "escalation requested")
+    t.check(esc and "no cluster configured" in esc[-1]["detail"].get("reason", ""),
+            "no cluster: escalation requested, saying why", esc)
+    t.eq(steps_of(d, iid, "step succeeded"), ["restart"],
+         "no cluster: nothing after the restart step ran")
+    d.stop()
+    d.restart()
+    t.check(rbtest.wait_for(d.alive, 2) and d.get("/-/ready").status == 200,
+            "no cluster: a second restart starts cleanly (no crash loop)")
+    t.eq(len(rbtest.events(d, iid, "remediation finished")), 1,
+         "no cluster: the run finished once, and is not resumed again")
+    t.eq(k.requests(since=seq), [], "no cluster: nothing reached the stand-in after the kill")
+    d.stop()
+
+
 def body(t):
     k = rbtest.StandIn(t)
+    case_no_cluster(t, k)
     case_slow_patch(t, k)
     case_slow_delete(t, k)
     case_slow_wait(t, k, "kill9")
