@@ -89,6 +89,7 @@ struct notify_result {
   int ok;
   long status; /* last HTTP status / SMTP code, 0 when none */
   unsigned attempts;
+  int cancelled;    /* notify_send_until(): stopped because cancel said so */
   char detail[512]; /* what went wrong, or the provider's answer */
 };
 
@@ -104,6 +105,20 @@ struct notify_result {
  * backoffs (each backoff at most 30 s, Retry-After included). */
 rb_status notify_send(const struct notify_settings *s, const struct notify_target *t,
                       const struct notify_message *m, struct notify_result *res);
+
+/* notify_send(), stopping early when cancel(arg) returns non-zero: it is
+ * asked before every retry, every NOTIFY_CANCEL_POLL_MS of a backoff wait,
+ * and during an attempt from libcurl's progress callback (at most every
+ * NOTIFY_CANCEL_POLL_MS; libcurl calls it about once a second while a
+ * receiver is silent), which aborts the attempt; an attempt already
+ * answered 2xx counts as delivered.  Cancelled: RB_ECONFLICT with
+ * res->cancelled set, res->attempts the attempts made and the last answer
+ * kept.  cancel NULL: notify_send().  cancel runs on the calling thread and
+ * may block briefly (a store read). */
+#define NOTIFY_CANCEL_POLL_MS 200
+rb_status notify_send_until(const struct notify_settings *s, const struct notify_target *t,
+                            const struct notify_message *m, struct notify_result *res,
+                            int (*cancel)(void *arg), void *arg);
 
 /* Payload builders (exposed for tests): pure, appending to out; RB_EINVAL
  * when the target lacks what the method needs.  Slack: text + blocks with

@@ -758,6 +758,47 @@ done_fn(struct store *st, void *arg)
   return rc;
 }
 
+/* Asked before each method of a page and during its retries (through
+ * notify_send_until): whether the page is no longer wanted.  A trigger or
+ * escalated page stops once the incident is resolved, or acknowledged at
+ * or after the moment the page was decided (a page decided after the ack,
+ * as the unavailable trigger does when it makes an acknowledged incident's
+ * escalation active again, stands); a progress update stops once the
+ * incident is resolved.  Acknowledged and resolved notices always go out.
+ * Reads the incident (the store's read connection): the ack or resolve is
+ * seen as soon as it is committed, before its hook reaches the pager. */
+struct page_check {
+  struct pager *p;
+  const struct page_row *pr;
+  char why[160];
+};
+
+static int
+page_unwanted(void *arg)
+{
+  struct page_check *c = arg;
+  struct incident inc;
+  int stop = 0;
+
+  if (c->pr->event != NE_TRIGGER && c->pr->event != NE_ESCALATED && c->pr->event != NE_PROGRESS)
+    return 0;
+  memset(&inc, 0, sizeof(inc));
+  if (store_get(c->p->st, c->pr->incident_id, &inc) != RB_OK)
+    return 0; /* cannot tell: send */
+  if (inc.state == INC_RESOLVED) {
+    stop = 1;
+    snprintf(c->why, sizeof(c->why), "the incident was resolved%s%s", inc.resolved_by ? " by " : "",
+             inc.resolved_by ? inc.resolved_by : "");
+  } else if (inc.state == INC_ACKED && c->pr->event != NE_PROGRESS
+             && inc.acked_ms >= c->pr->created_ms) {
+    stop = 1;
+    snprintf(c->why, sizeof(c->why), "the incident was acknowledged%s%s",
+             inc.acked_by ? " by " : "", inc.acked_by ? inc.acked_by : "");
+  }
+  incident_clear(&inc);
+  return stop;
+}
+
 static void
 send_page(struct pager *p, int64_t page_id)
 {
@@ -765,10 +806,13 @@ send_page(struct pager *p, int64_t page_id)
   struct page_row pr;
   struct incident inc;
   struct done_job dj;
+  struct page_check chk;
   const struct esc_contact *ct;
   const struct esc_severity_policy *sp;
   char title[256], dedup[96];
-  int delivered = 0;
+  int delivered = 0, cancelled = 0;
+  const char *cancel_method = NULL;
+  unsigned cancel_attempts = 0;
 
   memset(&dj, 0, sizeof(dj));
   memset(&inc, 0, sizeof(inc));
@@ -782,7 +826,10 @@ send_page(struct pager *p, int64_t page_id)
   sp = &pol->sev[pr.severity < SEV_COUNT ? pr.severity : SEV_MEDIUM];
   dj.page_id = page_id;
   dj.incident_id = pr.incident_id;
-  for (size_t i = 0; ct && i < sp->n_methods && !delivered; i++) {
+  chk.p = p;
+  chk.pr = &pr;
+  chk.why[0] = '\0';
+  for (size_t i = 0; ct && i < sp->n_methods && !delivered && !cancelled; i++) {
     enum notify_method m = sp->methods[i];
     struct notify_message msg;
     struct notify_result res;
@@ -791,9 +838,19 @@ send_page(struct pager *p, int64_t page_id)
 
     if (!ct->has[m])
       continue;
+    if (page_unwanted(&chk)) {
+      cancelled = 1;
+      break;
+    }
     fill_message(&msg, &pr, &inc, ct, title, sizeof(title), dedup, sizeof(dedup));
     memset(&res, 0, sizeof(res));
-    rc = notify_send(&pol->notify, &ct->targets[m], &msg, &res);
+    rc = notify_send_until(&pol->notify, &ct->targets[m], &msg, &res, page_unwanted, &chk);
+    if (res.cancelled) {
+      cancelled = 1;
+      cancel_method = notify_method_name(m);
+      cancel_attempts = res.attempts;
+      break;
+    }
     delivered = rc == RB_OK && res.ok;
     metrics_page(notify_method_name(m), delivered);
     buf_init(&d, 0);
@@ -810,6 +867,25 @@ send_page(struct pager *p, int64_t page_id)
     buf_json_str(&d, res.detail);
     buf_puts(&d, "}");
     dj.kinds[dj.n] = delivered ? "paged" : "page failed";
+    dj.events[dj.n++] = buf_steal(&d);
+  }
+  if (cancelled) {
+    /* The rest of this page is not sent: say so, and why. */
+    struct buf d;
+    buf_init(&d, 0);
+    buf_puts(&d, "{\"contact\":");
+    buf_json_str(&d, ct ? ct->name : pr.contact);
+    if (cancel_method)
+      buf_printf(&d, ",\"method\":\"%s\",\"attempts\":%u", cancel_method, cancel_attempts);
+    buf_printf(&d, ",\"event\":\"%s\",\"level\":%d,\"delivery\":",
+               notify_event_name((enum notify_event)pr.event), pr.level);
+    buf_json_str(&d, pr.delivery_id);
+    buf_puts(&d, ",\"reason\":");
+    buf_json_str(&d, pr.reason);
+    buf_puts(&d, ",\"why\":");
+    buf_json_str(&d, chk.why);
+    buf_puts(&d, "}");
+    dj.kinds[dj.n] = "page cancelled";
     dj.events[dj.n++] = buf_steal(&d);
   }
   if (!ct || !dj.n) {

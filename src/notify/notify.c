@@ -276,6 +276,43 @@ notify_curl_common(CURL *e, const struct notify_settings *s, char *errbuf)
   errbuf[0] = '\0';
 }
 
+int
+notify_cancelled(struct cancel_check *c, int force)
+{
+  int64_t now;
+
+  if (!c || !c->fn)
+    return 0;
+  if (c->hit)
+    return 1;
+  now = rb_mono_ns();
+  if (!force && now < c->next_ns)
+    return 0;
+  c->next_ns = now + (int64_t)NOTIFY_CANCEL_POLL_MS * 1000000;
+  c->hit = c->fn(c->arg) != 0;
+  return c->hit;
+}
+
+static int
+on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  (void)ulnow;
+  return notify_cancelled(ud, 0); /* non-zero aborts the transfer */
+}
+
+void
+notify_curl_cancel(CURL *e, struct attempt *a)
+{
+  if (!a->cancel || !a->cancel->fn)
+    return;
+  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(e, CURLOPT_XFERINFODATA, a->cancel);
+  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+}
+
 void
 notify_classify_curl(CURLcode cc, struct attempt *a, const char *errbuf)
 {
@@ -407,6 +444,7 @@ http_attempt(const struct notify_settings *s, const struct notify_target *t,
     goto out;
   }
   notify_curl_common(e, s, errbuf);
+  notify_curl_cancel(e, a);
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "runbookd/" RUNBOOKD_VERSION);
@@ -528,10 +566,40 @@ sleep_ms(long ms)
     ;
 }
 
+/* Waits ms, asking c every NOTIFY_CANCEL_POLL_MS; 1 when it said stop. */
+static int
+wait_or_cancel(long ms, struct cancel_check *c)
+{
+  int64_t end = rb_mono_ns() + (int64_t)ms * 1000000;
+
+  if (!c || !c->fn) {
+    sleep_ms(ms);
+    return 0;
+  }
+  for (;;) {
+    int64_t left = end - rb_mono_ns();
+    if (notify_cancelled(c, 1))
+      return 1;
+    if (left <= 0)
+      return 0;
+    sleep_ms(left > (int64_t)NOTIFY_CANCEL_POLL_MS * 1000000 ? NOTIFY_CANCEL_POLL_MS
+                                                             : (long)(left / 1000000) + 1);
+  }
+}
+
 rb_status
 notify_send(const struct notify_settings *s, const struct notify_target *t,
             const struct notify_message *m, struct notify_result *res)
 {
+  return notify_send_until(s, t, m, res, NULL, NULL);
+}
+
+rb_status
+notify_send_until(const struct notify_settings *s, const struct notify_target *t,
+                  const struct notify_message *m, struct notify_result *res,
+                  int (*cancel)(void *arg), void *arg)
+{
+  struct cancel_check cc = { cancel, arg, 0, 0 };
   const struct notifier *nf;
   const char *err = NULL;
   struct attempt a;
@@ -562,6 +630,7 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
     long wait;
     memset(&a, 0, sizeof(a));
     a.retry_after_ms = -1;
+    a.cancel = cancel ? &cc : NULL;
     if (nf->deliver)
       nf->deliver(s, t, m, &body, &a);
     else
@@ -575,6 +644,8 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
       rc = RB_OK;
       break;
     }
+    if (notify_cancelled(a.cancel, 0)) /* aborted, or asked during the attempt */
+      break;
     if (a.cls == AC_FINAL) {
       rc = RB_EINVAL;
       break;
@@ -587,8 +658,18 @@ notify_send(const struct notify_settings *s, const struct notify_target *t,
     snprintf(num, sizeof(num), "%u", i + 1);
     rblog(LOG_WARN, "notification will be retried", "method", nf->name, "to", where, "attempt", num,
           "error", res->detail, NULL);
-    sleep_ms(wait);
+    if (wait_or_cancel(wait, a.cancel))
+      break;
     backoff = backoff * 2 > BACKOFF_CAP_MS ? BACKOFF_CAP_MS : backoff * 2;
+  }
+  if (cc.hit && rc != RB_OK) {
+    /* Stopped on request: not a failure of the receiver. */
+    res->cancelled = 1;
+    rc = RB_ECONFLICT;
+    snprintf(num, sizeof(num), "%u", res->attempts);
+    rblog(LOG_INFO, "notification cancelled", "method", nf->name, "to", where, "attempts", num,
+          NULL);
+    goto out;
   }
   if (rc) {
     snprintf(num, sizeof(num), "%u", res->attempts);

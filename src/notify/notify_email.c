@@ -395,6 +395,7 @@ deliver(const struct notify_settings *s, const struct notify_target *t,
   snprintf(to, sizeof(to), "<%s>", t->to);
   rcpt = curl_slist_append(NULL, to);
   notify_curl_common(e, s, errbuf);
+  notify_curl_cancel(e, a);
   curl_easy_setopt(e, CURLOPT_URL, s->smtp_url);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   tls = s->smtp_require_tls || (s->smtp_password && *s->smtp_password) ? CURLUSESSL_ALL

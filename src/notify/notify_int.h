@@ -21,11 +21,21 @@ enum attempt_class {
   AC_FINAL = NOTIFY_REFUSED /* refused (HTTP 4xx, SMTP 5xx) or misconfigured: do not retry */
 };
 
+/* notify_send_until()'s cancel check, asked at most every
+ * NOTIFY_CANCEL_POLL_MS (see notify_curl_cancel). */
+struct cancel_check {
+  int (*fn)(void *arg);
+  void *arg;
+  int64_t next_ns; /* monotonic time of the next question */
+  int hit;         /* fn said stop */
+};
+
 struct attempt {
   enum attempt_class cls;
   long status;         /* HTTP status or last SMTP reply code, 0 when none */
   long retry_after_ms; /* from Retry-After, -1 when absent */
   char detail[512];    /* what happened, secrets scrubbed by the caller */
+  struct cancel_check *cancel; /* NULL: the attempt runs to its end */
 };
 
 struct notifier {
@@ -81,6 +91,14 @@ char *notify_timestamp(const struct notify_message *m, char *out, size_t outlen)
 
 /* Common easy-handle options: timeouts, no redirects, CA, no signals. */
 void notify_curl_common(CURL *e, const struct notify_settings *s, char *errbuf);
+
+/* When a->cancel is set, makes the transfer on e ask it (at most every
+ * NOTIFY_CANCEL_POLL_MS) and abort when it says stop. */
+void notify_curl_cancel(CURL *e, struct attempt *a);
+
+/* 1 when c says stop (asked at most every NOTIFY_CANCEL_POLL_MS unless
+ * force); 0 with c NULL. */
+int notify_cancelled(struct cancel_check *c, int force);
 
 /* Appends "Authorization: Bearer <token>" to *h when token is set (and
  * has no line break); the caller wipes the list. */

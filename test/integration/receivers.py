@@ -12,7 +12,8 @@ itself: CTest runs test_*.py only).
   - Receiver: an HTTP server that records every request per path and
     answers like Slack (200 ok), PagerDuty Events v2 (202 + dedup_key), the
     signed webhook (204, or 401 on a bad signature), a phone provider
-    (202), or a rate limiter (429 + Retry-After once, then 200).
+    (202; a path containing "busy503" answers pages 503 with Retry-After:
+    4, notices 202), or a rate limiter (429 + Retry-After once, then 200).
 """
 import base64
 import hashlib
@@ -235,7 +236,9 @@ class Receiver:
     port.  Paths: /slack/... (200 ok; a path containing "flaky429" answers
     429 with Retry-After: 1 to its first request), /pagerduty/v2/enqueue
     (202 with the dedup_key; 400 without one), /hook/... (verified with
-    secret: 204, else 401), /phone/... (202).  .hits(prefix) lists Hit
+    secret: 204, else 401), /phone/... (202; under a path containing
+    "busy503", trigger/escalated/progress calls get 503 with Retry-After:
+    4, so a page waits 4 s for its next attempt).  .hits(prefix) lists Hit
     objects in arrival order."""
 
     def __init__(self, secret=None):
@@ -296,6 +299,9 @@ class Receiver:
                 self.secret, hit.headers.get("X-Runbookd-Signature", ""), hit.body)
             return (204, b"", []) if ok else (401, b"bad signature", [])
         if path.startswith("/phone/"):
+            if "busy503" in path and hit.json.get("event") in ("trigger", "escalated",
+                                                                "progress"):
+                return 503, b"busy", [("Retry-After", "4")]
             return 202, b'{"call":"queued"}', []
         return 404, b"no such path", []
 

@@ -16,6 +16,10 @@ observed with a bounded poll (docs/escalation.md):
     -> `escalated` with the reason and an immediate page;
   - a restart in the middle of an escalation: no page repeated, the next
     level (the signed webhook, signature checked here) still comes;
+  - ack, and resolve, while a page is being retried (the phone provider
+    answers 503 with Retry-After: 4): the page stops (`page cancelled`
+    with why), the next method (Slack) never gets the trigger, and the
+    acknowledged / resolved notice still goes out;
   - no secret in the daemon's log.
 Exit 77 (skip) without openssl.
 """
@@ -33,7 +37,8 @@ NS = rbtest.KUBE_NS
 EXTERNAL = "https://runbookd.example.net"
 HMAC = "esc-hmac-key-7Hq2"
 ROUTING = "ESCROUTINGKEY0123456789abcdef99"
-SLACK_TOKENS = {"alice": "SLACKTOKENALICE9", "dora": "SLACKTOKENDORA4", "erin": "SLACKTOKENERIN2"}
+SLACK_TOKENS = {"alice": "SLACKTOKENALICE9", "dora": "SLACKTOKENDORA4", "erin": "SLACKTOKENERIN2",
+                "frank": "SLACKTOKENFRANK7"}
 SMTP_USER, SMTP_PASS = "runbookd", "esc-smtp-pass-Zx1"
 RESPOND = 2  # seconds, critical
 
@@ -51,8 +56,8 @@ def policy(rx, smtp_port, down_port, cert):
                      "methods": ["slack", "email"]},
             "medium": {"respond_within_seconds": 600, "path": ["erin"], "methods": ["slack"]},
             "low": {"respond_within_seconds": 600, "path": ["alice"], "methods": ["slack"]},
-            "emergency": {"respond_within_seconds": 600, "path": ["alice"],
-                          "methods": ["slack"]},
+            "emergency": {"respond_within_seconds": 600, "path": ["frank"],
+                          "methods": ["phone", "slack"]},
         },
         "contacts": {
             "alice": {"name": "Alice", "slack": {"url_file": "secrets/slack-alice"}},
@@ -63,6 +68,9 @@ def policy(rx, smtp_port, down_port, cert):
             "dora": {"name": "Dora", "slack": {"url_file": "secrets/slack-dora"},
                      "email": {"to": "dora@example.org"}},
             "erin": {"name": "Erin", "slack": {"url_file": "secrets/slack-erin"}},
+            "frank": {"name": "Frank", "phone": {"url": rx.url + "/phone/busy503/frank",
+                                                 "to": "+15550100"},
+                      "slack": {"url_file": "secrets/slack-frank"}},
         },
         "notifiers": {
             "timeout_seconds": 3, "retries": 1, "backoff_ms": 100,
@@ -79,6 +87,7 @@ def write_secrets(d, rx, down_port):
     d.file("secrets/slack-dora", "http://127.0.0.1:%d/slack/dora/%s\n" %
            (down_port, SLACK_TOKENS["dora"]))
     d.file("secrets/slack-erin", "%s/slack/flaky429/%s\n" % (rx.url, SLACK_TOKENS["erin"]))
+    d.file("secrets/slack-frank", "%s/slack/frank/%s\n" % (rx.url, SLACK_TOKENS["frank"]))
     d.file("secrets/pd-bob", ROUTING + "\n")
     d.file("secrets/hmac", HMAC + "\n")
     d.file("secrets/smtp", SMTP_PASS + "\n")
@@ -95,6 +104,11 @@ def slack_for(rx, who, iid):
 
 def pd_for(rx, key):
     return [h for h in rx.hits("/pagerduty/") if h.json.get("dedup_key") == key]
+
+
+def phone_for(rx, iid, event=None):
+    return [h for h in rx.hits("/phone/") if h.json.get("incident") == str(iid)
+            and (event is None or h.json.get("event") == event)]
 
 
 def hook_for(rx, iid):
@@ -297,6 +311,46 @@ def main(t):
     t.check(rbtest.wait_for(lambda: [h for h in hook_for(rx, iid5)
                                      if h.headers.get("X-Runbookd-Event") == "resolved"], 10),
             "resolution notice to Carol too (everyone paged)")
+
+    # ------------------------------------------------------------------
+    t.section("ack and resolve stop a page being retried")
+    # Frank's phone provider answers pages 503 with Retry-After: 4: each
+    # page waits 4 s for its next attempt, then would fall back to Slack.
+    cases = []
+    for how in ("ack", "resolve"):
+        iid6, a6, _ = fire(t, d, "ServiceDown%s" % how.capitalize(), "emergency")
+        cases.append((how, iid6, a6))
+    for how, iid6, a6 in cases:
+        t.check(rbtest.wait_for(lambda: phone_for(rx, iid6, "trigger"), 10),
+                "%s: the phone provider got the page (and answered 503)" % how)
+        if how == "ack":
+            r = d.post("/api/v1/incidents/%s/ack" % iid6, {"by": "frank"})
+            t.eq(r.status, 200, "ack while the page waits to be retried")
+        else:
+            resolve_by_alertmanager(t, d, a6)
+    t_act = time.monotonic()
+    last_hit = max([h.t for how, iid6, _ in cases for h in phone_for(rx, iid6, "trigger")] or [0])
+    for how, iid6, _ in cases:
+        why = "acknowledged by frank" if how == "ack" else "resolved by alertmanager"
+        cancelled = rbtest.wait_event(d, iid6, "page cancelled", 10)
+        t.check(cancelled and cancelled[0]["detail"].get("why") == "the incident was " + why
+                and cancelled[0]["detail"].get("method") == "phone",
+                "%s: page cancelled, naming why" % how, cancelled)
+        if cancelled:
+            t.check(time.monotonic() - t_act < 3, "%s: stopped within seconds (%.1f s)" %
+                    (how, time.monotonic() - t_act))
+        notice = "acknowledged" if how == "ack" else "resolved"
+        t.check(rbtest.wait_for(lambda: phone_for(rx, iid6, notice), 10),
+                "%s: the %s notice still goes out" % (how, notice),
+                [h.json.get("event") for h in phone_for(rx, iid6)])
+    # Past the moment the retry (then Slack) would have come.
+    while time.monotonic() < last_hit + 5:
+        time.sleep(0.2)
+    for how, iid6, _ in cases:
+        t.eq(len(phone_for(rx, iid6, "trigger")), 1, "%s: the page was not retried" % how)
+        t.eq([h.json.get("text", "")[:40] for h in slack_for(rx, "frank", iid6)], [],
+             "%s: the next method (Slack) got nothing" % how)
+        t.eq(len(rbtest.events(d, iid6, "page failed")), 0, "%s: no page failed" % how)
 
     # ------------------------------------------------------------------
     t.section("secrets never in the log")

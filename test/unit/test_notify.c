@@ -1037,6 +1037,102 @@ Test(send, misconfigured_targets_make_no_attempt)
   cr_assert_eq(res.ok, 0);
 }
 
+/* ---- notify_send_until: a cancel check ---- */
+
+struct stopper {
+  struct receiver *r;
+  int after_served; /* say stop once the receiver answered this many; -1 never */
+  int64_t after_ms; /* or once this monotonic time passed; 0 never */
+  int asked;
+};
+
+static int
+stop_when(void *arg)
+{
+  struct stopper *c = arg;
+  c->asked++;
+  if (c->after_served >= 0 && receiver_served(c->r) >= c->after_served)
+    return 1;
+  return c->after_ms && mono_ms() >= c->after_ms;
+}
+
+/* Cancelled during the backoff: no second attempt, and no waiting out the
+ * 2 s backoff. */
+Test(send, cancel_stops_retries_during_the_backoff)
+{
+  struct reply rp[] = { { 503, NULL, "busy", 0 }, { 503, NULL, "busy", 0 } };
+  struct receiver *r = receiver_start(rp, 2);
+  struct notify_settings s = fast_settings();
+  struct notify_message m = message();
+  struct notify_target t = { .method = NM_SLACK };
+  struct notify_result res;
+  struct stopper c = { r, 1, 0, 0 };
+  char url[128];
+  int64_t t0;
+
+  s.backoff_ms = 2000;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", r->port);
+  t.url = url;
+  t0 = mono_ms();
+  cr_assert_eq(notify_send_until(&s, &t, &m, &res, stop_when, &c), RB_ECONFLICT);
+  cr_expect_eq(res.cancelled, 1);
+  cr_expect_eq(res.ok, 0);
+  cr_expect_eq(res.attempts, 1);
+  cr_expect_eq(res.status, 503, "the last answer is kept");
+  cr_expect_lt(mono_ms() - t0, 1000, "the backoff was not waited out");
+  cr_expect_eq(receiver_served(r), 1);
+  receiver_free(r);
+}
+
+/* Cancelled while the receiver has not answered yet: the attempt is
+ * aborted at libcurl's next progress call (about once a second while
+ * nothing moves), not after the 10 s timeout. */
+Test(send, cancel_aborts_an_attempt_in_progress)
+{
+  struct reply rp[] = { { 200, NULL, "ok", 4000 } };
+  struct receiver *r = receiver_start(rp, 1);
+  struct notify_settings s = fast_settings();
+  struct notify_message m = message();
+  struct notify_target t = { .method = NM_SLACK };
+  struct notify_result res;
+  struct stopper c = { r, -1, 0, 0 };
+  char url[128];
+  int64_t t0;
+
+  s.timeout_s = 10;
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", r->port);
+  t.url = url;
+  t0 = mono_ms();
+  c.after_ms = t0 + 300;
+  cr_assert_eq(notify_send_until(&s, &t, &m, &res, stop_when, &c), RB_ECONFLICT);
+  cr_expect_eq(res.cancelled, 1);
+  cr_expect_eq(res.attempts, 1);
+  cr_expect_lt(mono_ms() - t0, 2500, "%lld ms", (long long)(mono_ms() - t0));
+  receiver_free(r);
+}
+
+/* A check that never says stop changes nothing: retried, then delivered. */
+Test(send, cancel_that_never_stops_is_notify_send)
+{
+  struct reply rp[] = { { 500, NULL, "oops", 0 }, { 200, NULL, "ok", 0 } };
+  struct receiver *r = receiver_start(rp, 2);
+  struct notify_settings s = fast_settings();
+  struct notify_message m = message();
+  struct notify_target t = { .method = NM_SLACK };
+  struct notify_result res;
+  struct stopper c = { r, -1, 0, 0 };
+  char url[128];
+
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/x", r->port);
+  t.url = url;
+  cr_assert_eq(notify_send_until(&s, &t, &m, &res, stop_when, &c), RB_OK);
+  cr_expect_eq(res.ok, 1);
+  cr_expect_eq(res.cancelled, 0);
+  cr_expect_eq(res.attempts, 2);
+  cr_expect_gt(c.asked, 0, "asked before the retry");
+  receiver_free(r);
+}
+
 Test(send, target_clear_accepts_null_and_zeroes)
 {
   struct notify_target t = { .method = NM_WEBHOOK };

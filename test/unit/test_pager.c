@@ -88,6 +88,8 @@ serve_one(int c)
   struct req q;
   static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                            "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+  static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: 4\r\nConnection: close\r\n\r\nbusy";
 
   while (got < sizeof(buf) - 1 && !(end = strstr(buf, "\r\n\r\n"))) {
     r = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
@@ -117,7 +119,12 @@ serve_one(int c)
   if (rx.n < MAX_REQS)
     rx.reqs[rx.n++] = q;
   pthread_mutex_unlock(&rx.mu);
-  (void)!send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
+  /* /fail/...: busy (503, retried) for pages, fine for notices. */
+  if (strncmp(q.path, "/fail/", 6) == 0
+      && (strcmp(q.event, "trigger") == 0 || strcmp(q.event, "escalated") == 0))
+    (void)!send(c, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+  else
+    (void)!send(c, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
 }
 
 static void *
@@ -275,6 +282,23 @@ write_file(const char *name, const char *text)
   fclose(f);
 }
 
+static struct esc_policy *
+load_policy(const char *json)
+{
+  char cfg[128];
+  struct config_errors errs;
+  struct esc_policy *p;
+
+  snprintf(cfg, sizeof(cfg), "%s/runbookd.json", dir);
+  config_errors_init(&errs);
+  p = esc_policy_load(json, cfg, &errs);
+  if (!p)
+    cr_assert_fail("policy: %s: %s", errs.head ? errs.head->where : "?",
+                   errs.head ? errs.head->what : "?");
+  config_errors_free(&errs);
+  return p;
+}
+
 /* Contacts a, b, c reach the receiver by signed webhook (/hook/<id>);
  * "dead" has a webhook on a closed port and a phone at the receiver;
  * "gone" only a closed port.  critical: a -> b -> c, 60 s, repeat once;
@@ -282,13 +306,10 @@ write_file(const char *name, const char *text)
 static struct esc_policy *
 make_policy(const char *extra)
 {
-  char json[8192], cfg[128];
-  struct config_errors errs;
-  struct esc_policy *p;
+  char json[8192];
   int port = rx.port, down = closed_port();
 
   write_file("hmac", "pager-test-hmac-key\n");
-  snprintf(cfg, sizeof(cfg), "%s/runbookd.json", dir);
   snprintf(json, sizeof(json),
            "{%s%s\"policy\":{"
            "\"emergency\":{\"path\":[\"a\",\"b\"],\"methods\":[\"webhook\"],\"respond_within_seconds\":30},"
@@ -307,17 +328,11 @@ make_policy(const char *extra)
            "\"gone\":{\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/gone\",\"secret_file\":\"hmac\"}}},"
            "\"notifiers\":{\"timeout_seconds\":2,\"retries\":0,\"backoff_ms\":1}}",
            extra ? extra : "", extra && *extra ? "," : "", port, port, port, down, port, down);
-  config_errors_init(&errs);
-  p = esc_policy_load(json, cfg, &errs);
-  if (!p)
-    cr_assert_fail("policy: %s: %s", errs.head ? errs.head->where : "?",
-                   errs.head ? errs.head->what : "?");
-  config_errors_free(&errs);
-  return p;
+  return load_policy(json);
 }
 
 static void
-start_pager(const char *extra, unsigned workers)
+start_pager_with(struct esc_policy *pol, unsigned workers)
 {
   struct pager_options o;
   char err[RB_ERRLEN] = "";
@@ -327,7 +342,42 @@ start_pager(const char *extra, unsigned workers)
   o.now_ms = now_fn;
   o.manual = 1;
   o.silenced = fake_silenced;
-  cr_assert_eq(pager_start(&o, make_policy(extra), &pg, err), RB_OK, "%s", err);
+  cr_assert_eq(pager_start(&o, pol, &pg, err), RB_OK, "%s", err);
+}
+
+static void
+start_pager(const char *extra, unsigned workers)
+{
+  start_pager_with(make_policy(extra), workers);
+}
+
+/* Every severity: "s" (Sam: a webhook at /fail/s that answers 503 to
+ * pages, then a phone at /phone/s), then "b" (Bob, /hook/b); 60 s to
+ * acknowledge.  Pages are retried 8 times from 100 ms (about 25 s of
+ * backoff in all), so a page to Sam takes long unless something stops it. */
+static struct esc_policy *
+retry_policy(void)
+{
+  char json[4096], sev[1024] = "";
+  static const char *const sevs[] = { "emergency", "critical", "high", "medium", "low" };
+
+  write_file("hmac", "pager-test-hmac-key\n");
+  for (int i = 0; i < 5; i++)
+    snprintf(sev + strlen(sev), sizeof(sev) - strlen(sev),
+             "%s\"%s\":{\"path\":[\"s\",\"b\"],\"methods\":[\"webhook\",\"phone\"],"
+             "\"respond_within_seconds\":60}",
+             i ? "," : "", sevs[i]);
+  snprintf(json, sizeof(json),
+           "{\"progress_interval_seconds\":0,\"multi_component\":{\"deployments\":0},"
+           "\"policy\":{%s},\"contacts\":{"
+           "\"s\":{\"name\":\"Sam\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/fail/s\","
+           "\"secret_file\":\"hmac\"},\"phone\":{\"url\":\"http://127.0.0.1:%d/phone/s\","
+           "\"to\":\"+15550002\"}},"
+           "\"b\":{\"name\":\"Bob\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/b\","
+           "\"secret_file\":\"hmac\"}}},"
+           "\"notifiers\":{\"timeout_seconds\":2,\"retries\":8,\"backoff_ms\":100}}",
+           sev, rx.port, rx.port, rx.port);
+  return load_policy(json);
 }
 
 static void
@@ -420,6 +470,15 @@ wait_drained(void)
   }
   cr_assert_fail("the outbox did not drain within 15 s (%zu pending)", pending());
 }
+
+/* Bounded poll (15 s) for something the notifier workers do. */
+#define WAIT_FOR(cond)                                                                             \
+  do {                                                                                             \
+    struct timespec ts_ = { 0, 10 * 1000000 };                                                     \
+    for (int i_ = 0; i_ < 1500 && !(cond); i_++)                                                   \
+      nanosleep(&ts_, NULL);                                                                       \
+    cr_assert(cond, "timed out waiting for " #cond);                                               \
+  } while (0)
 
 static size_t
 tick(int64_t t)
@@ -1119,4 +1178,74 @@ Test(pager, silenced_incidents_recheck_together, .timeout = 120)
   cr_expect_eq(rx_count("/hook/a", "trigger"), 100, "all paged at the recheck after the expiry");
   for (int i = 0; i < 100; i++)
     cr_expect_eq(events(ids[i], "silenced", NULL), 1, "incident %d", i);
+}
+
+/* ------------------------------------------- ack and resolve stop pages */
+
+/* A page being retried (Sam's webhook answers 503) stops once the incident
+ * is acknowledged: no further attempt, no next method, `page cancelled`
+ * naming why; before the hook even reaches the pager (the store says so).
+ * The acknowledged notice itself still goes out. */
+Test(pager, ack_stops_a_page_being_retried)
+{
+  int64_t id;
+  size_t tries;
+
+  start_pager_with(retry_policy(), 1);
+  id = open_one("Retried", "critical");
+  pager_tick(pg, T0);
+  WAIT_FOR(rx_count("/fail/s", "trigger") >= 2);
+  atomic_store(&clock_ms, T0 + 5 * S);
+  act(id, ACT_ACK); /* committed; the pager's hook not called yet */
+  wait_drained();
+  tries = rx_count("/fail/s", "trigger");
+  cr_expect_eq(events(id, "page cancelled", "acknowledged by alice"), 1, "cancelled, with why");
+  cr_expect_eq(events(id, "page cancelled", "\"method\":\"webhook\""), 1,
+               "in the middle of the webhook's retries");
+  cr_expect_eq(events(id, "page failed", NULL), 0);
+  cr_expect_eq(rx_count("/phone/s", NULL), 0, "the next method is not tried");
+  cr_expect_lt(tries, 6, "stopped within the retries (%zu attempts)", tries);
+
+  pager_acked(pg, id);
+  tick(T0 + 5 * S);
+  cr_expect_eq(rx_count("/fail/s", "acknowledged"), 1, "the acknowledged notice goes out");
+  cr_expect_eq(rx_count("/fail/s", "trigger"), tries, "and no trigger after the ack");
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "acked: the next level is not paged");
+  if (events(id, "page cancelled", NULL) != 1)
+    dump_timeline(id);
+}
+
+/* Resolving stops a page being retried and the pages waiting behind it
+ * (one worker), which then make no attempt at all. */
+Test(pager, resolve_stops_pages_queued_and_in_flight)
+{
+  int64_t ids[3];
+  size_t tries;
+
+  start_pager_with(retry_policy(), 1);
+  open_incidents("Retried", "critical", 3, ids);
+  for (int i = 0; i < 3; i++)
+    pager_opened(pg, ids[i]);
+  pager_tick(pg, T0);
+  WAIT_FOR(rx_count("/fail/s", "trigger") >= 2);
+  atomic_store(&clock_ms, T0 + 5 * S);
+  for (int i = 0; i < 3; i++)
+    act(ids[i], ACT_RESOLVE);
+  wait_drained();
+  tries = rx_count("/fail/s", "trigger");
+  cr_expect_lt(tries, 6, "%zu attempts", tries);
+  for (int i = 0; i < 3; i++) {
+    cr_expect_eq(events(ids[i], "page cancelled", "resolved by alice"), 1, "incident %d", i);
+    cr_expect_eq(events(ids[i], "page failed", NULL), 0, "incident %d", i);
+  }
+  cr_expect_eq(events(ids[1], "page cancelled", "\"attempts\""), 0, "queued: never attempted");
+  cr_expect_eq(rx_count("/phone/s", NULL), 0);
+  for (int i = 0; i < 3; i++)
+    pager_resolved(pg, ids[i]);
+  tick(T0 + 5 * S);
+  cr_expect_eq(rx_count("/fail/s", "resolved"), 3, "resolution notices go out");
+  tick(T0 + 300 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0);
+  cr_expect_eq(rx_count("/fail/s", "trigger"), tries);
 }
