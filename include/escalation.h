@@ -66,6 +66,9 @@ const struct esc_contact *esc_contact_find(const struct esc_policy *p, const cha
 /* The escalation state of one incident, as stored. */
 enum esc_phase { ESC_ACTIVE = 0, ESC_ACKED, ESC_DONE };
 
+/* Room for the ids of the contacts paged so far, NULs included. */
+#define ESC_PAGED_BYTES 2048
+
 struct esc_state {
   int64_t incident_id;
   enum severity severity;   /* may be raised to emergency by a trigger */
@@ -76,9 +79,30 @@ struct esc_state {
   int64_t level_due_ms;     /* when the next level is paged (0: none) */
   int64_t progress_due_ms;  /* next progress update (0: none) */
   int64_t unavailable_due_ms; /* when "unavailable too long" upgrades (0: n/a) */
-  unsigned paged_mask;      /* contacts paged so far, by index in the policy's contacts */
+  /* Contacts paged so far (a first notice or an escalation page), by
+   * contact id, so a reload that adds, removes or reorders contacts
+   * changes nobody's notices: paged_len bytes of NUL-terminated ids (see
+   * esc_paged_*). */
+  char paged[ESC_PAGED_BYTES];
+  size_t paged_len;
+  /* A row stored by an older runbookd kept who was paged as bits by index
+   * in the contacts of the configuration of that time; the pager reads
+   * them against the current one once (esc_paged_from_mask), 0 after. */
+  unsigned legacy_mask;
   int urgent;               /* page the current level now (remediation failed) */
 };
+
+/* Records contact id as paged (once).  -1 when the list is full (the
+ * contact then gets no notices), else 0. */
+int esc_paged_add(struct esc_state *s, const char *id);
+/* 1 when contact id was paged. */
+int esc_paged_has(const struct esc_state *s, const char *id);
+/* The paged contact ids in the order they were first paged: the first
+ * with prev NULL, the next after prev (a pointer this returned), NULL at
+ * the end. */
+const char *esc_paged_next(const struct esc_state *s, const char *prev);
+/* Moves a legacy_mask into the paged list, read against p's contacts. */
+void esc_paged_from_mask(struct esc_state *s, const struct esc_policy *p);
 
 /* What is due now, in order. */
 enum esc_action_kind {

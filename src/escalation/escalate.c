@@ -6,13 +6,42 @@
 
 #include <string.h>
 
-static int
-contact_index(const struct esc_policy *p, const char *id)
+const char *
+esc_paged_next(const struct esc_state *s, const char *prev)
 {
-  for (size_t i = 0; i < p->n_contacts; i++)
-    if (strcmp(p->contacts[i].id, id) == 0)
-      return (int)i;
-  return -1;
+  const char *p = prev ? prev + strlen(prev) + 1 : s->paged;
+  return p < s->paged + s->paged_len ? p : NULL;
+}
+
+int
+esc_paged_has(const struct esc_state *s, const char *id)
+{
+  for (const char *c = esc_paged_next(s, NULL); c; c = esc_paged_next(s, c))
+    if (strcmp(c, id) == 0)
+      return 1;
+  return 0;
+}
+
+int
+esc_paged_add(struct esc_state *s, const char *id)
+{
+  size_t n = strlen(id) + 1;
+  if (esc_paged_has(s, id))
+    return 0;
+  if (s->paged_len + n > sizeof(s->paged))
+    return -1;
+  memcpy(s->paged + s->paged_len, id, n);
+  s->paged_len += n;
+  return 0;
+}
+
+void
+esc_paged_from_mask(struct esc_state *s, const struct esc_policy *p)
+{
+  for (size_t i = 0; i < p->n_contacts && i < 32; i++)
+    if (s->legacy_mask & (1u << i))
+      esc_paged_add(s, p->contacts[i].id);
+  s->legacy_mask = 0;
 }
 
 void
@@ -51,7 +80,6 @@ page(struct esc_state *s, const struct esc_policy *p, int level, const char *rea
      struct esc_action *out, size_t *n)
 {
   const struct esc_severity_policy *sp = &p->sev[s->severity];
-  int ci;
 
   if (*n >= ESC_MAX_ACTIONS || level < 0 || (size_t)level >= sp->n_path)
     return;
@@ -60,9 +88,7 @@ page(struct esc_state *s, const struct esc_policy *p, int level, const char *rea
   out[*n].contact = sp->path[level];
   out[*n].reason = reason;
   (*n)++;
-  ci = contact_index(p, sp->path[level]);
-  if (ci >= 0 && ci < 32)
-    s->paged_mask |= 1u << ci;
+  esc_paged_add(s, sp->path[level]);
 }
 
 size_t
@@ -115,7 +141,7 @@ esc_due(struct esc_state *s, const struct esc_policy *p, int64_t now_ms, struct 
   }
   if (s->progress_due_ms && now_ms >= s->progress_due_ms) {
     s->progress_due_ms = p->progress_s ? now_ms + (int64_t)p->progress_s * 1000 : 0;
-    if (s->paged_mask && n < ESC_MAX_ACTIONS) {
+    if (s->paged_len && n < ESC_MAX_ACTIONS) {
       out[n].kind = EA_PROGRESS;
       out[n].level = s->level;
       out[n].contact = NULL;

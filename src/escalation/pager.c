@@ -206,15 +206,19 @@ add_page(struct store *st, struct esc_job *j, const struct esc_state *s, const c
   return rc;
 }
 
-/* Pages every contact paged so far (progress, ack, resolution notices). */
+/* Pages every contact paged so far (progress, ack, resolution notices),
+ * by the ids recorded when they were paged; one the configuration no
+ * longer has cannot be reached and is skipped. */
 static rb_status
 notify_paged(struct store *st, struct esc_job *j, const struct esc_state *s,
              enum notify_event ev, const char *reason)
 {
   rb_status rc = RB_OK;
-  for (size_t i = 0; i < j->pol->n_contacts && i < 32 && !rc; i++)
-    if (s->paged_mask & (1u << i))
-      rc = add_page(st, j, s, j->pol->contacts[i].id, ev, s->level, reason);
+  for (const char *c = esc_paged_next(s, NULL); c && !rc; c = esc_paged_next(s, c)) {
+    const struct esc_contact *ct = esc_contact_find(j->pol, c);
+    if (ct)
+      rc = add_page(st, j, s, ct->id, ev, s->level, reason);
+  }
   return rc;
 }
 
@@ -338,6 +342,8 @@ esc_job_fn(struct store *st, void *arg)
   rc = store_w_esc_get(st, j->incident_id, &s);
   if (rc == RB_OK)
     j->prev_due = esc_next_due(&s);
+  if (rc == RB_OK && s.legacy_mask)
+    esc_paged_from_mask(&s, j->pol); /* a row from before names were kept */
   if (rc == RB_ENOTFOUND) {
     if (j->kind != J_OPEN && j->kind != J_URGENT)
       return RB_OK; /* never escalated (paging was off) */

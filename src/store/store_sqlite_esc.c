@@ -7,6 +7,7 @@
 #include "log.h"
 #include "store_sqlite_int.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,63 @@ finish_step(sqlite3 *db, sqlite3_stmt *st)
     rblog(LOG_ERROR, "sqlite statement failed", "error", sqlite3_errmsg(db), NULL);
   sqlite3_finalize(st);
   return ret;
+}
+
+/* Who was paged, in the escalations row's paged_mask column.  The column
+ * is from schema 3, when it held a bit mask by index in the configured
+ * contacts (a reload that added or reordered contacts then sent notices
+ * to people never paged).  It now holds, when anyone was paged, a JSON
+ * object {"paged":["<contact id>",...]}: SQLite keeps a text that is not a
+ * number as TEXT whatever the column's affinity, so no migration is
+ * needed.  An INTEGER found there is a row from an older runbookd, handed
+ * on as legacy_mask.  (A column of its own would take a migration in
+ * store_sqlite.c.) */
+static void
+paged_read(sqlite3_stmt *st, int col, struct esc_state *out)
+{
+  cJSON *o, *a, *it;
+
+  if (sqlite3_column_type(st, col) != SQLITE_TEXT) {
+    out->legacy_mask = (unsigned)sqlite3_column_int64(st, col);
+    return;
+  }
+  o = cJSON_Parse((const char *)sqlite3_column_text(st, col));
+  a = cJSON_GetObjectItemCaseSensitive(o, "paged");
+  cJSON_ArrayForEach(it, a)
+  {
+    if (cJSON_IsString(it) && esc_paged_add(out, it->valuestring) != 0)
+      break;
+  }
+  cJSON_Delete(o);
+}
+
+/* Binds what paged_read reads; *owned gets a string to free after the
+ * statement. */
+static rb_status
+paged_bind(sqlite3_stmt *st, int col, const struct esc_state *e, char **owned)
+{
+  cJSON *o, *a;
+
+  *owned = NULL;
+  if (!e->paged_len) {
+    sqlite3_bind_int64(st, col, (sqlite3_int64)e->legacy_mask);
+    return RB_OK;
+  }
+  o = cJSON_CreateObject();
+  a = cJSON_AddArrayToObject(o, "paged");
+  for (const char *c = esc_paged_next(e, NULL); a && c; c = esc_paged_next(e, c)) {
+    cJSON *v = cJSON_CreateString(c);
+    if (!v || !cJSON_AddItemToArray(a, v)) {
+      cJSON_Delete(v);
+      a = NULL;
+    }
+  }
+  *owned = a ? cJSON_PrintUnformatted(o) : NULL;
+  cJSON_Delete(o);
+  if (!*owned)
+    return RB_ENOMEM;
+  sqlite3_bind_text(st, col, *owned, -1, SQLITE_STATIC);
+  return RB_OK;
 }
 
 rb_status
@@ -59,7 +117,7 @@ sq_esc_get(void *h, int64_t incident_id, struct esc_state *out)
     out->level_due_ms = sqlite3_column_int64(st, 5);
     out->progress_due_ms = sqlite3_column_int64(st, 6);
     out->unavailable_due_ms = sqlite3_column_int64(st, 7);
-    out->paged_mask = (unsigned)sqlite3_column_int64(st, 8);
+    paged_read(st, 8, out);
     out->urgent = sqlite3_column_int(st, 9);
     rc = RB_OK;
   } else {
@@ -74,6 +132,7 @@ sq_esc_put(void *h, const struct esc_state *e, int64_t next_due_ms)
 {
   struct sq *s = h;
   sqlite3_stmt *st;
+  char *paged;
   rb_status rc;
 
   rc = prep(s->w,
@@ -92,10 +151,16 @@ sq_esc_put(void *h, const struct esc_state *e, int64_t next_due_ms)
   sqlite3_bind_int64(st, 7, e->level_due_ms);
   sqlite3_bind_int64(st, 8, e->progress_due_ms);
   sqlite3_bind_int64(st, 9, e->unavailable_due_ms);
-  sqlite3_bind_int64(st, 10, (sqlite3_int64)e->paged_mask);
+  rc = paged_bind(st, 10, e, &paged);
+  if (rc) {
+    sqlite3_finalize(st);
+    return rc;
+  }
   sqlite3_bind_int(st, 11, e->urgent);
   sqlite3_bind_int64(st, 12, next_due_ms);
-  return finish_step(s->w, st);
+  rc = finish_step(s->w, st);
+  cJSON_free(paged);
+  return rc;
 }
 
 rb_status

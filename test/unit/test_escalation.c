@@ -722,27 +722,66 @@ Test(walk, multi_component_upgrade)
   cr_expect_eq(a[0].level, 0);
   cr_expect_str_eq(a[0].contact, "on-call-engineer");
   cr_expect_eq(esc_next_due(&s), T0 + (3700 + 900) * S);
-  cr_expect(s.paged_mask != 0);
+  cr_expect(esc_paged_has(&s, "on-call-engineer"));
   esc_policy_drop(p);
 }
 
-/* The paged set covers every contact paged, for the resolution notice. */
-Test(walk, paged_mask_has_everyone_paged)
+/* The paged set covers every contact paged, for the resolution notice,
+ * by id, in the order they were first paged, each once. */
+Test(walk, paged_has_everyone_paged_by_id)
 {
   struct esc_policy *p = seed_policy("\"progress_interval_seconds\":0");
   struct esc_state s;
   struct esc_action a[ESC_MAX_ACTIONS];
-  unsigned want = 0;
+  const char *c;
+  size_t i = 0;
 
   esc_start(&s, p, 7, SEV_CRITICAL, 0, T0);
+  cr_expect_null(esc_paged_next(&s, NULL), "nobody paged yet");
   for (int64_t t = T0; esc_next_due(&s); t = esc_next_due(&s))
     due(&s, p, t, a);
-  for (size_t i = 0; i < 3; i++) {
-    const struct esc_contact *c = esc_contact_find(p, SEED[SEV_CRITICAL].path[i]);
-    cr_assert_not_null(c);
-    want |= 1u << (unsigned)(c - p->contacts);
+  for (c = esc_paged_next(&s, NULL); c; c = esc_paged_next(&s, c), i++) {
+    cr_assert_lt(i, 3);
+    cr_expect_str_eq(c, SEED[SEV_CRITICAL].path[i]);
   }
-  cr_expect_eq(s.paged_mask, want);
+  cr_expect_eq(i, 3, "three contacts, the last one paged again counted once");
+  cr_expect(esc_paged_has(&s, "cto"));
+  cr_expect_not(esc_paged_has(&s, "l1-support"));
+  esc_policy_drop(p);
+}
+
+/* The list is bounded: a contact that does not fit is refused, the others
+ * stay. */
+Test(walk, paged_list_is_bounded)
+{
+  struct esc_state s;
+  char id[200];
+  int added = 0;
+
+  memset(&s, 0, sizeof(s));
+  for (int i = 0; i < 100; i++) {
+    snprintf(id, sizeof(id), "%0150d", i);
+    added += esc_paged_add(&s, id) == 0;
+  }
+  cr_expect_eq(added, ESC_PAGED_BYTES / 151);
+  cr_expect_leq(s.paged_len, sizeof(s.paged));
+  cr_expect_eq(esc_paged_add(&s, "short"), 0, "a short id still fits");
+  cr_expect(esc_paged_has(&s, "short"));
+}
+
+/* A row from before ids were kept: its bits, read against the current
+ * contacts, once. */
+Test(walk, paged_from_a_legacy_mask)
+{
+  struct esc_policy *p = seed_policy("\"progress_interval_seconds\":0");
+  struct esc_state s;
+
+  memset(&s, 0, sizeof(s));
+  s.legacy_mask = 1u << 1 | 1u << 3;
+  esc_paged_from_mask(&s, p);
+  cr_expect_eq(s.legacy_mask, 0);
+  cr_expect_str_eq(esc_paged_next(&s, NULL), p->contacts[1].id);
+  cr_expect_str_eq(esc_paged_next(&s, esc_paged_next(&s, NULL)), p->contacts[3].id);
   esc_policy_drop(p);
 }
 

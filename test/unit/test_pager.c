@@ -303,11 +303,50 @@ load_policy(const char *json)
  * "dead" has a webhook on a closed port and a phone at the receiver;
  * "gone" only a closed port.  critical: a -> b -> c, 60 s, repeat once;
  * high: dead (webhook, then phone); low: gone.  Others: a. */
+/* make_policy's contacts with "z" (Zoe, /hook/z) added first and the
+ * others in another order, as a reload may bring them. */
+static int reorder_contacts;
+
 static struct esc_policy *
 make_policy(const char *extra)
 {
   char json[8192];
   int port = rx.port, down = closed_port();
+
+  if (reorder_contacts) {
+    char zoe[256];
+    snprintf(zoe, sizeof(zoe),
+             "\"z\":{\"name\":\"Zoe\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/z\","
+             "\"secret_file\":\"hmac\"}},",
+             port);
+    write_file("hmac", "pager-test-hmac-key\n");
+    snprintf(json, sizeof(json),
+             "{%s%s\"policy\":{"
+             "\"emergency\":{\"path\":[\"a\",\"b\"],\"methods\":[\"webhook\"],\"respond_within_"
+             "seconds\":30},"
+             "\"critical\":{\"path\":[\"a\",\"b\",\"c\"],\"methods\":[\"webhook\"],"
+             "\"respond_within_seconds\":60,\"repeat_last\":1},"
+             "\"high\":{\"path\":[\"dead\",\"a\"],\"methods\":[\"webhook\",\"phone\"],"
+             "\"respond_within_seconds\":60},"
+             "\"medium\":{\"path\":[\"a\"],\"methods\":[\"webhook\"]},"
+             "\"low\":{\"path\":[\"gone\"],\"methods\":[\"webhook\"]}},"
+             "\"contacts\":{%s"
+             "\"gone\":{\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/"
+             "gone\",\"secret_file\":\"hmac\"}},"
+             "\"dead\":{\"name\":\"Dave\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/"
+             "dead\",\"secret_file\":\"hmac\"},"
+             "\"phone\":{\"url\":\"http://127.0.0.1:%d/phone/dead\",\"to\":\"+15550001\"}},"
+             "\"c\":{\"name\":\"Carol\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/"
+             "c\",\"secret_file\":\"hmac\"}},"
+             "\"b\":{\"name\":\"Bob\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/"
+             "b\",\"secret_file\":\"hmac\"}},"
+             "\"a\":{\"name\":\"Alice\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/"
+             "a\",\"secret_file\":\"hmac\"}}},"
+             "\"notifiers\":{\"timeout_seconds\":2,\"retries\":0,\"backoff_ms\":1}}",
+             extra ? extra : "", extra && *extra ? "," : "", zoe, down, down, port, port, port,
+             port);
+    return load_policy(json);
+  }
 
   write_file("hmac", "pager-test-hmac-key\n");
   snprintf(json, sizeof(json),
@@ -387,6 +426,7 @@ setup(void)
   cr_assert_not_null(mkdtemp(dir));
   severity_map_defaults(&sevmap);
   atomic_store(&clock_ms, T0);
+  reorder_contacts = 0;
   silence(0, 0);
   metrics_init();
   rx_start();
@@ -1248,4 +1288,95 @@ Test(pager, resolve_stops_pages_queued_and_in_flight)
   tick(T0 + 300 * S);
   cr_expect_eq(rx_count("/hook/b", NULL), 0);
   cr_expect_eq(rx_count("/fail/s", "trigger"), tries);
+}
+
+/* ------------------------------------ who was paged survives a reload */
+
+/* Who was paged is remembered by contact id: after a reload that adds a
+ * contact before the others and reorders them, and after a restart, the
+ * acknowledged and resolved notices go to those paged and nobody else. */
+Test(pager, notices_follow_contact_ids_across_a_reordering_reload)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1);
+  reorder_contacts = 1;
+  pager_reload(pg, make_policy("\"progress_interval_seconds\":0"));
+
+  atomic_store(&clock_ms, T0 + 70 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 70 * S);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "Alice was paged");
+  cr_expect_eq(rx_count("/hook/b", "acknowledged"), 1, "Bob was paged");
+  cr_expect_eq(rx_count("/hook/z", NULL), 0, "Zoe, now first in the contacts, was never paged");
+  cr_expect_eq(rx_count("/hook/c", NULL), 0, "Carol was never paged");
+  cr_expect_eq(rx_count("/hook/gone", NULL) + rx_count("/phone/dead", NULL), 0);
+
+  pager_stop(pg);
+  pg = NULL;
+  start_pager("\"progress_interval_seconds\":0", 1);
+  atomic_store(&clock_ms, T0 + 80 * S);
+  act(id, ACT_RESOLVE);
+  pager_resolved(pg, id);
+  tick(T0 + 80 * S);
+  cr_expect_eq(rx_count("/hook/a", "resolved"), 1);
+  cr_expect_eq(rx_count("/hook/b", "resolved"), 1);
+  cr_expect_eq(rx_count(NULL, "resolved"), 2, "nobody else");
+  cr_expect_eq(rx_count("/hook/z", NULL) + rx_count("/hook/c", NULL), 0);
+}
+
+/* A row written by an older runbookd (who was paged as a bit mask by index
+ * in the contacts): read against the current contacts, then kept by id. */
+struct legacy_row {
+  int64_t id;
+  unsigned mask;
+};
+
+static rb_status
+put_legacy_row(struct store *s, void *arg)
+{
+  struct legacy_row *r = arg;
+  struct esc_state e;
+  memset(&e, 0, sizeof(e));
+  e.incident_id = r->id;
+  e.severity = SEV_CRITICAL;
+  e.phase = ESC_ACTIVE;
+  e.level = 1;
+  e.opened_ms = T0;
+  e.level_due_ms = T0 + 120 * S;
+  e.legacy_mask = r->mask;
+  return store_w_esc_put(s, &e, e.level_due_ms);
+}
+
+Test(pager, a_legacy_paged_mask_is_read_once_by_the_current_contacts)
+{
+  struct legacy_row r;
+
+  open_incidents("Old", "critical", 1, &r.id);
+  r.mask = 1u << 0 | 1u << 1; /* a and b: the first two of make_policy's contacts */
+  cr_assert_eq(store_submit(st, put_legacy_row, &r), RB_OK);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  atomic_store(&clock_ms, T0 + 70 * S);
+  act(r.id, ACT_ACK);
+  pager_acked(pg, r.id);
+  tick(T0 + 70 * S);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1);
+  cr_expect_eq(rx_count("/hook/b", "acknowledged"), 1);
+  cr_expect_eq(rx_count(NULL, "acknowledged"), 2);
+  /* Kept by id from now on: a reordering reload changes nothing. */
+  reorder_contacts = 1;
+  pager_reload(pg, make_policy("\"progress_interval_seconds\":0"));
+  atomic_store(&clock_ms, T0 + 80 * S);
+  act(r.id, ACT_RESOLVE);
+  pager_resolved(pg, r.id);
+  tick(T0 + 80 * S);
+  cr_expect_eq(rx_count("/hook/a", "resolved"), 1);
+  cr_expect_eq(rx_count("/hook/b", "resolved"), 1);
+  cr_expect_eq(rx_count(NULL, "resolved"), 2);
 }
