@@ -533,6 +533,8 @@ run_jobs(struct pager *p, const struct work_item *w, size_t n, int64_t now)
   struct esc_batch b;
 
   if (!pol || !pol->enabled || !n) {
+    /* Paging is off: the timers popped are dropped, and pager_reload
+     * rebuilds them all from the store when paging comes back. */
     esc_policy_drop(pol);
     return;
   }
@@ -1032,9 +1034,25 @@ pager_reload(struct pager *p, struct esc_policy *pol)
   pthread_mutex_unlock(&p->mu);
   esc_policy_drop(old);
   if (!was_enabled && pol && pol->enabled) {
-    /* Paging was just turned on: incidents already open start now. */
+    /* Paging was just turned on.  The timers that came due while it was
+     * off were dropped: every escalation's timer is rebuilt from its
+     * stored due time (those past are due at once), and incidents opened
+     * meanwhile start now. */
     int64_t *missing = NULL;
-    size_t n = 0;
+    struct esc_due_row *due = NULL;
+    size_t n = 0, ndue = 0;
+    if (store_esc_due_all(p->st, &due, &ndue) == RB_OK) {
+      pthread_mutex_lock(&p->mu);
+      p->nheap = 0;
+      for (size_t i = 0; i < ndue; i++)
+        heap_push(p, due[i].due_ms, due[i].incident_id);
+      metrics_timers(p->nheap);
+      pthread_cond_signal(&p->tcv);
+      pthread_mutex_unlock(&p->mu);
+    } else {
+      rblog(LOG_ERROR, "escalation timers could not be read back after paging was turned on", NULL);
+    }
+    free(due);
     if (store_esc_missing(p->st, &missing, &n) == RB_OK)
       for (size_t i = 0; i < n; i++)
         pager_opened(p, missing[i]);

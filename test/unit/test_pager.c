@@ -1380,3 +1380,38 @@ Test(pager, a_legacy_paged_mask_is_read_once_by_the_current_contacts)
   cr_expect_eq(rx_count("/hook/b", "resolved"), 1);
   cr_expect_eq(rx_count(NULL, "resolved"), 2);
 }
+
+/* ------------------------------------------- paging off, then on again */
+
+/* Paging turned off and on again by reloads: the next level whose time
+ * came while paging was off is paged when it comes back, and the
+ * escalation goes on from there. */
+Test(pager, paging_off_and_on_again_resumes_open_escalations)
+{
+  int64_t id, id2;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+  pager_reload(pg, load_policy("{\"progress_interval_seconds\":0}")); /* no contacts: off */
+  tick(T0 + 30 * S);
+  tick(T0 + 60 * S); /* Bob's time comes while paging is off */
+  cr_expect_eq(rx_total(), 1, "nothing is sent while paging is off");
+  atomic_store(&clock_ms, T0 + 65 * S);
+  open_incidents("WhileOff", "critical", 1, &id2);
+  pager_opened(pg, id2); /* paging off: not escalated */
+
+  atomic_store(&clock_ms, T0 + 90 * S);
+  pager_reload(pg, make_policy("\"progress_interval_seconds\":0"));
+  cr_expect_eq(pager_pending(pg), 1, "the open escalation's timer is back");
+  tick(T0 + 90 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "the level due meanwhile, when paging is back");
+  cr_expect_eq(events(id, "escalated", "\"level\":1"), 1);
+  cr_expect_eq(events(id2, "paged", "Alice"), 1, "the incident opened meanwhile starts");
+  tick(T0 + 149 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 0);
+  tick(T0 + 150 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "and the escalation goes on");
+  cr_expect_eq(pager_pending(pg), 2);
+}
