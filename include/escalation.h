@@ -90,6 +90,13 @@ struct esc_state {
    * them against the current one once (esc_paged_from_mask), 0 after. */
   unsigned legacy_mask;
   int urgent;               /* page the current level now (remediation failed) */
+  /* The incident's acked_ms of the ack this escalation took into account
+   * (0: none), so the pager tells an ack it has not handled yet (a hook
+   * lost in a crash) from an escalation made active again after an ack. */
+  int64_t ack_seen_ms;
+  /* Read back from the store (esc_get): the due time stored with the row,
+   * i.e. the pager's timer for it (0: none). */
+  int64_t stored_due_ms;
 };
 
 /* Records contact id as paged (once).  -1 when the list is full (the

@@ -100,9 +100,13 @@ rb_status kube_req_patch_configmap(const char *ns, const char *name, const struc
 /* kubectl delete pod NAME (one per pod, background propagation). */
 rb_status kube_req_delete_pod(const char *ns, const char *pod, struct kube_req *out);
 /* kubectl rollout undo: a JSON patch replacing /spec/template and
- * /metadata/annotations (template_json and annotations_json are JSON). */
+ * /metadata/annotations (template_json and annotations_json are JSON),
+ * preceded, when resource_version is not NULL, by an RFC 6902 test of
+ * /metadata/resourceVersion: the API server applies it only to the object
+ * as it was read (a failed test is 422, and nothing changes). */
 rb_status kube_req_undo(const char *ns, const char *name, const char *template_json,
-                        const char *annotations_json, struct kube_req *out);
+                        const char *annotations_json, const char *resource_version,
+                        struct kube_req *out);
 
 /* Paths. */
 void kube_path_deployment(char *out, size_t n, const char *ns, const char *name);
@@ -141,11 +145,42 @@ enum kube_undo {
  * ReplicaSets dep controls (an ownerReference with controller true and
  * dep's uid) and that carry a deployment.kubernetes.io/revision, the one
  * before the latest; its template (without pod-template-hash) and
- * annotations go into the request kube_req_undo builds, in *out (the
- * caller's to clear; zeroed unless KUBE_UNDO_PATCH).  note (notelen) says
- * what was decided. */
+ * annotations go into the request kube_req_undo builds, with a test of
+ * dep's resourceVersion, in *out (the caller's to clear; zeroed unless
+ * KUBE_UNDO_PATCH).  note (notelen) says what was decided. */
 enum kube_undo kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
                                 const struct cJSON *rs_list, struct kube_req *out, char *note,
                                 size_t notelen);
+
+/* ---- resuming requests recorded before a restart ----------------------
+ *
+ * Before a change is sent, what its object looked like is recorded with it
+ * (a "guard"); after a restart the object is read again and the request is
+ * re-sent only if nothing changed since. */
+
+/* The guard of a request on path, from the object just read there: the
+ * Deployment's metadata.generation (its spec), the Scale's spec.replicas,
+ * the Pod's uid (a pod of the same name is another pod), or else the
+ * object's resourceVersion (ConfigMaps).  NULL when obj has none of it. */
+struct cJSON *kube_guard_of(const char *path, const struct cJSON *obj);
+
+enum kube_resume {
+  KUBE_RESUME_SEND = 0, /* unchanged since recorded: re-send the request */
+  KUBE_RESUME_DONE,     /* applied already (or, for a DELETE, gone): skip it */
+  KUBE_RESUME_CHANGED   /* changed by someone else: do not send */
+};
+/* Decides what to do with recorded request r, given its guard and the
+ * object as read now (cur; NULL when the API answered 404).  note
+ * (notelen) says why. */
+enum kube_resume kube_resume_decide(const struct kube_req *r, const struct cJSON *guard,
+                                    const struct cJSON *cur, char *note, size_t notelen);
+
+/* Whether obj already holds every value the strategic-merge or merge patch
+ * r sets (named list elements matched by name); 0 for other requests. */
+int kube_patch_applied(const struct kube_req *r, const struct cJSON *obj);
+
+/* Whether r is a JSON patch with a test operation (a 422 answer then means
+ * the object changed since it was read, like a 409). */
+int kube_req_has_test(const struct kube_req *r);
 
 #endif

@@ -37,6 +37,12 @@ struct am_labels;
  * commit per incident spread over the minute. */
 #define PAGER_SILENCE_RECHECK_MS 60000LL
 
+/* An open escalation with nothing due (acknowledged, or every level paged,
+ * with progress updates off) is looked at again this long after its last
+ * job, so that it follows its incident's state even when a hook was lost
+ * without a restart (at a restart the start-up scan does it at once). */
+#define PAGER_CHECK_MS 3600000LL
+
 struct pager_options {
   struct store *store;
   unsigned workers;          /* notifier threads (default 4) */

@@ -5,9 +5,12 @@
  *
  * Every decision, taken or refused, is a timeline event.  Each run is
  * durable (store.h, struct rem_run): before a request is sent its exact
- * form is committed, so after a crash the run resumes by re-sending that
- * same request (all of them are idempotent once concrete) instead of
- * computing a new one, and no step is lost or applied twice.
+ * form is committed with what its object looked like (rem_run.pending
+ * holds the run's state as a JSON object), so after a crash the run reads
+ * each object again and re-sends that same request only if the object is
+ * unchanged, skips it if it was applied already, and otherwise abandons
+ * the run and escalates: no step is lost, applied twice, or applied over
+ * someone else's change.
  */
 #ifndef RUNBOOKD_REMEDIATE_H
 #define RUNBOOKD_REMEDIATE_H

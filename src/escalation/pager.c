@@ -298,6 +298,34 @@ raise_incident(struct store *st, int64_t id)
   return rc;
 }
 
+/* Brings the escalation in line with its incident's stored state:
+ * resolved -> done, with the resolution notice to those paged; an ack not
+ * taken into account yet (s->ack_seen_ms) -> acknowledged, with the
+ * acknowledged notice (an escalation made active again after the ack, by
+ * the unavailable trigger, stays active); open again while acknowledged
+ * -> esc_unack (*unacked set). */
+static rb_status
+follow_incident(struct store *st, struct esc_job *j, struct esc_state *s,
+                const struct incident *inc, int *unacked)
+{
+  if (s->phase == ESC_DONE)
+    return RB_OK;
+  if (inc->state == INC_RESOLVED) {
+    esc_resolve(s);
+    return notify_paged(st, j, s, NE_RESOLVED, "resolved");
+  }
+  if (inc->state == INC_ACKED && inc->acked_ms != s->ack_seen_ms) {
+    esc_ack(s, j->now);
+    s->ack_seen_ms = inc->acked_ms;
+    return notify_paged(st, j, s, NE_ACKNOWLEDGED, "acknowledged");
+  }
+  if (inc->state == INC_OPEN && s->phase == ESC_ACKED) {
+    esc_unack(s, j->pol, j->now);
+    *unacked = 1;
+  }
+  return RB_OK;
+}
+
 /* The end of a silence hold that starts at now: the silence's end or the
  * next multiple of PAGER_SILENCE_RECHECK_MS, whichever comes first (see
  * pager.h).  Always after now, so the timer fires again. */
@@ -331,7 +359,7 @@ esc_job_fn(struct store *st, void *arg)
   struct buf d;
   size_t n;
   rb_status rc;
-  int have_inc = 0, silenced = 0, held = 0;
+  int have_inc = 0, silenced = 0, held = 0, unacked = 0;
   char sid[64] = "";
 
   j->npages = 0;
@@ -341,7 +369,7 @@ esc_job_fn(struct store *st, void *arg)
   buf_init(&d, 0);
   rc = store_w_esc_get(st, j->incident_id, &s);
   if (rc == RB_OK)
-    j->prev_due = esc_next_due(&s);
+    j->prev_due = s.stored_due_ms; /* what the heap holds for it */
   if (rc == RB_OK && s.legacy_mask)
     esc_paged_from_mask(&s, j->pol); /* a row from before names were kept */
   if (rc == RB_ENOTFOUND) {
@@ -354,8 +382,10 @@ esc_job_fn(struct store *st, void *arg)
     if (inc.state == INC_RESOLVED)
       goto out;
     esc_start(&s, j->pol, j->incident_id, inc.severity, is_unavailable(j->pol, &inc), j->now);
-    if (inc.state == INC_ACKED)
+    if (inc.state == INC_ACKED) {
       esc_ack(&s, j->now);
+      s.ack_seen_ms = inc.acked_ms; /* nobody to tell */
+    }
     if (s.severity <= SEV_CRITICAL && s.severity != SEV_EMERGENCY && j->pol->multi_deployments) {
       char names[1024], detail[1400];
       unsigned k = failing_components(st, j->pol, j->now, names, sizeof(names));
@@ -376,41 +406,17 @@ esc_job_fn(struct store *st, void *arg)
   } else if (rc) {
     return rc;
   }
-  /* The incident: its labels for the silence check (every kind of job
-   * that could page), and for the timer its state. */
-  if (!have_inc && j->kind != J_RESOLVE)
+  /* The incident: its state, and its labels for the silence check. */
+  if (!have_inc)
     have_inc = store_w_get(st, j->incident_id, &inc) == RB_OK;
-  if (have_inc && (j->kind == J_OPEN || j->kind == J_TIMER)) {
-    /* The incident may have been acknowledged or resolved without a hook
-     * reaching us (a crash between the two commits): follow its state. */
-    if (inc.state == INC_RESOLVED && s.phase != ESC_DONE) {
-      esc_resolve(&s);
-      rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
-    } else if (inc.state == INC_ACKED && s.phase == ESC_ACTIVE) {
-      esc_ack(&s, j->now);
-    }
-  }
-  switch (j->kind) {
-  case J_OPEN:
-  case J_TIMER:
-    break;
-  case J_ACK:
-    esc_ack(&s, j->now);
-    rc = notify_paged(st, j, &s, NE_ACKNOWLEDGED, "acknowledged");
-    break;
-  case J_UNACK:
-    esc_unack(&s, j->pol, j->now);
-    break;
-  case J_RESOLVE:
-    if (s.phase != ESC_DONE) {
-      esc_resolve(&s);
-      rc = notify_paged(st, j, &s, NE_RESOLVED, "resolved");
-    }
-    break;
-  case J_URGENT:
+  /* Whatever the job, the escalation follows the incident's state: the ack,
+   * unack and resolve hooks only say when to look, and a hook lost in a
+   * crash between the incident's commit and this one is made up for by
+   * the next job (a timer, the start-up scan: see pager_start). */
+  if (have_inc)
+    rc = follow_incident(st, j, &s, &inc, &unacked);
+  if (!rc && j->kind == J_URGENT)
     esc_urgent(&s, j->now); /* its event follows the silence check */
-    break;
-  }
   /* Silenced: whatever this job was, nothing is sent while the silence
    * lasts; the due times wait for its end or the next recheck. */
   if (!rc && have_inc && s.phase != ESC_DONE && j->p->silenced) {
@@ -425,12 +431,11 @@ esc_job_fn(struct store *st, void *arg)
       esc_hold(&s, silence_hold_until(j->now, ends));
       /* On the timeline once when the escalation starts silenced, and when
        * an unack or "page at once" was held back; not at each recheck. */
-      if ((j->kind == J_OPEN && j->prev_due < 0)
-          || ((j->kind == J_UNACK || j->kind == J_URGENT) && held)) {
+      if ((j->kind == J_OPEN && j->prev_due < 0) || ((unacked || j->kind == J_URGENT) && held)) {
         buf_reset(&d);
         buf_puts(&d, "{\"silence\":");
         buf_json_str(&d, sid);
-        if (j->kind == J_UNACK) {
+        if (unacked) {
           buf_puts(&d, ",\"held\":\"page on unack\"");
         } else if (j->kind == J_URGENT) {
           buf_puts(&d, ",\"held\":\"page at once\",\"reason\":");
@@ -493,6 +498,11 @@ esc_job_fn(struct store *st, void *arg)
   }
   if (!rc) {
     j->next_due = esc_next_due(&s);
+    /* An open escalation with nothing due (acknowledged, or exhausted,
+     * without progress updates) keeps a check timer, so that a hook lost
+     * without a restart is made up for within PAGER_CHECK_MS. */
+    if (!j->next_due && s.phase != ESC_DONE)
+      j->next_due = s.stored_due_ms > j->now ? s.stored_due_ms : j->now + PAGER_CHECK_MS;
     rc = store_w_esc_put(st, &s, j->next_due);
   }
 out:

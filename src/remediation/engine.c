@@ -34,6 +34,10 @@
  * (7 days at most). */
 #define HISTORY_KEEP_MS (8LL * 86400 * 1000)
 #define MAX_409_RETRIES 3
+/* Requests recorded before a restart are re-sent only within this long of
+ * being recorded: an older record was decided on a cluster that may have
+ * moved on (and a person may be working on it by now). */
+#define RESUME_MAX_MS (10LL * 60 * 1000)
 
 struct work {
   int64_t incident_id;
@@ -99,6 +103,11 @@ struct runctx {
   int64_t received_ns;
   int measured;
   unsigned withheld; /* steps withheld since dry-run was turned on */
+  /* The run's durable state, kept in rem_run.pending as a JSON object:
+   * while a cluster change is being sent, its "requests", their "guards"
+   * (what each object looked like when they were decided, kube.h) and
+   * "recordedMs".  NULL in previews. */
+  cJSON *state;
   /* Why the run failed, for its escalation, when more is known than
    * "failed" (e.g. it was abandoned); NULL otherwise. */
   char fail_reason[384];
@@ -343,11 +352,14 @@ kube_get_json(struct runctx *c, const char *path, cJSON **out, char *why, size_t
 
 /* ---- computing a step's requests -------------------------------------- */
 
-enum compute { C_OK = 0, C_REFUSED, C_FAILED, C_NOTHING };
+/* C_ABANDON: requests recorded before a restart must not be re-sent (the
+ * note says why); the run ends there. */
+enum compute { C_OK = 0, C_REFUSED, C_FAILED, C_NOTHING, C_ABANDON };
 
 struct computed {
   struct kube_req *reqs;
   size_t n;
+  cJSON *guards;    /* a guard (kube_guard_of) or null per request; may be NULL */
   char note[512];   /* what the computation saw or why it refused */
 };
 
@@ -355,7 +367,25 @@ static void
 computed_clear(struct computed *k)
 {
   kube_reqs_free(k->reqs, k->n);
+  cJSON_Delete(k->guards);
   memset(k, 0, sizeof(*k));
+}
+
+/* Records the guard of the request just pushed, from obj as read from the
+ * request's path (kube.h): what a resume compares with. */
+static void
+guard_last(struct computed *k, const cJSON *obj)
+{
+  cJSON *g;
+
+  if (!k->n)
+    return;
+  if (!k->guards)
+    k->guards = cJSON_CreateArray();
+  while (cJSON_GetArraySize(k->guards) < (int)k->n - 1)
+    cJSON_AddItemToArray(k->guards, cJSON_CreateNull());
+  g = obj ? kube_guard_of(k->reqs[k->n - 1].path, obj) : NULL;
+  cJSON_AddItemToArray(k->guards, g ? g : cJSON_CreateNull());
 }
 
 static struct kube_req *
@@ -389,13 +419,15 @@ compute_restart(struct runctx *c, const char *ns, const char *d, struct computed
       cJSON_Delete(obj);
       return C_REFUSED;
     }
-    cJSON_Delete(obj);
   } else {
     snprintf(k->note, sizeof(k->note), "no cluster: the paused check was not made");
   }
   gmtime_r(&now, &tm);
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return kube_req_restart(ns, d, ts, push_req(k)) ? C_FAILED : C_OK;
+  rc = kube_req_restart(ns, d, ts, push_req(k));
+  guard_last(k, obj);
+  cJSON_Delete(obj);
+  return rc ? C_FAILED : C_OK;
 }
 
 static enum compute
@@ -424,7 +456,6 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
     const cJSON *rep = kube_jpath(obj, "spec", "replicas", NULL);
     current = cJSON_IsNumber(rep) ? (long)rb_double_clamp(rep->valuedouble, 0, INT32_MAX, 0) : 0;
   }
-  cJSON_Delete(obj);
   want = current + s->by;
   if (want > s->max_replicas)
     want = s->max_replicas;
@@ -432,14 +463,17 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
     want = s->min_replicas;
   snprintf(k->note, sizeof(k->note), "%s has %ld replicas; %+d within %d..%d gives %ld", d,
            current, s->by, s->min_replicas, s->max_replicas, want);
-  return kube_req_scale(ns, d, (int)want, push_req(k)) ? C_FAILED : C_OK;
+  rc = kube_req_scale(ns, d, (int)want, push_req(k));
+  guard_last(k, obj);
+  cJSON_Delete(obj);
+  return rc ? C_FAILED : C_OK;
 }
 
 /* A strategic merge with an unknown container name would add a container:
  * refuse instead. */
 static enum compute
 check_container(struct runctx *c, const char *ns, const char *d, const char *container,
-                struct computed *k)
+                struct computed *k, cJSON **objp)
 {
   char path[512];
   cJSON *obj = NULL;
@@ -447,6 +481,7 @@ check_container(struct runctx *c, const char *ns, const char *d, const char *con
   int found = 0;
   rb_status rc;
 
+  *objp = NULL;
   if (!c->e->kube) {
     snprintf(k->note, sizeof(k->note), "no cluster: the container was not checked");
     return C_OK;
@@ -461,13 +496,35 @@ check_container(struct runctx *c, const char *ns, const char *d, const char *con
     if (cJSON_IsString(nm) && strcmp(nm->valuestring, container) == 0)
       found = 1;
   }
-  cJSON_Delete(obj);
   if (!found) {
+    cJSON_Delete(obj);
     snprintf(k->note, sizeof(k->note), "deployment %s has no container named %s", d,
              container);
     return C_REFUSED;
   }
+  *objp = obj;
   return C_OK;
+}
+
+/* kubectl patch configmap: read it first (it must exist; its
+ * resourceVersion guards a resume). */
+static enum compute
+compute_configmap(struct runctx *c, const struct step *s, const char *ns, struct computed *k)
+{
+  char path[512];
+  cJSON *obj = NULL;
+  rb_status rc;
+
+  if (c->e->kube) {
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, s->configmap);
+    rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
+    if (rc)
+      return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+  }
+  rc = kube_req_patch_configmap(ns, s->configmap, &s->data, push_req(k));
+  guard_last(k, obj);
+  cJSON_Delete(obj);
+  return rc ? C_FAILED : C_OK;
 }
 
 static enum compute
@@ -518,6 +575,7 @@ compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, cons
         ret = C_FAILED;
         break;
       }
+      guard_last(k, it);
     }
   }
   cJSON_Delete(list);
@@ -564,6 +622,7 @@ compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k
     else
       kube_req_clear(&req);
     ret = r ? C_OK : C_FAILED;
+    guard_last(k, dep);
     break;
   case KUBE_UNDO_REFUSED:
     ret = C_REFUSED;
@@ -594,20 +653,24 @@ compute_step(struct runctx *c, const struct step *s, const char *d, struct compu
   case STEP_SCALE:
     return compute_scale(c, s, ns, d, k);
   case STEP_SET_RESOURCES:
-  case STEP_SET_ENV:
+  case STEP_SET_ENV: {
+    cJSON *obj = NULL;
     container = expand(s->container, ns, d);
-    r = check_container(c, ns, d, container, k);
+    r = check_container(c, ns, d, container, k, &obj);
     if (r == C_OK) {
       rb_status rc = s->kind == STEP_SET_ENV
                        ? kube_req_set_env(ns, d, container, &s->env, push_req(k))
                        : kube_req_set_resources(ns, d, container, &s->limits, &s->requests,
                                                 push_req(k));
+      guard_last(k, obj);
       r = rc ? C_FAILED : C_OK;
     }
+    cJSON_Delete(obj);
     free(container);
     return r;
+  }
   case STEP_PATCH_CONFIGMAP:
-    return kube_req_patch_configmap(ns, s->configmap, &s->data, push_req(k)) ? C_FAILED : C_OK;
+    return compute_configmap(c, s, ns, k);
   case STEP_DELETE_PODS:
     return compute_delete_pods(c, s, ns, d, k);
   case STEP_ROLLOUT_UNDO:
@@ -620,7 +683,8 @@ compute_step(struct runctx *c, const struct step *s, const char *d, struct compu
 
 /* ---- running steps ----------------------------------------------------- */
 
-enum step_result { S_OK = 0, S_FAILED, S_STOPPED };
+/* S_ABANDONED: the run must end here (c->fail_reason says why). */
+enum step_result { S_OK = 0, S_FAILED, S_STOPPED, S_ABANDONED };
 
 /* Sends the requests of a step; returns 1 when all succeeded, 0 on a
  * failure, -1 on 409 (the caller reads afresh), 2 when dry-run was turned
@@ -673,8 +737,8 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
     buf_puts(detail, "}");
     if (rc != RB_OK)
       ret = 0;
-    else if (resp.status == 409)
-      ret = -1;
+    else if (resp.status == 409 || (resp.status == 422 && kube_req_has_test(&reqs[i])))
+      ret = -1; /* changed since it was read (a failed JSON-patch test is 422) */
     else if (!((resp.status >= 200 && resp.status < 300)
                || (resp.status == 404 && strcmp(reqs[i].method, "DELETE") == 0)))
       ret = 0; /* a pod already gone is what a delete wanted */
@@ -686,14 +750,179 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
   return ret;
 }
 
+/* ---- the run's durable state (rem_run.pending) ------------------------- */
+
+/* Reads the state a previous process left.  An older runbookd kept a bare
+ * array of requests there (no guards: a resume cannot check them). */
+static void
+state_load(struct runctx *c)
+{
+  cJSON *p = c->run->pending ? cJSON_Parse(c->run->pending) : NULL;
+
+  if (cJSON_IsArray(p)) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "requests", p);
+    p = o;
+  } else if (!cJSON_IsObject(p)) {
+    int unreadable = c->run->pending != NULL;
+    cJSON_Delete(p);
+    p = cJSON_CreateObject();
+    if (unreadable)
+      cJSON_AddItemToObject(p, "requests", cJSON_CreateString("unreadable"));
+  }
+  c->state = p;
+}
+
+/* Writes the state back into rem_run.pending (NULL when empty). */
+static void
+state_sync(struct runctx *c)
+{
+  free(c->run->pending);
+  c->run->pending = c->state && c->state->child ? cJSON_PrintUnformatted(c->state) : NULL;
+}
+
+static int
+state_has_requests(const struct runctx *c)
+{
+  return c->state && cJSON_GetObjectItemCaseSensitive(c->state, "requests") != NULL;
+}
+
+/* The requests about to be sent, with their guards and the time. */
+static void
+state_record_requests(struct runctx *c, const struct computed *k)
+{
+  struct buf b;
+  cJSON *reqs;
+
+  if (!c->state)
+    return;
+  buf_init(&b, 0);
+  reqs_json(&b, k->reqs, k->n);
+  reqs = cJSON_Parse(b.data ? b.data : "[]");
+  buf_free(&b);
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "requests");
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "guards");
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "recordedMs");
+  cJSON_AddItemToObject(c->state, "requests", reqs ? reqs : cJSON_CreateArray());
+  cJSON_AddItemToObject(c->state, "guards",
+                        k->guards ? cJSON_Duplicate(k->guards, 1) : cJSON_CreateArray());
+  cJSON_AddNumberToObject(c->state, "recordedMs", (double)rb_wall_ms());
+}
+
+static void
+state_clear_requests(struct runctx *c)
+{
+  if (!c->state)
+    return;
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "requests");
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "guards");
+  cJSON_DeleteItemFromObjectCaseSensitive(c->state, "recordedMs");
+}
+
 /* Commits t together with the run's current position. */
 static rb_status
 save_run(struct runctx *c, struct tx *t)
 {
+  state_sync(c);
   c->run->updated_ms = rb_wall_ms();
   t->incident_id = c->run->incident_id;
   t->update = c->run;
   return tx_commit(c->e, t);
+}
+
+/* A step's requests recorded before a restart: which to send again.  Each
+ * one's object is read again and compared with what was recorded (its
+ * guard): unchanged, it is re-sent; already holding what the request sets
+ * (the request was applied before the restart), or gone for a DELETE, it
+ * is skipped (listed in done); changed otherwise, or recorded longer than
+ * RESUME_MAX_MS ago, or unreadable, nothing is sent: C_ABANDON, and the
+ * note says why.  A dry run re-records them all. */
+static enum compute
+resume_recorded(struct runctx *c, struct computed *k, struct buf *done)
+{
+  const cJSON *rq = cJSON_GetObjectItemCaseSensitive(c->state, "requests");
+  const cJSON *gs = cJSON_GetObjectItemCaseSensitive(c->state, "guards");
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(c->state, "recordedMs");
+  int64_t recorded = cJSON_IsNumber(at) ? (int64_t)at->valuedouble : c->run->updated_ms;
+  int64_t age = rb_wall_ms() - recorded;
+  struct kube_req *all = NULL;
+  size_t n = 0, ndone = 0;
+  char *text = cJSON_PrintUnformatted(rq);
+  enum compute ret = C_OK;
+
+  if (!text || kube_reqs_from_json(text, &all, &n) != RB_OK) {
+    free(text);
+    snprintf(k->note, sizeof(k->note),
+             "the requests recorded before the restart could not be read back: not re-sent");
+    return C_ABANDON;
+  }
+  free(text);
+  if (c->run->dry_run) {
+    k->reqs = all;
+    k->n = n;
+    snprintf(k->note, sizeof(k->note),
+             "resumed after a restart: a dry run records the same requests again");
+    return C_OK;
+  }
+  if (age > RESUME_MAX_MS) {
+    snprintf(k->note, sizeof(k->note),
+             "the requests were recorded %llds before this restart, more than %llds: the "
+             "cluster they were decided on may have moved on; not re-sent",
+             (long long)(age / 1000), RESUME_MAX_MS / 1000);
+    kube_reqs_free(all, n);
+    return C_ABANDON;
+  }
+  buf_puts(done, "[");
+  for (size_t i = 0; i < n && ret == C_OK; i++) {
+    const cJSON *g = cJSON_GetArrayItem(gs, (int)i);
+    const cJSON *gp = cJSON_GetObjectItemCaseSensitive(g, "path");
+    cJSON *cur = NULL;
+    char why[512];
+    rb_status rc = RB_OK;
+
+    if (cJSON_IsString(gp)) {
+      rc = kube_get_json(c, gp->valuestring, &cur, why, sizeof(why));
+      if (rc != RB_OK && rc != RB_ENOTFOUND) {
+        snprintf(k->note, sizeof(k->note),
+                 "could not read the object again to check it before re-sending: %s", why);
+        ret = C_ABANDON;
+        break;
+      }
+    }
+    switch (kube_resume_decide(&all[i], cJSON_IsObject(g) ? g : NULL, cur, why, sizeof(why))) {
+    case KUBE_RESUME_SEND: {
+      struct kube_req *r = push_req(k);
+      if (!r) {
+        ret = C_FAILED;
+        snprintf(k->note, sizeof(k->note), "out of memory");
+        break;
+      }
+      *r = all[i];
+      memset(&all[i], 0, sizeof(all[i]));
+      if (!k->guards)
+        k->guards = cJSON_CreateArray();
+      cJSON_AddItemToArray(k->guards, g ? cJSON_Duplicate(g, 1) : cJSON_CreateNull());
+      break;
+    }
+    case KUBE_RESUME_DONE:
+      buf_puts(done, ndone++ ? "," : "");
+      buf_json_str(done, why);
+      break;
+    case KUBE_RESUME_CHANGED:
+      snprintf(k->note, sizeof(k->note), "not re-sent after the restart: %s", why);
+      ret = C_ABANDON;
+      break;
+    }
+    cJSON_Delete(cur);
+  }
+  buf_puts(done, "]");
+  kube_reqs_free(all, n);
+  if (ret == C_OK)
+    snprintf(k->note, sizeof(k->note),
+             "resumed after a restart: each object read again; %zu request%s unchanged since "
+             "recorded re-sent, %zu applied already",
+             k->n, k->n == 1 ? "" : "s", ndone);
+  return ret;
 }
 
 /* A step that changes the cluster.  The outcome's events are left in out
@@ -703,9 +932,9 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
 {
   const char *phase = run_phase_name(c->run->phase);
   const char *d = s->deployment ? s->deployment : c->run->deployment;
-  int resumed = c->run->pending != NULL;
+  int resumed = state_has_requests(c);
   struct computed k;
-  struct buf det;
+  struct buf det, done;
   enum step_result res = S_FAILED;
 
   memset(&k, 0, sizeof(k));
@@ -715,16 +944,13 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
     int sent;
 
     memset(&t, 0, sizeof(t));
-    if (resumed) {
-      if (kube_reqs_from_json(c->run->pending, &k.reqs, &k.n) != RB_OK) {
-        cr = C_FAILED;
-        snprintf(k.note, sizeof(k.note), "the recorded requests could not be read back");
-      } else {
-        snprintf(k.note, sizeof(k.note),
-                 "resumed after a restart: re-sending the requests recorded before it");
-      }
-    } else {
-      cr = compute_step(c, s, d, &k);
+    buf_init(&done, 0);
+    cr = resumed ? resume_recorded(c, &k, &done) : compute_step(c, s, d, &k);
+    if (cr == C_ABANDON) {
+      buf_free(&done);
+      snprintf(c->fail_reason, sizeof(c->fail_reason), "%s", k.note);
+      res = S_ABANDONED;
+      break;
     }
     buf_init(&det, 0);
     detail_head(&det, c, s, phase, index, d);
@@ -747,14 +973,23 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
       res = S_OK;
       break;
     }
-    /* Record exactly what will be sent, durably, before sending it. */
+    /* Record exactly what will be sent, and what each object looked like
+     * when it was decided, durably, before sending it. */
     if (!resumed) {
-      struct buf pend;
-      buf_init(&pend, 0);
-      reqs_json(&pend, k.reqs, k.n);
-      free(c->run->pending);
-      c->run->pending = buf_steal(&pend);
+      state_record_requests(c, &k);
+      if (k.guards) {
+        char *g = cJSON_PrintUnformatted(k.guards);
+        if (g) {
+          buf_puts(&det, ",\"preconditions\":");
+          buf_puts(&det, g);
+        }
+        free(g);
+      }
+    } else if (done.len > 2) {
+      buf_puts(&det, ",\"appliedAlready\":");
+      buf_puts(&det, done.data);
     }
+    buf_free(&done);
     buf_puts(&det, "}");
     tx_event(&t, resumed ? "step resumed" : tries ? "step retried" : "step started", &det);
     if (save_run(c, &t) != RB_OK) {
@@ -765,6 +1000,15 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
     detail_head(&det, c, s, phase, index, d);
     if (c->run->dry_run) {
       buf_puts(&det, ",\"sent\":false,\"note\":\"dry-run: recorded, not sent\"}");
+      tx_event(out, "step succeeded", &det);
+      metrics_rem_step(c->plan->name, step_kind_name(s->kind), "succeeded");
+      res = S_OK;
+      break;
+    }
+    if (k.n == 0) {
+      /* Resumed, and every recorded request was applied already. */
+      buf_puts(&det, ",\"responses\":[],\"note\":\"every request recorded before the "
+                     "restart was applied already: none re-sent\"}");
       tx_event(out, "step succeeded", &det);
       metrics_rem_step(c->plan->name, step_kind_name(s->kind), "succeeded");
       res = S_OK;
@@ -783,9 +1027,19 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
       break;
     }
     if (sent == -1 && tries < MAX_409_RETRIES) {
-      /* 409: the object changed under us; read it afresh and try again. */
+      /* 409 (or a failed JSON-patch test): the object changed under us.
+       * The conflict is committed at once, before the retry it causes,
+       * with nothing pending (what was sent was refused), then the object
+       * is read afresh and the step recomputed. */
+      struct tx ct;
+      memset(&ct, 0, sizeof(ct));
       buf_puts(&det, "}");
-      tx_event(out, "step conflict", &det);
+      tx_event(&ct, "step conflict", &det);
+      state_clear_requests(c);
+      if (save_run(c, &ct) != RB_OK) {
+        res = S_STOPPED;
+        break;
+      }
       computed_clear(&k);
       resumed = 0;
       continue;
@@ -797,10 +1051,8 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
     break;
   }
   computed_clear(&k);
-  if (res != S_STOPPED) {
-    free(c->run->pending);
-    c->run->pending = NULL;
-  }
+  if (res != S_STOPPED)
+    state_clear_requests(c);
   return res;
 }
 
@@ -1029,6 +1281,8 @@ finish_run(struct runctx *c)
   char *oc = strdup(outcome);
 
   memset(&t, 0, sizeof(t));
+  cJSON_Delete(c->state); /* a finished run keeps nothing pending */
+  c->state = NULL;
   free(r->outcome);
   r->outcome = oc;
   r->state = r->failed ? RUN_FAILED : RUN_SUCCEEDED;
@@ -1111,12 +1365,12 @@ abandon_run(struct runctx *c, const char *why)
   tx_event(&t, "step abandoned", &d);
   if (s)
     metrics_rem_step(c->plan->name, step_kind_name(s->kind), "abandoned");
-  snprintf(c->fail_reason, sizeof(c->fail_reason), "%s", why);
+  if (why != c->fail_reason)
+    snprintf(c->fail_reason, sizeof(c->fail_reason), "%s", why);
   r->failed = 1;
   free(r->outcome);
   r->outcome = NULL;
-  free(r->pending);
-  r->pending = NULL;
+  state_clear_requests(c);
   save_run(c, &t);
   finish_run(c);
 }
@@ -1156,9 +1410,11 @@ execute(struct runctx *c)
     res = run_step(c, &list[r->step_index], r->step_index, &t);
     if (res == S_FAILED && list[r->step_index].optional)
       res = S_OK; /* recorded as failed; the plan goes on */
-    if (res == S_STOPPED) {
+    if (res == S_STOPPED || res == S_ABANDONED) {
       for (size_t i = 0; i < t.nev; i++)
         free(t.ev[i].detail);
+      if (res == S_ABANDONED)
+        abandon_run(c, c->fail_reason);
       return;
     }
     if (res == S_OK) {
@@ -1200,6 +1456,7 @@ run_and_free(struct engine *e, struct queued_run *q)
   c.e = e;
   c.run = run;
   c.received_ns = q->received_ns;
+  state_load(&c);
   pthread_mutex_lock(&e->mu);
   c.plans = plan_set_hold(e->plans);
   pthread_mutex_unlock(&e->mu);
@@ -1243,6 +1500,7 @@ run_and_free(struct engine *e, struct queued_run *q)
   }
   am_labels_free(&c.labels);
   plan_set_drop(c.plans);
+  cJSON_Delete(c.state);
   rem_run_clear(run);
   free(run);
 }

@@ -233,7 +233,7 @@ kube_req_delete_pod(const char *ns, const char *pod, struct kube_req *out)
 
 rb_status
 kube_req_undo(const char *ns, const char *name, const char *template_json,
-              const char *annotations_json, struct kube_req *out)
+              const char *annotations_json, const char *resource_version, struct kube_req *out)
 {
   char path[512];
   cJSON *root = cJSON_CreateArray(), *op, *tmpl, *ann;
@@ -245,6 +245,15 @@ kube_req_undo(const char *ns, const char *name, const char *template_json,
     cJSON_Delete(ann);
     cJSON_Delete(root);
     return RB_EINVAL;
+  }
+  if (resource_version) {
+    /* Applied only to the object as it was read: any write since (a
+     * person's, a controller's) fails the test and nothing is replaced. */
+    op = cJSON_CreateObject();
+    cJSON_AddStringToObject(op, "op", "test");
+    cJSON_AddStringToObject(op, "path", "/metadata/resourceVersion");
+    cJSON_AddStringToObject(op, "value", resource_version);
+    cJSON_AddItemToArray(root, op);
   }
   op = cJSON_CreateObject();
   cJSON_AddStringToObject(op, "op", "replace");
@@ -460,6 +469,13 @@ kube_undo_selector(const struct cJSON *dep, const char *name, char *sel, size_t 
   return 1;
 }
 
+static const char *
+resource_version_of(const cJSON *obj)
+{
+  const cJSON *v = kube_jpath(obj, "metadata", "resourceVersion", NULL);
+  return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
 static long
 revision_of(const cJSON *obj)
 {
@@ -571,11 +587,197 @@ kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
   tj = cJSON_PrintUnformatted(tmpl);
   aj = cJSON_PrintUnformatted(ann);
   snprintf(note, notelen, "rolling back from revision %ld to revision %ld", latest_rev, prev_rev);
-  if (!tj || !aj || kube_req_undo(ns, name, tj, aj, out))
+  if (!tj || !aj || kube_req_undo(ns, name, tj, aj, resource_version_of(dep), out))
     ret = KUBE_UNDO_FAILED;
   free(tj);
   free(aj);
   cJSON_Delete(tmpl);
   cJSON_Delete(ann);
   return ret;
+}
+
+/* ---- resuming recorded requests ---------------------------------------- */
+
+int
+kube_req_has_test(const struct kube_req *r)
+{
+  cJSON *ops, *op;
+  int found = 0;
+
+  if (!r->content_type || strcmp(r->content_type, KUBE_CT_JSONPATCH) != 0 || !r->body)
+    return 0;
+  ops = cJSON_Parse(r->body);
+  cJSON_ArrayForEach(op, ops)
+  {
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(op, "op");
+    if (cJSON_IsString(o) && strcmp(o->valuestring, "test") == 0)
+      found = 1;
+  }
+  cJSON_Delete(ops);
+  return found;
+}
+
+/* Whether obj already holds every value patch sets (strategic merge or
+ * merge patch): maps by key, a null deletes (the key must be absent),
+ * lists of objects with a "name" by name (the strategic merge keys of
+ * containers and env), other lists and scalars whole. */
+static int
+contains(const cJSON *obj, const cJSON *patch)
+{
+  const cJSON *it;
+
+  if (cJSON_IsObject(patch)) {
+    if (!cJSON_IsObject(obj))
+      return 0;
+    cJSON_ArrayForEach(it, patch)
+    {
+      const cJSON *have = cJSON_GetObjectItemCaseSensitive(obj, it->string);
+      if (it->string[0] == '$')
+        return 0; /* a directive: not judged here */
+      if (cJSON_IsNull(it) ? have != NULL : !contains(have, it))
+        return 0;
+    }
+    return 1;
+  }
+  if (cJSON_IsArray(patch) && cJSON_IsArray(obj)) {
+    int named = cJSON_GetArraySize(patch) > 0;
+    cJSON_ArrayForEach(it, patch)
+    {
+      if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(it, "name")))
+        named = 0;
+    }
+    if (!named)
+      return cJSON_Compare(obj, patch, 1);
+    cJSON_ArrayForEach(it, patch)
+    {
+      const char *nm = cJSON_GetObjectItemCaseSensitive(it, "name")->valuestring;
+      const cJSON *o, *match = NULL;
+      cJSON_ArrayForEach(o, obj)
+      {
+        const cJSON *on = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (cJSON_IsString(on) && strcmp(on->valuestring, nm) == 0)
+          match = o;
+      }
+      if (!match || !contains(match, it))
+        return 0;
+    }
+    return 1;
+  }
+  return obj && cJSON_Compare(obj, patch, 1);
+}
+
+int
+kube_patch_applied(const struct kube_req *r, const struct cJSON *obj)
+{
+  cJSON *patch;
+  int ok;
+
+  if (strcmp(r->method, "PATCH") != 0 || !r->content_type || !r->body
+      || (strcmp(r->content_type, KUBE_CT_STRATEGIC) != 0
+          && strcmp(r->content_type, KUBE_CT_MERGE) != 0))
+    return 0; /* a JSON patch or a delete: not judged from the object */
+  patch = cJSON_Parse(r->body);
+  ok = cJSON_IsObject(patch) && contains(obj, patch);
+  cJSON_Delete(patch);
+  return ok;
+}
+
+static int
+path_ends_with(const char *path, const char *suffix)
+{
+  size_t n = strlen(path), m = strlen(suffix);
+  return n >= m && strcmp(path + n - m, suffix) == 0;
+}
+
+cJSON *
+kube_guard_of(const char *path, const struct cJSON *obj)
+{
+  cJSON *g = cJSON_CreateObject();
+  const cJSON *v;
+
+  cJSON_AddStringToObject(g, "path", path);
+  if (path_ends_with(path, "/scale")) {
+    v = kube_jpath(obj, "spec", "replicas", NULL);
+    if (cJSON_IsNumber(v))
+      cJSON_AddNumberToObject(g, "replicas", v->valuedouble);
+  } else if (strstr(path, "/deployments/")) {
+    v = kube_jpath(obj, "metadata", "generation", NULL);
+    if (cJSON_IsNumber(v))
+      cJSON_AddNumberToObject(g, "generation", v->valuedouble);
+  } else if (strstr(path, "/pods/")) {
+    v = kube_jpath(obj, "metadata", "uid", NULL);
+    if (cJSON_IsString(v))
+      cJSON_AddStringToObject(g, "uid", v->valuestring);
+  } else {
+    v = kube_jpath(obj, "metadata", "resourceVersion", NULL);
+    if (cJSON_IsString(v))
+      cJSON_AddStringToObject(g, "resourceVersion", v->valuestring);
+  }
+  if (cJSON_GetArraySize(g) < 2) {
+    cJSON_Delete(g); /* the object says nothing to compare with later */
+    return NULL;
+  }
+  return g;
+}
+
+enum kube_resume
+kube_resume_decide(const struct kube_req *r, const struct cJSON *guard, const struct cJSON *cur,
+                   char *note, size_t notelen)
+{
+  static const char *const keys[] = { "generation", "replicas", "uid", "resourceVersion" };
+  const cJSON *want = NULL, *have = NULL;
+  const char *key = NULL;
+
+  for (size_t i = 0; i < RB_ARRAY_LEN(keys) && !want; i++) {
+    want = cJSON_GetObjectItemCaseSensitive(guard, keys[i]);
+    key = keys[i];
+  }
+  if (!want) {
+    snprintf(note, notelen,
+             "%s %s was recorded without the state of its object, so whether it changed "
+             "since cannot be told",
+             r->method, r->path);
+    return KUBE_RESUME_CHANGED;
+  }
+  if (!cur) {
+    if (strcmp(r->method, "DELETE") == 0) {
+      snprintf(note, notelen, "%s is gone already", r->path);
+      return KUBE_RESUME_DONE;
+    }
+    snprintf(note, notelen, "%s no longer exists", r->path);
+    return KUBE_RESUME_CHANGED;
+  }
+  if (strcmp(key, "generation") == 0)
+    have = kube_jpath(cur, "metadata", "generation", NULL);
+  else if (strcmp(key, "replicas") == 0)
+    have = kube_jpath(cur, "spec", "replicas", NULL);
+  else if (strcmp(key, "uid") == 0)
+    have = kube_jpath(cur, "metadata", "uid", NULL);
+  else
+    have = kube_jpath(cur, "metadata", "resourceVersion", NULL);
+  if (have && cJSON_Compare(have, want, 1)) {
+    snprintf(note, notelen, "%s unchanged since it was recorded (%s)", r->path, key);
+    return KUBE_RESUME_SEND;
+  }
+  if (kube_patch_applied(r, cur)) {
+    snprintf(note, notelen, "%s already holds what the recorded %s sets: it was applied", r->path,
+             r->method);
+    return KUBE_RESUME_DONE;
+  }
+  {
+    char w[64], h[64];
+    if (cJSON_IsNumber(want))
+      snprintf(w, sizeof(w), "%.0f", want->valuedouble);
+    else
+      snprintf(w, sizeof(w), "%.60s", cJSON_IsString(want) ? want->valuestring : "?");
+    if (cJSON_IsNumber(have))
+      snprintf(h, sizeof(h), "%.0f", have->valuedouble);
+    else
+      snprintf(h, sizeof(h), "%.60s", cJSON_IsString(have) ? have->valuestring : "none");
+    snprintf(note, notelen,
+             "%s changed since the request was recorded (%s %s, now %s) and does not hold "
+             "what it sets: someone else changed it",
+             r->path, key, w, h);
+  }
+  return KUBE_RESUME_CHANGED;
 }

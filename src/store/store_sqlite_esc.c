@@ -33,15 +33,16 @@ finish_step(sqlite3 *db, sqlite3_stmt *st)
   return ret;
 }
 
-/* Who was paged, in the escalations row's paged_mask column.  The column
- * is from schema 3, when it held a bit mask by index in the configured
- * contacts (a reload that added or reordered contacts then sent notices
- * to people never paged).  It now holds, when anyone was paged, a JSON
- * object {"paged":["<contact id>",...]}: SQLite keeps a text that is not a
- * number as TEXT whatever the column's affinity, so no migration is
- * needed.  An INTEGER found there is a row from an older runbookd, handed
- * on as legacy_mask.  (A column of its own would take a migration in
- * store_sqlite.c.) */
+/* Who was paged, and the ack taken into account, in the escalations row's
+ * paged_mask column.  The column is from schema 3, when it held a bit mask
+ * by index in the configured contacts (a reload that added or reordered
+ * contacts then sent notices to people never paged).  It now holds, when
+ * anyone was paged or an ack was seen, a JSON object
+ * {"paged":["<contact id>",...],"ack_seen_ms":N}: SQLite keeps a text that
+ * is not a number as TEXT whatever the column's affinity, so no migration
+ * is needed.  An INTEGER found there is a row from an older runbookd,
+ * handed on as legacy_mask.  (Columns of their own would take a migration
+ * in store_sqlite.c.) */
 static void
 paged_read(sqlite3_stmt *st, int col, struct esc_state *out)
 {
@@ -52,6 +53,9 @@ paged_read(sqlite3_stmt *st, int col, struct esc_state *out)
     return;
   }
   o = cJSON_Parse((const char *)sqlite3_column_text(st, col));
+  it = cJSON_GetObjectItemCaseSensitive(o, "ack_seen_ms");
+  if (cJSON_IsNumber(it))
+    out->ack_seen_ms = (int64_t)it->valuedouble;
   a = cJSON_GetObjectItemCaseSensitive(o, "paged");
   cJSON_ArrayForEach(it, a)
   {
@@ -69,12 +73,14 @@ paged_bind(sqlite3_stmt *st, int col, const struct esc_state *e, char **owned)
   cJSON *o, *a;
 
   *owned = NULL;
-  if (!e->paged_len) {
+  if (!e->paged_len && !e->ack_seen_ms) {
     sqlite3_bind_int64(st, col, (sqlite3_int64)e->legacy_mask);
     return RB_OK;
   }
   o = cJSON_CreateObject();
   a = cJSON_AddArrayToObject(o, "paged");
+  if (e->ack_seen_ms && !cJSON_AddNumberToObject(o, "ack_seen_ms", (double)e->ack_seen_ms))
+    a = NULL;
   for (const char *c = esc_paged_next(e, NULL); a && c; c = esc_paged_next(e, c)) {
     cJSON *v = cJSON_CreateString(c);
     if (!v || !cJSON_AddItemToArray(a, v)) {
@@ -100,7 +106,8 @@ sq_esc_get(void *h, int64_t incident_id, struct esc_state *out)
 
   rc = prep(s->w,
             "SELECT severity, phase, level, repeats, opened_ms, level_due_ms, progress_due_ms,"
-            " unavailable_due_ms, paged_mask, urgent FROM escalations WHERE incident_id = ?",
+            " unavailable_due_ms, paged_mask, urgent, next_due_ms FROM escalations"
+            " WHERE incident_id = ?",
             &st);
   if (rc)
     return rc;
@@ -119,6 +126,7 @@ sq_esc_get(void *h, int64_t incident_id, struct esc_state *out)
     out->unavailable_due_ms = sqlite3_column_int64(st, 7);
     paged_read(st, 8, out);
     out->urgent = sqlite3_column_int(st, 9);
+    out->stored_due_ms = sqlite3_column_int64(st, 10);
     rc = RB_OK;
   } else {
     rc = r == SQLITE_DONE ? RB_ENOTFOUND : sq_map_rc(r);
@@ -300,13 +308,26 @@ sq_id_row(sqlite3_stmt *st, void *p)
   return 0;
 }
 
+/* The incidents the pager must look at when it starts (or paging is
+ * turned on): unresolved ones without an escalation row (a crash between
+ * the webhook's commit and the pager's), and those whose escalation does
+ * not follow their state (an ack, unack or resolve whose hook was lost in
+ * a crash between the incident's commit and the pager's, or that came
+ * while paging was off).  An acknowledged incident's active escalation is
+ * listed too: it may be one the unavailable trigger made active again
+ * after the ack, which the pager tells apart (ack_seen_ms) and leaves. */
 rb_status
 sq_esc_missing(void *h, int64_t **ids, size_t *n)
 {
   rb_status rc = sq_read(h,
                          "SELECT i.id FROM incidents i LEFT JOIN escalations e"
                          " ON e.incident_id = i.id WHERE i.state != 'resolved'"
-                         " AND e.incident_id IS NULL ORDER BY i.id",
+                         " AND e.incident_id IS NULL"
+                         " UNION SELECT e.incident_id FROM escalations e"
+                         " JOIN incidents i ON i.id = e.incident_id WHERE e.phase != 2"
+                         " AND (i.state = 'resolved' OR (i.state = 'open' AND e.phase = 1)"
+                         " OR (i.state = 'acked' AND e.phase = 0))"
+                         " ORDER BY 1",
                          NULL, 0, sizeof(**ids), (void **)ids, n, sq_id_row);
   if (rc) {
     free(*ids);

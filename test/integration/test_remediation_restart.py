@@ -9,6 +9,7 @@ once, and every change of the plan is applied exactly once in effect
 
 import json
 import os
+import sqlite3
 import sys
 import time
 
@@ -63,59 +64,171 @@ def revisions(k):
                   for rs in k.replicasets_of("cognitive-core"))
 
 
-def case_slow_patch(t, k):
-    t.section("kill -9 while the restart PATCH is in flight")
+def store_db(d):
+    return os.path.join(d.storage, "runbookd.db")
+
+
+def age_pending(d, seconds):
+    """Makes the requests pending in d's store (d is down) look recorded
+    `seconds` earlier: the clock stepped, not waited for."""
+    db = sqlite3.connect(store_db(d))
+    try:
+        rows = db.execute("SELECT id, pending FROM remediation_runs "
+                          "WHERE pending IS NOT NULL").fetchall()
+        for rid, pending in rows:
+            st = json.loads(pending)
+            st["recordedMs"] -= seconds * 1000
+            db.execute("UPDATE remediation_runs SET pending=? WHERE id=?",
+                       (json.dumps(st), rid))
+        db.commit()
+        return len(rows)
+    finally:
+        db.close()
+
+
+HOTFIX = {"spec": {"template": {"spec": {"containers": [
+    {"name": "cognitive-core", "image": "ericsson/ran-optimization-sdk:2.0.1-hotfix"}]}}}}
+
+
+def case_slow_patch(t, k, how):
+    """kill -9 while the restart PATCH is in flight, then restart.  how:
+    applied - the PATCH completes at the stand-in after the kill;
+    lost    - it fails there (503) and nothing changes meanwhile;
+    hotfix  - it fails, and a person patches the Deployment while runbookd
+              is down;
+    stale   - it fails, and the record is 11 minutes old at the restart."""
+    t.section("kill -9 while the restart PATCH is in flight (%s)" % how)
     k.reset()
-    k.fault(method="PATCH", path="/deployments/cognitive-core$", delay_ms=3000, times=1)
+    fault = {"method": "PATCH", "path": "/deployments/cognitive-core$", "delay_ms": 3000,
+             "times": 1}
+    if how != "applied":
+        fault["status"] = 503
+    k.fault(**fault)
     cm0 = k.obj("configmaps", "cognitive-core-config")["data"]
-    pd = rbtest.write_plans(t, "plans-a", [SLOW_PATCH])
-    d = t.daemon(name="a", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    pd = rbtest.write_plans(t, "plans-" + how, [SLOW_PATCH])
+    d = t.daemon(name="p-" + how, args=rbtest.remediation_args(k, pd, extra=ARGS))
     iid, _ = rbtest.fire(d, "slow-patch", {"namespace": NS})
     t.check(rbtest.wait_event(d, iid, "step started", 10, count=2),
-            "slow patch: the restart step started", rbtest.timeline_kinds(d, iid))
+            "%s: the restart step started" % how, rbtest.timeline_kinds(d, iid))
     hit = rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10)
-    t.check(hit, "slow patch: the PATCH reached the stand-in (and is being delayed)")
+    t.check(hit, "%s: the PATCH reached the stand-in (and is being delayed)" % how)
     d.kill9()
-    # The delayed PATCH completes at the stand-in after runbookd died: the
-    # change is applied but runbookd never saw the answer.
+    # The delayed PATCH completes (or fails) at the stand-in after runbookd
+    # died: runbookd never saw the answer.
     t.check(rbtest.wait_for(lambda: [r for r in writes(k) if r["path"] == DEP
                                      and r.get("done")], 10),
-            "slow patch: the in-flight PATCH was applied after the kill")
+            "%s: the in-flight PATCH was answered after the kill" % how)
+    if how == "hotfix":
+        r = rbtest.http_request("127.0.0.1", k.port, "PATCH", DEP, json.dumps(HOTFIX),
+                                {"Content-Type": "application/strategic-merge-patch+json"})
+        t.eq(r.status, 200, "hotfix: a person patched the image while runbookd was down")
+    if how == "stale":
+        t.eq(age_pending(d, 11 * 60), 1, "stale: the pending record is made 11 minutes old")
     d.restart()
     fin = rbtest.wait_finished(d, iid, 30) or {}
-    t.eq(fin.get("outcome"), "succeeded", "slow patch: the resumed run succeeded")
     st = [e for e in rbtest.events(d, iid, "step started") if e["detail"].get("step") == "restart"]
     rs = [e for e in rbtest.events(d, iid, "step resumed") if e["detail"].get("step") == "restart"]
-    t.check(len(st) == 1 and len(rs) == 1, "slow patch: `step resumed` for the restart",
-            rbtest.timeline_kinds(d, iid))
-    if st and rs:
-        t.eq(rs[0]["detail"].get("requests"), st[0]["detail"].get("requests"),
-             "slow patch: the resumed step re-sends the recorded requests")
-    w = writes(k)
-    t.eq([(r["method"], r["path"]) for r in w],
-         [("PATCH", CM), ("PATCH", DEP), ("PATCH", DEP), ("PATCH", DEP + "/scale"),
-          ("PATCH", DEP)],
-         "slow patch: configmap once, restart sent twice (in flight + resumed), scale once, "
-         "env once")
-    restarts = [r for r in w if r["path"] == DEP and "restartedAt" in r["body"]]
-    t.check(len(restarts) == 2 and restarts[0]["body"] == restarts[1]["body"]
-            and restarts[0]["headers"] == restarts[1]["headers"],
-            "slow patch: the re-sent PATCH is byte-identical to the first",
-            [r["body"] for r in restarts])
-    if st:
-        rec = rbtest.recorded_requests(d, iid)
-        t.check(rbtest.logged_request(restarts[0]) in rec,
-                "slow patch: ... and to the recorded request")
-    t.eq(revisions(k), [1, 2, 3, 4, 5],
-         "slow patch: restart and env each made one revision (the re-send changed nothing)")
-    dep = k.deployment("cognitive-core")
-    t.eq(dep["spec"]["replicas"], 4, "slow patch: scaled to 4")
-    cm = k.obj("configmaps", "cognitive-core-config")["data"]
-    t.eq(cm, dict(cm0, DATABASE_POOL_SIZE="40"), "slow patch: configmap patched")
-    t.eq(steps_of(d, iid, "step succeeded"), ["pool", "restart", "scale", "env", "rolled-out"],
-         "slow patch: every step succeeded once, none lost")
-    t.eq(len(rbtest.events(d, iid, "remediation finished")), 1, "slow patch: finished once")
-    t.eq(len(rbtest.events(d, iid, "plan matched")), 1, "slow patch: not decided again")
+    restarts = [r for r in writes(k) if r["path"] == DEP and "restartedAt" in r["body"]]
+    t.eq(len(st), 1, "%s: one `step started` for the restart" % how)
+    if how in ("applied", "lost"):
+        t.eq(fin.get("outcome"), "succeeded", "%s: the resumed run succeeded" % how)
+        t.eq(len(rs), 1, "%s: `step resumed` for the restart" % how)
+        t.eq(steps_of(d, iid, "step succeeded"),
+             ["pool", "restart", "scale", "env", "rolled-out"],
+             "%s: every step succeeded once, none lost" % how)
+        w = writes(k)
+        if how == "applied":
+            t.eq(rs[0]["detail"].get("requests") if rs else None, [],
+                 "applied: the resumed step re-sends nothing")
+            t.check(rs and "already holds what the recorded PATCH sets"
+                    in (rs[0]["detail"].get("appliedAlready") or [""])[0],
+                    "applied: ... because the Deployment holds the recorded restartedAt",
+                    rs[0]["detail"] if rs else None)
+            t.eq([(r["method"], r["path"]) for r in w],
+                 [("PATCH", CM), ("PATCH", DEP), ("PATCH", DEP + "/scale"), ("PATCH", DEP)],
+                 "applied: configmap, restart, scale, env each sent once")
+        else:
+            if st and rs:
+                t.eq(rs[0]["detail"].get("requests"), st[0]["detail"].get("requests"),
+                     "lost: the resumed step re-sends the recorded requests")
+            t.eq([(r["method"], r["path"]) for r in w],
+                 [("PATCH", CM), ("PATCH", DEP), ("PATCH", DEP), ("PATCH", DEP + "/scale"),
+                  ("PATCH", DEP)],
+                 "lost: configmap once, restart sent twice (lost + re-sent), scale once, "
+                 "env once")
+            t.check(len(restarts) == 2 and restarts[0]["body"] == restarts[1]["body"]
+                    and restarts[0]["headers"] == restarts[1]["headers"],
+                    "lost: the re-sent PATCH is byte-identical to the first",
+                    [r["body"] for r in restarts])
+            if st:
+                rec = rbtest.recorded_requests(d, iid)
+                t.check(rbtest.logged_request(restarts[0]) in rec,
+                        "lost: ... and to the recorded request")
+        t.eq(revisions(k), [1, 2, 3, 4, 5],
+             "%s: restart and env each made one revision" % how)
+        t.eq(k.deployment("cognitive-core")["spec"]["replicas"], 4, "%s: scaled to 4" % how)
+        cm = k.obj("configmaps", "cognitive-core-config")["data"]
+        t.eq(cm, dict(cm0, DATABASE_POOL_SIZE="40"), "%s: configmap patched" % how)
+    else:
+        t.eq(fin.get("outcome"), "failed", "%s: the run ended failed" % how)
+        t.eq(rs, [], "%s: no `step resumed`" % how)
+        ab = rbtest.events(d, iid, "step abandoned")
+        want = "someone else changed it" if how == "hotfix" else "more than 600s"
+        t.check(len(ab) == 1 and ab[0]["detail"].get("step") == "restart"
+                and want in ab[0]["detail"].get("reason", ""),
+                "%s: `step abandoned` for the restart, saying why" % how, ab)
+        esc = rbtest.events(d, iid, "escalation requested")
+        t.check(esc and want in esc[-1]["detail"].get("reason", ""),
+                "%s: escalation requested, with the reason" % how, esc)
+        t.eq(len(restarts), 1, "%s: the recorded restart was not re-sent" % how)
+        t.eq([(r["method"], r["path"]) for r in writes(k) if r["path"] != DEP
+              or "restartedAt" in r["body"]],
+             [("PATCH", CM), ("PATCH", DEP)],
+             "%s: nothing after it was sent (no scale, no env)" % how)
+        dep = k.deployment("cognitive-core")
+        if how == "hotfix":
+            t.eq(dep["spec"]["template"]["spec"]["containers"][0]["image"],
+                 "ericsson/ran-optimization-sdk:2.0.1-hotfix", "hotfix: the hotfix stands")
+        t.eq(dep["spec"]["replicas"], 2, "%s: not scaled" % how)
+    t.eq(len(rbtest.events(d, iid, "remediation finished")), 1, "%s: finished once" % how)
+    t.eq(len(rbtest.events(d, iid, "plan matched")), 1, "%s: not decided again" % how)
+    d.stop()
+
+
+def case_undo_after_hotfix(t, k):
+    """The audit's case: a rollout_undo in flight fails, a person ships a
+    hotfix while runbookd is down; the resumed run must not revert it."""
+    t.section("kill -9 during rollout_undo, then a hotfix while runbookd is down")
+    k.reset()
+    k.fault(method="PATCH", path="/deployments/cognitive-core$", status=503, delay_ms=3000,
+            times=1)
+    pd = rbtest.write_plans(t, "plans-undo-hotfix",
+                            [plan("slow-undo", [{"name": "undo", "kind": "rollout_undo"}])])
+    d = t.daemon(name="undo-hotfix", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    iid, _ = rbtest.fire(d, "slow-undo", {"namespace": NS})
+    t.check(rbtest.wait_for(lambda: k.admin("GET", "faults")[0]["hits"] >= 1, 10),
+            "undo: the JSON patch reached the stand-in")
+    st = rbtest.events(d, iid, "step started")
+    body = json.loads(json.dumps(st[0]["detail"]["requests"][0]["body"])) if st else []
+    t.check(body and body[0].get("op") == "test"
+            and body[0].get("path") == "/metadata/resourceVersion",
+            "undo: the JSON patch tests the resourceVersion it was decided on", body[:1])
+    d.kill9()
+    t.check(rbtest.wait_for(lambda: [r for r in writes(k) if r.get("done")], 10),
+            "undo: the in-flight PATCH failed at the stand-in after the kill")
+    r = rbtest.http_request("127.0.0.1", k.port, "PATCH", DEP, json.dumps(HOTFIX),
+                            {"Content-Type": "application/strategic-merge-patch+json"})
+    t.eq(r.status, 200, "undo: a person patched the image while runbookd was down")
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "failed", "undo: the run ended failed")
+    ab = rbtest.events(d, iid, "step abandoned")
+    t.check(ab and "someone else changed it" in ab[0]["detail"].get("reason", ""),
+            "undo: `step abandoned`, saying the Deployment changed", ab)
+    t.check(rbtest.events(d, iid, "escalation requested"), "undo: escalation requested")
+    t.eq(len(writes(k)), 2, "undo: not re-sent (the lost PATCH and the person's only)")
+    t.eq(k.deployment("cognitive-core")["spec"]["template"]["spec"]["containers"][0]["image"],
+         "ericsson/ran-optimization-sdk:2.0.1-hotfix", "undo: the hotfix stands")
     d.stop()
 
 
@@ -184,10 +297,15 @@ def case_slow_delete(t, k):
          "slow delete: only the 4 recorded pods were ever deleted (never a replacement)")
     # The first DELETE's client was killed: the stand-in logs code 0 (its
     # answer could not be written) or 200, but the pod was deleted.
-    t.check(len(dels) == 5 and dels[0]["code"] in (0, 200)
-            and [r["code"] for r in dels[1:]] == [404, 200, 200, 200],
-            "slow delete: re-sent, the pod already gone answered 404 and counted as done",
-            [(r["path"].rsplit("/", 1)[1], r["code"]) for r in dels])
+    t.check(len(dels) == 4 and dels[0]["code"] in (0, 200)
+            and [r["code"] for r in dels[1:]] == [200, 200, 200],
+            "slow delete: the pod already gone is not deleted again (read: 404), the other "
+            "3 are, once", [(r["path"].rsplit("/", 1)[1], r["code"]) for r in dels])
+    rs = rbtest.events(d, iid, "step resumed")
+    t.check(rs and len(rs[0]["detail"].get("requests") or []) == 3
+            and "is gone already" in (rs[0]["detail"].get("appliedAlready") or [""])[0],
+            "slow delete: `step resumed` re-sends 3 and says the first pod is gone",
+            rs[0]["detail"] if rs else None)
     t.eq(len(k.pods_of("swarm-agent")), 4, "slow delete: 4 pods again")
     d.stop()
 
@@ -233,7 +351,9 @@ def case_no_cluster(t, k):
 def body(t):
     k = rbtest.StandIn(t)
     case_no_cluster(t, k)
-    case_slow_patch(t, k)
+    for how in ("applied", "lost", "hotfix", "stale"):
+        case_slow_patch(t, k, how)
+    case_undo_after_hotfix(t, k)
     case_slow_delete(t, k)
     case_slow_wait(t, k, "kill9")
     case_slow_wait(t, k, "sigterm")

@@ -84,14 +84,24 @@ Test(kube, undo_is_a_json_patch)
 {
   struct kube_req r;
   cr_assert_eq(kube_req_undo("ns", "d", "{\"metadata\":{\"labels\":{\"app\":\"d\"}}}",
-                             "{\"deployment.kubernetes.io/revision\":\"3\"}", &r),
+                             "{\"deployment.kubernetes.io/revision\":\"3\"}", NULL, &r),
                RB_OK);
   expect(&r, "PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", KUBE_CT_JSONPATCH,
          "[{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":{\"metadata\":{\"labels\":"
          "{\"app\":\"d\"}}}},{\"op\":\"replace\",\"path\":\"/metadata/annotations\",\"value\":"
          "{\"deployment.kubernetes.io/revision\":\"3\"}}]");
+  cr_assert_not(kube_req_has_test(&r));
   kube_req_clear(&r);
-  cr_assert_eq(kube_req_undo("ns", "d", "{not json", "{}", &r), RB_EINVAL);
+  /* With the resourceVersion read: a test op first, so the patch applies
+   * only to the object as it was read. */
+  cr_assert_eq(kube_req_undo("ns", "d", "{}", "{}", "4711", &r), RB_OK);
+  expect(&r, "PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", KUBE_CT_JSONPATCH,
+         "[{\"op\":\"test\",\"path\":\"/metadata/resourceVersion\",\"value\":\"4711\"},"
+         "{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":{}},{\"op\":\"replace\","
+         "\"path\":\"/metadata/annotations\",\"value\":{}}]");
+  cr_assert(kube_req_has_test(&r));
+  kube_req_clear(&r);
+  cr_assert_eq(kube_req_undo("ns", "d", "{not json", "{}", NULL, &r), RB_EINVAL);
 }
 
 Test(kube, selectors_are_escaped)
@@ -328,4 +338,142 @@ Test(names, kubernetes_names)
   cr_assert_not(kube_valid_subdomain("a..b"));
   cr_assert_not(kube_valid_subdomain("a b"));
   cr_assert_not(kube_valid_subdomain("%2F"));
+}
+
+/* ---- resuming recorded requests ---------------------------------------- */
+
+#define DEPP "/apis/apps/v1/namespaces/ns/deployments/d"
+
+static cJSON *
+dep_at(int generation, const char *restarted, const char *pool)
+{
+  char d[1024];
+  snprintf(d, sizeof(d),
+           "{\"metadata\":{\"name\":\"d\",\"generation\":%d,\"resourceVersion\":\"%d00\","
+           "\"uid\":\"u-1\"},\"spec\":{\"replicas\":2,\"template\":{\"metadata\":{"
+           "\"annotations\":{\"kubectl.kubernetes.io/restartedAt\":\"%s\"}},\"spec\":{"
+           "\"containers\":[{\"name\":\"side\",\"image\":\"s:1\"},{\"name\":\"c\",\"image\":"
+           "\"c:1\",\"env\":[{\"name\":\"A\",\"value\":\"1\"},{\"name\":\"POOL\",\"value\":"
+           "\"%s\"}]}]}}}}",
+           generation, generation, restarted, pool);
+  return cJSON_Parse(d);
+}
+
+Test(kube, guards_record_what_a_resume_compares)
+{
+  cJSON *dep = dep_at(7, "t0", "20"), *g;
+  cJSON *scale = cJSON_Parse("{\"kind\":\"Scale\",\"metadata\":{\"resourceVersion\":\"9\"},"
+                             "\"spec\":{\"replicas\":8}}");
+  cJSON *pod = cJSON_Parse("{\"metadata\":{\"uid\":\"p-1\",\"resourceVersion\":\"5\"}}");
+  cJSON *cm = cJSON_Parse("{\"metadata\":{\"resourceVersion\":\"42\"},\"data\":{}}");
+  char *t;
+
+  g = kube_guard_of(DEPP, dep);
+  t = cJSON_PrintUnformatted(g);
+  cr_assert_str_eq(t, "{\"path\":\"" DEPP "\",\"generation\":7}");
+  free(t);
+  cJSON_Delete(g);
+  g = kube_guard_of(DEPP "/scale", scale);
+  t = cJSON_PrintUnformatted(g);
+  cr_assert_str_eq(t, "{\"path\":\"" DEPP "/scale\",\"replicas\":8}");
+  free(t);
+  cJSON_Delete(g);
+  g = kube_guard_of("/api/v1/namespaces/ns/pods/p", pod);
+  t = cJSON_PrintUnformatted(g);
+  cr_assert_str_eq(t, "{\"path\":\"/api/v1/namespaces/ns/pods/p\",\"uid\":\"p-1\"}");
+  free(t);
+  cJSON_Delete(g);
+  g = kube_guard_of("/api/v1/namespaces/ns/configmaps/c", cm);
+  t = cJSON_PrintUnformatted(g);
+  cr_assert_str_eq(t, "{\"path\":\"/api/v1/namespaces/ns/configmaps/c\",\"resourceVersion\":"
+                      "\"42\"}");
+  free(t);
+  cJSON_Delete(g);
+  /* Nothing to compare with: no guard. */
+  cr_assert_null(kube_guard_of(DEPP, pod));
+  cJSON_Delete(dep);
+  cJSON_Delete(scale);
+  cJSON_Delete(pod);
+  cJSON_Delete(cm);
+}
+
+Test(kube, a_resume_resends_only_what_nobody_changed)
+{
+  cJSON *before = dep_at(7, "t0", "20"), *g = kube_guard_of(DEPP, before), *now;
+  struct kube_req restart, env, del, undo;
+  char *ek[] = { "POOL" }, *ev[] = { "50" };
+  struct kvlist kv = { ek, ev, 1 };
+  char note[512];
+
+  kube_req_restart("ns", "d", "t1", &restart);
+  kube_req_set_env("ns", "d", "c", &kv, &env);
+  kube_req_undo("ns", "d", "{}", "{}", "700", &undo);
+  /* Unchanged: re-send. */
+  cr_assert_eq(kube_resume_decide(&restart, g, before, note, sizeof(note)), KUBE_RESUME_SEND);
+  cr_assert(strstr(note, "unchanged"), "%s", note);
+  /* The restart was applied before the crash (the controller bumped the
+   * generation): it holds the recorded restartedAt, so it is not sent. */
+  now = dep_at(8, "t1", "20");
+  cr_assert_eq(kube_resume_decide(&restart, g, now, note, sizeof(note)), KUBE_RESUME_DONE);
+  cr_assert(strstr(note, "was applied"), "%s", note);
+  /* ... but the env patch (not applied) must not be sent over a change. */
+  cr_assert_eq(kube_resume_decide(&env, g, now, note, sizeof(note)), KUBE_RESUME_CHANGED);
+  cr_assert(strstr(note, "generation 7, now 8"), "%s", note);
+  cJSON_Delete(now);
+  /* A person's hotfix meanwhile: the restart is not re-sent either. */
+  now = dep_at(8, "t0", "20");
+  cr_assert_eq(kube_resume_decide(&restart, g, now, note, sizeof(note)), KUBE_RESUME_CHANGED);
+  cr_assert(strstr(note, "someone else changed it"), "%s", note);
+  /* A JSON patch is never judged applied from the object. */
+  cr_assert_eq(kube_resume_decide(&undo, g, now, note, sizeof(note)), KUBE_RESUME_CHANGED);
+  cJSON_Delete(now);
+  /* env applied: matched by name, the other container and env entries
+   * aside. */
+  now = dep_at(9, "t0", "50");
+  cr_assert_eq(kube_resume_decide(&env, g, now, note, sizeof(note)), KUBE_RESUME_DONE);
+  /* Gone: a PATCH is not sent; no guard: nothing can be told. */
+  cr_assert_eq(kube_resume_decide(&env, g, NULL, note, sizeof(note)), KUBE_RESUME_CHANGED);
+  cr_assert(strstr(note, "no longer exists"), "%s", note);
+  cr_assert_eq(kube_resume_decide(&restart, NULL, before, note, sizeof(note)), KUBE_RESUME_CHANGED);
+  cr_assert(strstr(note, "without the state of its object"), "%s", note);
+  cJSON_Delete(now);
+  cJSON_Delete(g);
+
+  /* Pods: the same pod (uid) is deleted again, a gone one is done, a new
+   * pod of the same name is not touched. */
+  kube_req_delete_pod("ns", "p", &del);
+  {
+    cJSON *pod = cJSON_Parse("{\"metadata\":{\"uid\":\"p-1\"}}");
+    cJSON *other = cJSON_Parse("{\"metadata\":{\"uid\":\"p-2\"}}");
+    cJSON *pg = kube_guard_of(del.path, pod);
+    cr_assert_eq(kube_resume_decide(&del, pg, pod, note, sizeof(note)), KUBE_RESUME_SEND);
+    cr_assert_eq(kube_resume_decide(&del, pg, NULL, note, sizeof(note)), KUBE_RESUME_DONE);
+    cr_assert_eq(kube_resume_decide(&del, pg, other, note, sizeof(note)), KUBE_RESUME_CHANGED);
+    cJSON_Delete(pod);
+    cJSON_Delete(other);
+    cJSON_Delete(pg);
+  }
+  /* Scale: unchanged, applied, or scaled by someone else. */
+  {
+    struct kube_req sc;
+    cJSON *s2 = cJSON_Parse("{\"spec\":{\"replicas\":2}}");
+    cJSON *s3 = cJSON_Parse("{\"spec\":{\"replicas\":3}}");
+    cJSON *s8 = cJSON_Parse("{\"spec\":{\"replicas\":8}}");
+    cJSON *sg;
+    kube_req_scale("ns", "d", 3, &sc);
+    sg = kube_guard_of(sc.path, s2);
+    cr_assert_eq(kube_resume_decide(&sc, sg, s2, note, sizeof(note)), KUBE_RESUME_SEND);
+    cr_assert_eq(kube_resume_decide(&sc, sg, s3, note, sizeof(note)), KUBE_RESUME_DONE);
+    cr_assert_eq(kube_resume_decide(&sc, sg, s8, note, sizeof(note)), KUBE_RESUME_CHANGED);
+    cJSON_Delete(s2);
+    cJSON_Delete(s3);
+    cJSON_Delete(s8);
+    cJSON_Delete(sg);
+    kube_req_clear(&sc);
+  }
+  cJSON_Delete(before);
+  kube_req_clear(&restart);
+  kube_req_clear(&env);
+  kube_req_clear(&del);
+  kube_req_clear(&undo);
 }

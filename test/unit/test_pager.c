@@ -794,6 +794,7 @@ Test(pager, delivery_ids_are_unique)
   atomic_store(&clock_ms, T0 + 61 * S);
   act(id, ACT_ACK);
   pager_acked(pg, id);
+  tick(T0 + 61 * S);
   act(id, ACT_RESOLVE);
   pager_resolved(pg, id);
   tick(T0 + 61 * S);
@@ -1414,4 +1415,124 @@ Test(pager, paging_off_and_on_again_resumes_open_escalations)
   tick(T0 + 150 * S);
   cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "and the escalation goes on");
   cr_expect_eq(pager_pending(pg), 2);
+}
+
+/* ------------------------------- hooks lost in a crash are made up for */
+
+/* An unack committed, then a crash before the pager's own commit: at the
+ * restart the pager sees the incident open while its escalation is
+ * acknowledged and resumes it (the current level's full window again). */
+Test(pager, unack_lost_in_a_crash_is_made_up_for_at_start)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 10 * S);
+  atomic_store(&clock_ms, T0 + 20 * S);
+  act(id, ACT_UNACK); /* its hook is lost: the process dies here */
+  pager_stop(pg);
+  pg = NULL;
+
+  atomic_store(&clock_ms, T0 + 30 * S);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  tick(T0 + 30 * S);
+  tick(T0 + 89 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "the current level's window runs from the restart");
+  tick(T0 + 90 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "then the next level is paged");
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+}
+
+/* An ack committed, then a crash: at the restart the escalation stops and
+ * those paged get the acknowledged notice, once. */
+Test(pager, ack_lost_in_a_crash_is_made_up_for_at_start_with_its_notice)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK); /* its hook is lost */
+  pager_stop(pg);
+  pg = NULL;
+
+  atomic_store(&clock_ms, T0 + 20 * S);
+  start_pager("\"progress_interval_seconds\":0", 1);
+  tick(T0 + 20 * S);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "the acknowledged notice, at start");
+  tick(T0 + 60 * S);
+  tick(T0 + 600 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "no further level");
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "once");
+}
+
+/* The timer sees an ack before its hook arrives: one acknowledged notice,
+ * not two. */
+Test(pager, ack_seen_by_a_timer_before_its_hook_is_told_once)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 60 * S);
+  act(id, ACT_ACK);
+  tick(T0 + 60 * S); /* Bob's timer, before the hook */
+  pager_acked(pg, id);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1);
+}
+
+/* Every open escalation keeps a timer, even with nothing due: an exhausted
+ * one (progress updates off) resolved with its hook lost, no restart, gets
+ * its resolution notices at its check, PAGER_CHECK_MS after its last job. */
+Test(pager, resolve_lost_without_a_restart_is_made_up_for_at_the_check)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id = open_one("HighLatency", "critical");
+  for (int64_t t = T0; t <= T0 + 240 * S; t += 60 * S)
+    tick(t);
+  cr_expect_eq(events(id, "escalation exhausted", NULL), 1);
+  cr_expect_eq(pager_pending(pg), 1, "exhausted, nothing due: a check timer");
+  atomic_store(&clock_ms, T0 + 300 * S);
+  act(id, ACT_RESOLVE); /* its hook is lost */
+  tick(T0 + 240 * S + PAGER_CHECK_MS - 1);
+  cr_expect_eq(rx_count(NULL, "resolved"), 0);
+  tick(T0 + 240 * S + PAGER_CHECK_MS);
+  cr_expect_eq(rx_count(NULL, "resolved"), 3, "the resolution notice to the three paged");
+  cr_expect_eq(pager_pending(pg), 0, "done: no timer");
+}
+
+/* An acknowledged incident made an emergency by the unavailable trigger
+ * escalates along the emergency path: its ack, already taken into account,
+ * is not applied again at the next timer. */
+Test(pager, acked_incident_made_an_emergency_keeps_escalating)
+{
+  int64_t id;
+
+  start_pager("\"progress_interval_seconds\":0,\"unavailable\":{\"after_seconds\":90}", 1);
+  id = open_one("ServiceDown", "critical");
+  tick(T0);
+  atomic_store(&clock_ms, T0 + 10 * S);
+  act(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 10 * S);
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "acked: no next level");
+  tick(T0 + 90 * S);
+  cr_expect_eq(events(id, "escalated", "\"severity\":\"emergency\""), 1);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 2, "the emergency path's first level, sent");
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "then its next level");
+  cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "the ack is not told again");
 }
