@@ -124,6 +124,7 @@ def build_plans(t, loop_url):
         plan("fault-429-plain", [{"kind": "rollout_restart"}]),
         plan("fault-409", [{"kind": "rollout_restart"}]),
         plan("fault-409-always", [{"kind": "rollout_restart"}]),
+        plan("fault-undo-422", [{"kind": "rollout_undo"}]),
         plan("fault-get-503", [{"kind": "rollout_restart"}]),
         plan("fault-500", [{"kind": "rollout_restart"}],
              on_failure=[{"kind": "patch_configmap", "configmap": "cognitive-core-config",
@@ -426,10 +427,12 @@ def case_undo(c):
     r = one_write(c, "rollout_undo", "PATCH", DEP + "cognitive-core", JSONPATCH)
     if r:
         t.eq(json.loads(r["body"]),
-             [{"op": "replace", "path": "/spec/template", "value": tmpl},
+             [{"op": "test", "path": "/metadata/resourceVersion",
+               "value": dep["metadata"]["resourceVersion"]},
+              {"op": "replace", "path": "/spec/template", "value": tmpl},
               {"op": "replace", "path": "/metadata/annotations", "value": ann}],
              "rollout_undo: kubectl's JSON patch (revision 2's template without "
-             "pod-template-hash, annotations)")
+             "pod-template-hash, annotations) after a test of the resourceVersion read")
     after = k.deployment("cognitive-core")
     env = {e["name"]: e["value"] for e in
            after["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -677,7 +680,19 @@ def case_faults(c):
          [("GET", 200), ("PATCH", 409), ("GET", 200), ("PATCH", 200)],
          "409: read afresh (GET) and sent again")
     t.check(c.ev(iid, "step conflict"), "409: a `step conflict` event")
+    t.eq([e for e in rbtest.timeline_kinds(c.d, iid) if e.startswith("step ")],
+         ["step started", "step conflict", "step retried", "step succeeded"],
+         "409: the conflict is on the timeline before the retry it caused")
     t.eq(len(k.replicasets_of("cognitive-core")), 4, "409: applied once (one new revision)")
+
+    iid, fin = c.fire("fault-undo-422", setup=lambda: k.fault(
+        method="PATCH", path=path_re, status=422, times=1))
+    outcome_is(c, fin, "succeeded", "422 on the undo's JSON patch (its test failed), then success")
+    t.eq([(r["method"], r["code"]) for r in k.requests()],
+         [("GET", 200), ("GET", 200), ("PATCH", 422), ("GET", 200), ("GET", 200),
+          ("PATCH", 200)],
+         "422 on a JSON patch with a test: read afresh and decided again, like a 409")
+    t.check(c.ev(iid, "step conflict"), "422 with a test: a `step conflict` event")
 
     iid, fin = c.fire("fault-409-always", setup=lambda: k.fault(
         method="PATCH", path=path_re, status=409, times=-1))
