@@ -3,8 +3,9 @@
  * outbox, and notifier workers.
  *
  * Each open incident has an escalation row (struct esc_state) with its
- * next due time; a min-heap of (due, incident) in memory points at them
- * and is rebuilt from the store at start (cheap at 100,000 rows).  When a
+ * next due time (wall clock); a min-heap of (due, incident) in memory,
+ * on a monotonic clock, points at them and is rebuilt from the store at
+ * start (cheap at 100,000 rows).  When a
  * timer fires, the decision (escalate.c) and the pages it produces are
  * committed together (the pages into an outbox), then notifier workers
  * send them, trying the severity's methods in order and recording every
@@ -43,12 +44,25 @@ struct am_labels;
  * without a restart (at a restart the start-up scan does it at once). */
 #define PAGER_CHECK_MS 3600000LL
 
+/* Timers run on a monotonic clock; the store keeps wall-clock due times.
+ * A change of (wall - monotonic) larger than this is a step of the wall
+ * clock (settimeofday, an NTP step, a VM resumed with its clock set): the
+ * stored due times are moved by it, so a step of +1 h escalates nothing
+ * early and one of -1 h delays nothing.  Smaller changes add up until
+ * they pass it. */
+#define PAGER_STEP_MS 1000LL
+
 struct pager_options {
   struct store *store;
   unsigned workers;          /* notifier threads (default 4) */
-  /* Clock, for tests and the benchmark: NULL means the wall clock. */
+  /* Clocks, for tests and the benchmark.  now_ms: the wall clock (what
+   * is stored and shown); NULL means the real one.  mono_ms: a monotonic
+   * clock the timers run on; NULL means CLOCK_BOOTTIME, or now_ms itself
+   * when now_ms is set (one stepped clock that never jumps). */
   int64_t (*now_ms)(void *arg);
   void *now_arg;
+  int64_t (*mono_ms)(void *arg);
+  void *mono_arg;
   /* Tests: no timer thread; pager_tick() does the work. */
   int manual;
   /* Silences: 1 and the silence's id and end when labels are silenced
@@ -76,8 +90,12 @@ void pager_urgent(struct pager *p, int64_t incident_id, const char *reason);
 size_t pager_pending(struct pager *p);
 
 /* Processes queued hooks, then every timer due at or before now (tests
- * drive this with a stepped clock instead of waiting).  Returns how many
- * timers fired.  Sending pages stays on the notifier workers. */
+ * drive this with a stepped clock instead of waiting).  now_ms is a
+ * reading of the pager's monotonic clock (pager_options.mono_ms, or now_ms
+ * when that is NULL).  First, when the wall clock stepped by more than
+ * PAGER_STEP_MS against the monotonic one since the last look, every
+ * stored due time is moved by the step.  Returns how many timers fired.
+ * Sending pages stays on the notifier workers. */
 size_t pager_tick(struct pager *p, int64_t now_ms);
 
 #endif

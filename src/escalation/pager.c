@@ -40,6 +40,15 @@ struct pager {
   struct store *st;
   int64_t (*now_fn)(void *);
   void *now_arg;
+  int64_t (*mono_fn)(void *);
+  void *mono_arg;
+  /* The wall clock minus the monotonic one as the pager last accepted it
+   * (mu): the heap holds monotonic due times (stored wall due time -
+   * wall_off), and decisions are taken at monotonic now + wall_off.  A
+   * step of the wall clock changes the real difference; the timer thread
+   * notices (pager_tick), moves every stored due time by the step, and
+   * then accepts the new difference. */
+  int64_t wall_off;
   int (*silenced)(void *, const struct am_labels *, int64_t, char *, size_t, int64_t *);
   void *silence_arg;
   struct hook *hooks;      /* queued hook calls (mu) */
@@ -63,9 +72,40 @@ struct pager {
 };
 
 static int64_t
-now_of(struct pager *p)
+wall_of(struct pager *p)
 {
   return p->now_fn ? p->now_fn(p->now_arg) : rb_wall_ms();
+}
+
+/* The monotonic clock: CLOCK_BOOTTIME, which, unlike CLOCK_MONOTONIC,
+ * goes on during a suspend (time that passed for the escalations too). */
+static int64_t
+mono_of(struct pager *p)
+{
+  struct timespec ts;
+  if (p->mono_fn)
+    return p->mono_fn(p->mono_arg);
+  if (p->now_fn)
+    return p->now_fn(p->now_arg); /* one stepped clock for both */
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+wall_off(struct pager *p)
+{
+  int64_t off;
+  pthread_mutex_lock(&p->mu);
+  off = p->wall_off;
+  pthread_mutex_unlock(&p->mu);
+  return off;
+}
+
+/* The pager's wall time: monotonic now in the accepted frame. */
+static int64_t
+now_of(struct pager *p)
+{
+  return mono_of(p) + wall_off(p);
 }
 
 static struct esc_policy *
@@ -117,13 +157,14 @@ heap_pop(struct pager *p)
   return top;
 }
 
+/* Schedules a stored (wall) due time on the monotonic heap. */
 static void
 schedule(struct pager *p, int64_t due, int64_t id)
 {
   if (!due)
     return;
   pthread_mutex_lock(&p->mu);
-  heap_push(p, due, id);
+  heap_push(p, due - p->wall_off, id);
   metrics_timers(p->nheap);
   pthread_cond_signal(&p->tcv);
   pthread_mutex_unlock(&p->mu);
@@ -660,18 +701,93 @@ void pager_urgent(struct pager *p, int64_t id, const char *reason) { hook(p, id,
 
 /* ---- timers --------------------------------------------------------------- */
 
+/* Moves the due times of every escalation in the store by delta ms (a
+ * step of the wall clock), in batched transactions.  The heap's monotonic
+ * times stay right. */
+struct shift_batch {
+  const struct esc_due_row *rows;
+  size_t n;
+  int64_t delta;
+};
+
+static rb_status
+shift_fn(struct store *st, void *arg)
+{
+  struct shift_batch *b = arg;
+  rb_status rc = RB_OK;
+  for (size_t i = 0; i < b->n && !rc; i++) {
+    struct esc_state s;
+    rc = store_w_esc_get(st, b->rows[i].incident_id, &s);
+    if (rc == RB_ENOTFOUND) {
+      rc = RB_OK;
+      continue;
+    }
+    if (rc || s.phase == ESC_DONE)
+      continue;
+    if (s.level_due_ms)
+      s.level_due_ms += b->delta;
+    if (s.progress_due_ms)
+      s.progress_due_ms += b->delta;
+    if (s.unavailable_due_ms)
+      s.unavailable_due_ms += b->delta;
+    rc = store_w_esc_put(st, &s, s.stored_due_ms ? s.stored_due_ms + b->delta : 0);
+  }
+  return rc;
+}
+
+static rb_status
+shift_due_times(struct pager *p, int64_t delta)
+{
+  struct esc_due_row *due = NULL;
+  size_t n = 0;
+  rb_status rc = store_esc_due_all(p->st, &due, &n);
+
+  for (size_t i = 0; !rc && i < n; i += BATCH_MAX) {
+    struct shift_batch b = { due + i, n - i < BATCH_MAX ? n - i : BATCH_MAX, delta };
+    rc = store_submit(p->st, shift_fn, &b);
+  }
+  free(due);
+  return rc;
+}
+
+/* A step of the wall clock (wall minus monotonic moved by more than
+ * PAGER_STEP_MS since accepted): the stored due times move with it, so
+ * that each escalation keeps the time it had left. */
+static void
+follow_wall_clock(struct pager *p, int64_t mono_now)
+{
+  int64_t off = wall_of(p) - mono_now, delta = off - wall_off(p);
+  char d[32];
+
+  if (delta > -PAGER_STEP_MS && delta < PAGER_STEP_MS)
+    return;
+  snprintf(d, sizeof(d), "%lld", (long long)delta);
+  if (shift_due_times(p, delta) != RB_OK) {
+    rblog(LOG_ERROR, "the wall clock stepped; escalation due times could not be moved yet",
+          "step_ms", d, NULL);
+    return; /* tried again at the next tick */
+  }
+  rblog(LOG_WARN, "the wall clock stepped; escalation due times moved with it", "step_ms", d, NULL);
+  pthread_mutex_lock(&p->mu);
+  p->wall_off = off;
+  pthread_mutex_unlock(&p->mu);
+}
+
 size_t
 pager_tick(struct pager *p, int64_t now_ms)
 {
   size_t fired = 0;
+  follow_wall_clock(p, now_ms);
   drain_hooks(p);
   for (;;) {
     struct work_item w[BATCH_MAX];
     size_t k = 0;
+    int64_t off;
     pthread_mutex_lock(&p->mu);
+    off = p->wall_off;
     while (k < BATCH_MAX && p->nheap && p->heap[0].due <= now_ms) {
       struct timer t = heap_pop(p);
-      metrics_timer_lateness(now_of(p) - t.due);
+      metrics_timer_lateness(mono_of(p) - t.due);
       w[k].incident_id = t.incident_id;
       w[k].kind = J_TIMER;
       w[k].reason = NULL;
@@ -682,7 +798,7 @@ pager_tick(struct pager *p, int64_t now_ms)
     if (!k)
       break;
     /* Decide at the tick's time: what was picked as due is due. */
-    run_jobs(p, w, k, now_ms);
+    run_jobs(p, w, k, now_ms + off);
     fired += k;
   }
   return fired;
@@ -699,7 +815,7 @@ timer_main(void *arg)
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
   for (;;) {
-    int64_t now = now_of(p), due;
+    int64_t now = mono_of(p), due;
     pthread_mutex_lock(&p->mu);
     if (p->stopping) {
       pthread_mutex_unlock(&p->mu);
@@ -710,8 +826,15 @@ timer_main(void *arg)
       struct timespec ts;
       int64_t wait = due ? due - now : 60000;
       if (wait > 1000)
-        wait = 1000; /* re-read the clock at least every second */
-      clock_gettime(CLOCK_REALTIME, &ts);
+        wait = 1000; /* re-read the clocks at least every second */
+      pthread_mutex_unlock(&p->mu);
+      follow_wall_clock(p, now);
+      pthread_mutex_lock(&p->mu);
+      if (p->stopping || p->nhooks) {
+        pthread_mutex_unlock(&p->mu);
+        continue;
+      }
+      clock_gettime(CLOCK_MONOTONIC, &ts); /* tcv waits on CLOCK_MONOTONIC */
       ts.tv_sec += wait / 1000;
       ts.tv_nsec += (wait % 1000) * 1000000;
       if (ts.tv_nsec >= 1000000000) {
@@ -977,11 +1100,20 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
   p->st = o->store;
   p->now_fn = o->now_ms;
   p->now_arg = o->now_arg;
+  p->mono_fn = o->mono_ms;
+  p->mono_arg = o->mono_arg;
+  p->wall_off = wall_of(p) - mono_of(p);
   p->silenced = o->silenced;
   p->silence_arg = o->silence_arg;
   p->pol = pol;
   pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->tcv, NULL);
+  {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* a wall clock step moves no wait */
+    pthread_cond_init(&p->tcv, &ca);
+    pthread_condattr_destroy(&ca);
+  }
   pthread_cond_init(&p->wcv, NULL);
   p->maxworkers = o->workers ? o->workers : 4;
   p->workers = calloc(p->maxworkers, sizeof(*p->workers));
@@ -1001,7 +1133,7 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
   }
   pthread_mutex_lock(&p->mu);
   for (size_t i = 0; i < ndue; i++)
-    heap_push(p, due[i].due_ms, due[i].incident_id);
+    heap_push(p, due[i].due_ms - p->wall_off, due[i].incident_id);
   pthread_mutex_unlock(&p->mu);
   free(due);
   /* Pages a previous process left unsent go out now. */
@@ -1055,7 +1187,7 @@ pager_reload(struct pager *p, struct esc_policy *pol)
       pthread_mutex_lock(&p->mu);
       p->nheap = 0;
       for (size_t i = 0; i < ndue; i++)
-        heap_push(p, due[i].due_ms, due[i].incident_id);
+        heap_push(p, due[i].due_ms - p->wall_off, due[i].incident_id);
       metrics_timers(p->nheap);
       pthread_cond_signal(&p->tcv);
       pthread_mutex_unlock(&p->mu);

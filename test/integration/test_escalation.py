@@ -16,6 +16,8 @@ observed with a bounded poll (docs/escalation.md):
     -> `escalated` with the reason and an immediate page;
   - a restart in the middle of an escalation: no page repeated, the next
     level (the signed webhook, signature checked here) still comes;
+  - the daemon's wall clock stepped (libfaketime, when installed): +1 h
+    escalates nothing early, -1 h delays nothing;
   - ack, and resolve, while a page is being retried (the phone provider
     answers 503 with Retry-After: 4): the page stops (`page cancelled`
     with why), the next method (Slack) never gets the trigger, and the
@@ -151,6 +153,71 @@ def check_slack_shape(t, hit, iid, what):
         urls = [e.get("url") for e in msg["blocks"][-1].get("elements", [])]
         t.eq(urls, ["%s/#/incidents/%s/ack" % (EXTERNAL, iid), "%s/#/incidents/%s" % (EXTERNAL, iid)],
              "%s: Slack ack and open buttons" % what)
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+
+def wall_clock_steps(t, rx, sanitized):
+    """A daemon whose wall clock libfaketime steps (its monotonic clocks
+    left alone): +1 h escalates nothing early, -1 h delays nothing."""
+    if not os.path.exists(FAKETIME) or sanitized:
+        t.note("skipped: %s" % ("libfaketime not installed" if not sanitized
+                                else "AddressSanitizer and LD_PRELOAD do not mix"))
+        return
+    rc = t.path("faketime.rc")
+
+    def step(offset):
+        with open(rc, "w") as f:
+            f.write(offset + "\n")
+
+    step("+0")
+    sev = {"respond_within_seconds": 3600, "path": ["clocka", "clockb"], "methods": ["slack"]}
+    cfg = {"escalation": {
+        "progress_interval_seconds": 0, "multi_component": {"deployments": 0},
+        "policy": dict({k: sev for k in ("emergency", "critical", "medium", "low")},
+                       high=dict(sev, respond_within_seconds=4)),
+        "contacts": {"clocka": {"name": "A", "slack": {"url_file": "secrets/slack-clocka"}},
+                     "clockb": {"name": "B", "slack": {"url_file": "secrets/slack-clockb"}}},
+        "notifiers": {"timeout_seconds": 2, "retries": 0, "backoff_ms": 100}}}
+    c = t.daemon(name="clock", start=False, config=cfg)
+    os.makedirs(os.path.join(c.dir, "secrets"), exist_ok=True)
+    for who in ("clocka", "clockb"):
+        c.file("secrets/slack-" + who, "%s/slack/%s/T\n" % (rx.url, who))
+    env = {"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": rc, "FAKETIME_NO_CACHE": "1",
+           "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        c.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    # critical: 1 h to acknowledge.  The wall clock jumps 61 minutes.
+    fwd, _, _ = fire(t, c, "ClockForward", "critical")
+    t.check(rbtest.wait_for(lambda: slack_for(rx, "clocka", fwd), 10), "+1 h: first page")
+    step("+3660")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 4:
+        time.sleep(0.2)
+    t.eq(len(slack_for(rx, "clockb", fwd)), 0, "+1 h: the next level is not paged early")
+    t.check("wall clock stepped" in c.log_text(), "+1 h: the step is logged")
+
+    # high: 4 s to acknowledge.  The wall clock jumps back (to -1 h).
+    back, _, _ = fire(t, c, "ClockBack", "high")
+    first = rbtest.wait_for(lambda: slack_for(rx, "clocka", back), 10)
+    t.check(first, "-1 h: first page")
+    step("-3600")
+    nxt = rbtest.wait_for(lambda: slack_for(rx, "clockb", back), 12)
+    t.check(nxt, "-1 h: the next level is still paged after 4 s")
+    if first and nxt:
+        t.check(3.5 <= nxt[0].t - first[0].t < 7, "-1 h: paged %.1f s after the first page" %
+                (nxt[0].t - first[0].t))
+    c.stop()
 
 
 def main(t):
@@ -351,6 +418,10 @@ def main(t):
         t.eq([h.json.get("text", "")[:40] for h in slack_for(rx, "frank", iid6)], [],
              "%s: the next method (Slack) got nothing" % how)
         t.eq(len(rbtest.events(d, iid6, "page failed")), 0, "%s: no page failed" % how)
+
+    # ------------------------------------------------------------------
+    t.section("steps of the wall clock (libfaketime)")
+    wall_clock_steps(t, rx, d.sanitized())
 
     # ------------------------------------------------------------------
     t.section("secrets never in the log")

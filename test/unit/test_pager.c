@@ -1536,3 +1536,102 @@ Test(pager, acked_incident_made_an_emergency_keeps_escalating)
   cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "then its next level");
   cr_expect_eq(rx_count("/hook/a", "acknowledged"), 1, "the ack is not told again");
 }
+
+/* ----------------------------------------------- steps of the wall clock */
+
+/* The wall clock (what is stored) is the stepped clock plus wall_skew; the
+ * timers run on the stepped clock itself, which never jumps. */
+static atomic_llong wall_skew;
+
+static int64_t
+skewed_wall(void *arg)
+{
+  (void)arg;
+  return (int64_t)atomic_load(&clock_ms) + (int64_t)atomic_load(&wall_skew);
+}
+
+static void
+start_pager_two_clocks(const char *extra)
+{
+  struct pager_options o;
+  char err[RB_ERRLEN] = "";
+  memset(&o, 0, sizeof(o));
+  o.store = st;
+  o.workers = 1;
+  o.now_ms = skewed_wall;
+  o.mono_ms = now_fn;
+  o.manual = 1;
+  cr_assert_eq(pager_start(&o, make_policy(extra), &pg, err), RB_OK, "%s", err);
+}
+
+static void
+act_wall(int64_t id, enum incident_action a)
+{
+  char msg[RB_ERRLEN];
+  cr_assert_eq(incident_act(st, id, a, "alice", NULL, skewed_wall(NULL), msg), RB_OK, "%s", msg);
+}
+
+/* The wall clock steps an hour forward, then two hours back: each level is
+ * still paged 60 s (of monotonic time) after the one before, and the
+ * stored due times follow the wall clock. */
+Test(pager, wall_clock_steps_neither_hurry_nor_delay_escalation)
+{
+  int64_t id;
+  struct esc_due_row *due = NULL;
+  size_t n = 0;
+
+  atomic_store(&wall_skew, 0);
+  start_pager_two_clocks("\"progress_interval_seconds\":0");
+  id = open_one("HighLatency", "critical");
+  tick(T0);
+  cr_expect_eq(rx_count("/hook/a", "trigger"), 1);
+
+  atomic_store(&wall_skew, 3600 * S); /* +1 h */
+  tick(T0 + 5 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "a step of +1 h escalates nothing");
+  cr_assert_eq(store_esc_due_all(st, &due, &n), RB_OK);
+  cr_expect_eq(n, 1);
+  if (n)
+    cr_expect_eq(due[0].due_ms, T0 + 3660 * S, "the stored due time moved with the wall clock");
+  free(due);
+  tick(T0 + 59 * S);
+  cr_expect_eq(rx_count("/hook/b", NULL), 0);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/b", "escalated"), 1, "60 s after the first page");
+  cr_expect_eq(events(id, "escalated", "\"level\":1"), 1);
+
+  atomic_store(&wall_skew, -3600 * S); /* then -2 h */
+  tick(T0 + 70 * S);
+  tick(T0 + 119 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 0);
+  tick(T0 + 120 * S);
+  cr_expect_eq(rx_count("/hook/c", "escalated"), 1, "a step back delays nothing");
+
+  /* And an ack made on the new wall clock still stops the escalation. */
+  atomic_store(&clock_ms, T0 + 130 * S);
+  act_wall(id, ACT_ACK);
+  pager_acked(pg, id);
+  tick(T0 + 130 * S);
+  cr_expect_eq(rx_count(NULL, "acknowledged"), 3);
+  tick(T0 + 300 * S);
+  cr_expect_eq(rx_count("/hook/c", NULL), 2, "acked: the last level is not paged again");
+}
+
+/* Small differences between the clocks (under PAGER_STEP_MS) move nothing. */
+Test(pager, wall_clock_jitter_is_not_a_step)
+{
+  struct esc_due_row *due = NULL;
+  size_t n = 0;
+
+  atomic_store(&wall_skew, 0);
+  start_pager_two_clocks("\"progress_interval_seconds\":0");
+  open_one("HighLatency", "critical");
+  tick(T0);
+  atomic_store(&wall_skew, PAGER_STEP_MS - 1);
+  tick(T0 + 5 * S);
+  cr_assert_eq(store_esc_due_all(st, &due, &n), RB_OK);
+  cr_expect_eq(n, 1);
+  if (n)
+    cr_expect_eq(due[0].due_ms, T0 + 60 * S);
+  free(due);
+}
