@@ -152,6 +152,38 @@ enum kube_undo kube_undo_decide(const char *ns, const char *name, const struct c
                                 const struct cJSON *rs_list, struct kube_req *out, char *note,
                                 size_t notelen);
 
+/* ---- undoing a run's own changes (rollout_undo in on_failure) ----------
+ *
+ * The Deployment's pod template is recorded before the run's first change
+ * of it (the baseline) and after each of its changes (what runbookd
+ * wrote); on_failure restores the baseline, and only over runbookd's own
+ * last write. */
+
+/* obj's spec.template without the pod-template-hash label (as templates
+ * are compared); NULL when there is none.  The caller frees it. */
+struct cJSON *kube_template_of(const struct cJSON *obj);
+
+/* The decision: KUBE_UNDO_NOTHING when there is no baseline or no change
+ * of runbookd's was applied (written NULL and not uncertain: e.g. its
+ * first PATCH failed), or when dep's template is the baseline already;
+ * KUBE_UNDO_REFUSED when dep is paused, when dep's template is not the one
+ * runbookd last wrote (someone else changed it since), or when runbookd's
+ * last change got no answer (uncertain) and the template is not its
+ * earlier one; else KUBE_UNDO_PATCH with kube_restore_request's patch.
+ * note (notelen) says which. */
+enum kube_undo kube_restore_decide(const char *ns, const char *name, const struct cJSON *dep,
+                                   const struct cJSON *baseline,
+                                   const struct cJSON *baseline_annotations,
+                                   const struct cJSON *written, int uncertain, struct kube_req *out,
+                                   char *note, size_t notelen);
+/* kubectl's undo patch restoring baseline on dep: a test of dep's
+ * resourceVersion, /spec/template replaced by baseline, and
+ * /metadata/annotations by dep's own kept ones plus baseline_annotations'
+ * others (the Deployment's annotations when the baseline was taken). */
+rb_status kube_restore_request(const char *ns, const char *name, const struct cJSON *dep,
+                               const struct cJSON *baseline,
+                               const struct cJSON *baseline_annotations, struct kube_req *out);
+
 /* ---- resuming requests recorded before a restart ----------------------
  *
  * Before a change is sent, what its object looked like is recorded with it

@@ -371,6 +371,87 @@ computed_clear(struct computed *k)
   memset(k, 0, sizeof(*k));
 }
 
+/* The run's record of Deployment d (state "deployments"): "baseline", its
+ * pod template before the run's first change of it, with the Deployment's
+ * "baselineAnnotations"; "written", the template as runbookd's last change
+ * of it left it (from the API's answer); "uncertain" when a change of it
+ * got no answer; "recorded" when a dry run recorded a change.  NULL
+ * without a state, or when absent and !create. */
+static cJSON *
+state_deployment(struct runctx *c, const char *d, int create)
+{
+  cJSON *all, *one;
+
+  if (!c->state)
+    return NULL;
+  all = cJSON_GetObjectItemCaseSensitive(c->state, "deployments");
+  if (!all && create)
+    all = cJSON_AddObjectToObject(c->state, "deployments");
+  one = cJSON_GetObjectItemCaseSensitive(all, d);
+  if (!one && create && all)
+    one = cJSON_AddObjectToObject(all, d);
+  return one;
+}
+
+static void
+state_set(cJSON *o, const char *key, cJSON *v)
+{
+  cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+  if (v)
+    cJSON_AddItemToObject(o, key, v);
+}
+
+/* A step is about to change Deployment d's template, read as obj: the
+ * first time in this run, obj's template is the baseline on_failure's
+ * rollout_undo restores. */
+static void
+note_baseline(struct runctx *c, const char *d, const cJSON *obj)
+{
+  cJSON *st, *tmpl;
+  const cJSON *ann;
+
+  if (!obj || !(st = state_deployment(c, d, 1)) || cJSON_GetObjectItemCaseSensitive(st, "baseline"))
+    return;
+  tmpl = kube_template_of(obj);
+  if (!tmpl)
+    return;
+  ann = kube_jpath(obj, "metadata", "annotations", NULL);
+  state_set(st, "baseline", tmpl);
+  state_set(st, "baselineAnnotations",
+            cJSON_IsObject(ann) ? cJSON_Duplicate(ann, 1) : cJSON_CreateObject());
+}
+
+/* The Deployment whose template a request changes (a PATCH of the object
+ * itself, not of /scale), or NULL. */
+static const char *
+template_write(const struct kube_req *r)
+{
+  const char *p = strstr(r->path, "/deployments/");
+  if (strcmp(r->method, "PATCH") != 0 || !p || strchr(p + 13, '/') || strchr(p + 13, '?'))
+    return NULL;
+  return p + 13;
+}
+
+/* After a change of a Deployment's template: what it left there (obj, the
+ * API's answer, or the object read again when a resume finds it applied),
+ * or, with obj NULL, that whether it was applied is unknown. */
+static void
+note_written(struct runctx *c, const char *d, const cJSON *obj)
+{
+  cJSON *st = state_deployment(c, d, 1), *tmpl = obj ? kube_template_of(obj) : NULL;
+
+  if (!st) {
+    cJSON_Delete(tmpl);
+    return;
+  }
+  if (tmpl) {
+    state_set(st, "written", tmpl);
+    state_set(st, "uncertain", NULL);
+  } else {
+    state_set(st, "uncertain", cJSON_CreateTrue());
+  }
+}
+
 /* Records the guard of the request just pushed, from obj as read from the
  * request's path (kube.h): what a resume compares with. */
 static void
@@ -426,6 +507,7 @@ compute_restart(struct runctx *c, const char *ns, const char *d, struct computed
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
   rc = kube_req_restart(ns, d, ts, push_req(k));
   guard_last(k, obj);
+  note_baseline(c, d, obj);
   cJSON_Delete(obj);
   return rc ? C_FAILED : C_OK;
 }
@@ -623,6 +705,7 @@ compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k
       kube_req_clear(&req);
     ret = r ? C_OK : C_FAILED;
     guard_last(k, dep);
+    note_baseline(c, d, dep);
     break;
   case KUBE_UNDO_REFUSED:
     ret = C_REFUSED;
@@ -637,6 +720,81 @@ compute_undo(struct runctx *c, const char *ns, const char *d, struct computed *k
 out:
   cJSON_Delete(dep);
   cJSON_Delete(rsl);
+  return ret;
+}
+
+/* rollout_undo in on_failure: undo this run's own changes of d's
+ * template, restoring the baseline recorded before its first one, and
+ * only over runbookd's own last change (kube_restore_decide). */
+static enum compute
+compute_restore(struct runctx *c, const char *ns, const char *d, struct computed *k)
+{
+  char path[512];
+  cJSON *dep = NULL, *st = state_deployment(c, d, 0);
+  const cJSON *base = cJSON_GetObjectItemCaseSensitive(st, "baseline");
+  const cJSON *bann = cJSON_GetObjectItemCaseSensitive(st, "baselineAnnotations");
+  struct kube_req req, *r;
+  enum compute ret = C_OK;
+  rb_status rc;
+
+  kube_path_deployment(path, sizeof(path), ns, d);
+  if (!c->e->kube) {
+    kube_req_get(path, push_req(k));
+    snprintf(k->note, sizeof(k->note),
+             "no cluster: if this run changed deployment %s's template, the template it had "
+             "before the run's first change is restored with a JSON patch, unless someone "
+             "else changed it since",
+             d);
+    return C_OK;
+  }
+  if (c->run->dry_run && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "recorded"))) {
+    snprintf(k->note, sizeof(k->note),
+             "this dry run recorded no change of deployment %s's template: nothing to undo", d);
+    return C_NOTHING;
+  }
+  rc = kube_get_json(c, path, &dep, k->note, sizeof(k->note));
+  if (rc)
+    return rc == RB_ENOTFOUND ? C_REFUSED : C_FAILED;
+  if (c->run->dry_run) {
+    /* Nothing was sent: show the patch a live run would send, had its
+     * changes been applied. */
+    rc = base ? kube_restore_request(c->run->namespace_, d, dep, base, bann, &req) : RB_EINVAL;
+    snprintf(k->note, sizeof(k->note),
+             "dry-run: a live run whose changes were applied restores the template deployment "
+             "%s had before this run",
+             d);
+    if (rc) {
+      ret = C_FAILED;
+      goto out;
+    }
+  } else {
+    switch (kube_restore_decide(ns, d, dep, base, bann,
+                                cJSON_GetObjectItemCaseSensitive(st, "written"),
+                                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "uncertain")),
+                                &req, k->note, sizeof(k->note))) {
+    case KUBE_UNDO_PATCH:
+      break;
+    case KUBE_UNDO_NOTHING:
+      ret = C_NOTHING;
+      goto out;
+    case KUBE_UNDO_REFUSED:
+      snprintf(c->fail_reason, sizeof(c->fail_reason), "%s", k->note);
+      ret = C_REFUSED;
+      goto out;
+    default:
+      ret = C_FAILED;
+      goto out;
+    }
+  }
+  r = push_req(k);
+  if (r)
+    *r = req;
+  else
+    kube_req_clear(&req);
+  guard_last(k, dep);
+  ret = r ? C_OK : C_FAILED;
+out:
+  cJSON_Delete(dep);
   return ret;
 }
 
@@ -663,6 +821,7 @@ compute_step(struct runctx *c, const struct step *s, const char *d, struct compu
                        : kube_req_set_resources(ns, d, container, &s->limits, &s->requests,
                                                 push_req(k));
       guard_last(k, obj);
+      note_baseline(c, d, obj);
       r = rc ? C_FAILED : C_OK;
     }
     cJSON_Delete(obj);
@@ -674,7 +833,10 @@ compute_step(struct runctx *c, const struct step *s, const char *d, struct compu
   case STEP_DELETE_PODS:
     return compute_delete_pods(c, s, ns, d, k);
   case STEP_ROLLOUT_UNDO:
-    return compute_undo(c, ns, d, k);
+    /* In on_failure it undoes the run's own changes; elsewhere it is
+     * kubectl's rollout undo (to the previous revision). */
+    return c->run->phase == PHASE_ON_FAILURE ? compute_restore(c, ns, d, k)
+                                             : compute_undo(c, ns, d, k);
   default:
     snprintf(k->note, sizeof(k->note), "%s is not a cluster change", step_kind_name(s->kind));
     return C_FAILED;
@@ -735,6 +897,17 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
       buf_json_str(detail, resp.message);
     }
     buf_puts(detail, "}");
+    if (template_write(&reqs[i])) {
+      /* What runbookd's change left (on_failure's undo compares with it),
+       * or that it may or may not have been applied. */
+      if (rc == RB_OK && resp.status >= 200 && resp.status < 300) {
+        cJSON *obj = cJSON_ParseWithLength(resp.body, resp.len);
+        note_written(c, template_write(&reqs[i]), obj);
+        cJSON_Delete(obj);
+      } else if (rc != RB_OK || resp.status >= 500 || resp.status == 429) {
+        note_written(c, template_write(&reqs[i]), NULL);
+      }
+    }
     if (rc != RB_OK)
       ret = 0;
     else if (resp.status == 409 || (resp.status == 422 && kube_req_has_test(&reqs[i])))
@@ -905,6 +1078,8 @@ resume_recorded(struct runctx *c, struct computed *k, struct buf *done)
       break;
     }
     case KUBE_RESUME_DONE:
+      if (cur && template_write(&all[i]))
+        note_written(c, template_write(&all[i]), cur);
       buf_puts(done, ndone++ ? "," : "");
       buf_json_str(done, why);
       break;
@@ -999,6 +1174,12 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
     buf_init(&det, 0);
     detail_head(&det, c, s, phase, index, d);
     if (c->run->dry_run) {
+      for (size_t i = 0; i < k.n; i++) {
+        cJSON *st = template_write(&k.reqs[i]) ? state_deployment(c, template_write(&k.reqs[i]), 1)
+                                               : NULL;
+        if (st)
+          state_set(st, "recorded", cJSON_CreateTrue());
+      }
       buf_puts(&det, ",\"sent\":false,\"note\":\"dry-run: recorded, not sent\"}");
       tx_event(out, "step succeeded", &det);
       metrics_rem_step(c->plan->name, step_kind_name(s->kind), "succeeded");

@@ -541,6 +541,99 @@ undo_annotations(const cJSON *dep, const cJSON *prev)
   return ann;
 }
 
+cJSON *
+kube_template_of(const struct cJSON *obj)
+{
+  cJSON *t = template_without_hash(obj);
+  if (!cJSON_IsObject(t)) {
+    cJSON_Delete(t);
+    return NULL;
+  }
+  return t;
+}
+
+rb_status
+kube_restore_request(const char *ns, const char *name, const struct cJSON *dep,
+                     const struct cJSON *baseline, const struct cJSON *baseline_annotations,
+                     struct kube_req *out)
+{
+  cJSON *prev = cJSON_CreateObject(), *ann;
+  char *tj, *aj;
+  rb_status rc;
+
+  memset(out, 0, sizeof(*out));
+  /* kubectl's undo annotations, with the Deployment as it was before the
+   * run in the place of the previous revision's ReplicaSet. */
+  cJSON_AddItemToObject(cJSON_AddObjectToObject(prev, "metadata"), "annotations",
+                        cJSON_IsObject(baseline_annotations)
+                            ? cJSON_Duplicate(baseline_annotations, 1)
+                            : cJSON_CreateObject());
+  ann = undo_annotations(dep, prev);
+  tj = cJSON_PrintUnformatted(baseline);
+  aj = cJSON_PrintUnformatted(ann);
+  rc = tj && aj ? kube_req_undo(ns, name, tj, aj, resource_version_of(dep), out) : RB_ENOMEM;
+  free(tj);
+  free(aj);
+  cJSON_Delete(ann);
+  cJSON_Delete(prev);
+  return rc;
+}
+
+enum kube_undo
+kube_restore_decide(const char *ns, const char *name, const struct cJSON *dep,
+                    const struct cJSON *baseline, const struct cJSON *baseline_annotations,
+                    const struct cJSON *written, int uncertain, struct kube_req *out, char *note,
+                    size_t notelen)
+{
+  cJSON *cur;
+  enum kube_undo ret;
+
+  memset(out, 0, sizeof(*out));
+  if (!baseline || (!written && !uncertain)) {
+    snprintf(note, notelen,
+             "runbookd changed nothing in deployment %s's template in this run (no change of "
+             "its was applied): nothing to undo",
+             name);
+    return KUBE_UNDO_NOTHING;
+  }
+  if (cJSON_IsTrue(kube_jpath(dep, "spec", "paused", NULL))) {
+    snprintf(note, notelen,
+             "you cannot rollback a paused deployment; resume it first with 'kubectl rollout "
+             "resume deployment/%s' and try again",
+             name);
+    return KUBE_UNDO_REFUSED;
+  }
+  cur = kube_template_of(dep);
+  if (cur && cJSON_Compare(cur, baseline, 1)) {
+    snprintf(note, notelen,
+             "deployment %s already has the template it had before this run: nothing to undo",
+             name);
+    ret = KUBE_UNDO_NOTHING;
+  } else if (!cur || !written || !cJSON_Compare(cur, written, 1)) {
+    if (uncertain && (!written || !cur || !cJSON_Compare(cur, written, 1)))
+      snprintf(note, notelen,
+               "runbookd's last change to deployment %s got no answer, so whether the template "
+               "there now is runbookd's or someone else's cannot be told: not undone",
+               name);
+    else
+      snprintf(note, notelen,
+               "deployment %s was changed by someone else since runbookd's last change (its "
+               "template is not the one runbookd wrote): not undone",
+               name);
+    ret = KUBE_UNDO_REFUSED;
+  } else {
+    snprintf(note, notelen,
+             "restoring the template deployment %s had before this run's first change (nobody "
+             "changed it since runbookd's last change)",
+             name);
+    ret = kube_restore_request(ns, name, dep, baseline, baseline_annotations, out)
+              ? KUBE_UNDO_FAILED
+              : KUBE_UNDO_PATCH;
+  }
+  cJSON_Delete(cur);
+  return ret;
+}
+
 enum kube_undo
 kube_undo_decide(const char *ns, const char *name, const struct cJSON *dep,
                  const struct cJSON *rs_list, struct kube_req *out, char *note, size_t notelen)

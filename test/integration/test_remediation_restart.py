@@ -348,8 +348,41 @@ def case_no_cluster(t, k):
     d.stop()
 
 
+def case_undo_across_restart(t, k):
+    """What on_failure's rollout_undo restores (the template before the
+    run's first change) and what runbookd wrote are durable: kill -9
+    between the change and the undo."""
+    t.section("kill -9 between a change and on_failure's rollout_undo")
+    k.reset()
+    tmpl0 = k.deployment("cognitive-core")["spec"]["template"]
+    p = plan("undo-later", [
+        {"name": "limits", "kind": "set_resources", "container": "cognitive-core",
+         "limits": {"memory": "16Gi"}},
+        {"name": "rolled-out", "kind": "wait_rollout", "timeout_seconds": 4,
+         "interval_seconds": 1}])
+    p["on_failure"] = [{"name": "roll-back", "kind": "rollout_undo"}]
+    pd = rbtest.write_plans(t, "plans-undo-later", [p])
+    d = t.daemon(name="undo-later", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    k.rollout("cognitive-core", "after:1000")
+    iid, _ = rbtest.fire(d, "undo-later", {"namespace": NS})
+    t.check(rbtest.wait_event(d, iid, "step succeeded", 10), "undo later: limits set")
+    d.kill9()
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    t.eq(fin.get("outcome"), "failed", "undo later: the wait failed after the restart")
+    ev = [e for e in rbtest.events(d, iid, "step succeeded")
+          if e["detail"].get("step") == "roll-back"]
+    t.check(ev and ev[0]["detail"].get("responses", [{}])[0].get("status") == 200,
+            "undo later: the roll-back was sent", ev)
+    k.rollout("cognitive-core", "instant")
+    t.eq(k.deployment("cognitive-core")["spec"]["template"], tmpl0,
+         "undo later: the template before the run is back (recorded before the kill)")
+    d.stop()
+
+
 def body(t):
     k = rbtest.StandIn(t)
+    case_undo_across_restart(t, k)
     case_no_cluster(t, k)
     for how in ("applied", "lost", "hotfix", "stale"):
         case_slow_patch(t, k, how)

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -125,6 +126,21 @@ def build_plans(t, loop_url):
         plan("fault-409", [{"kind": "rollout_restart"}]),
         plan("fault-409-always", [{"kind": "rollout_restart"}]),
         plan("fault-undo-422", [{"kind": "rollout_undo"}]),
+        # rollout_undo in on_failure undoes the run's own changes.
+        plan("undo-nothing", [{"name": "env", "kind": "set_env", "container": "cognitive-core",
+                               "env": {"NODE_OPTIONS": "--max-old-space-size=8192"}}],
+             on_failure=[{"name": "roll-back", "kind": "rollout_undo"}]),
+        plan("undo-ours", [{"name": "limits", "kind": "set_resources",
+                            "container": "cognitive-core", "limits": {"memory": "16Gi"}},
+                           {"name": "restart", "kind": "rollout_restart"}],
+             verify=[{"kind": "http_check", "url": loop_url + "/down", "expect_status": 200,
+                      "timeout_seconds": 1, "interval_seconds": 1}],
+             on_failure=[{"name": "roll-back", "kind": "rollout_undo"}]),
+        plan("undo-theirs", [{"name": "limits", "kind": "set_resources",
+                              "container": "cognitive-core", "limits": {"memory": "16Gi"}}],
+             verify=[{"kind": "http_check", "url": loop_url + "/gate", "expect_status": 200,
+                      "timeout_seconds": 1, "interval_seconds": 1}],
+             on_failure=[{"name": "roll-back", "kind": "rollout_undo"}]),
         plan("fault-get-503", [{"kind": "rollout_restart"}]),
         plan("fault-500", [{"kind": "rollout_restart"}],
              on_failure=[{"kind": "patch_configmap", "configmap": "cognitive-core-config",
@@ -134,7 +150,15 @@ def build_plans(t, loop_url):
     return ps, out
 
 
+GATE_IN, GATE_OPEN = threading.Event(), threading.Event()
+
+
 def http_handler(method, path, headers, body):
+    if path == "/gate":
+        # Holds the check until the test has done what it must meanwhile.
+        GATE_IN.set()
+        GATE_OPEN.wait(30)
+        return 503, "text/plain", "down"
     if path.startswith("/health/"):
         return 200, "text/plain", "ok %s" % path[8:]
     if path == "/nocontent":
@@ -448,6 +472,74 @@ def case_undo(c):
         "deployment.kubernetes.io/revision-history") == "2" and old[0]["spec"]["replicas"] == 2,
         "rollout_undo: revision 2's ReplicaSet became revision 4 (history 2), 2 replicas",
         old[:1] and old[0]["metadata"])
+
+
+def case_undo_on_failure(c):
+    t, k = c.t, c.k
+    t.section("rollout_undo in on_failure: the run's own changes, and only those")
+    tmpl0 = {}
+
+    def node_options(dep):
+        return {e["name"]: e["value"] for e in
+                dep["spec"]["template"]["spec"]["containers"][0]["env"]}.get("NODE_OPTIONS")
+
+    # runbookd's only change fails: on_failure has nothing to undo, and the
+    # release before (a person's, revision 3) stays.
+    iid, fin = c.fire("undo-nothing", setup=lambda: k.fault(
+        method="PATCH", path="/deployments/cognitive-core$", status=422, times=1))
+    outcome_is(c, fin, "failed", "undo, nothing applied")
+    t.eq([(r["method"], r["code"]) for r in c.writes()], [("PATCH", 422)],
+         "undo, nothing applied: only the failed PATCH, no rollback")
+    ev = [e for e in c.ev(iid, "step succeeded") if e["detail"].get("step") == "roll-back"]
+    t.check(ev and "changed nothing" in ev[0]["detail"].get("note", "")
+            and ev[0]["detail"].get("sent") is False,
+            "undo, nothing applied: the roll-back says there is nothing to undo", ev)
+    dep = k.deployment("cognitive-core")
+    t.eq((dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+          node_options(dep)), ("3", "--max-old-space-size=6144"),
+         "undo, nothing applied: still revision 3 (NODE_OPTIONS 6144), not rolled back to 2")
+
+    # Two changes of runbookd's (limits, then a restart): both undone, the
+    # template is the one before the run.
+    iid, fin = c.fire("undo-ours", setup=lambda: tmpl0.update(
+        k.deployment("cognitive-core")["spec"]["template"]))
+    outcome_is(c, fin, "unverified", "undo of two changes")
+    undo = [r for r in c.writes() if r["headers"].get("Content-Type") == JSONPATCH]
+    t.check(len(undo) == 1 and undo[0]["code"] == 200, "undo of two changes: one JSON patch",
+            [(r["method"], r["code"]) for r in c.writes()])
+    t.eq(k.deployment("cognitive-core")["spec"]["template"], tmpl0,
+         "undo of two changes: the template is exactly the one before the run (limits and "
+         "restartedAt gone), not just the restart undone")
+    t.check(undo and json.loads(undo[0]["body"])[0]["op"] == "test",
+            "undo of two changes: the JSON patch tests the resourceVersion first")
+
+    # Someone changes the Deployment after runbookd's last change: refused.
+    GATE_IN.clear()
+    GATE_OPEN.clear()
+    k.reset()
+    c.n += 1
+    iid, _ = rbtest.fire(c.d, "undo-theirs", {"namespace": NS, "case": str(c.n)})
+    t.check(GATE_IN.wait(20), "undo over someone's change: the verification is being made")
+    hot = {"spec": {"template": {"spec": {"containers": [
+        {"name": "cognitive-core", "image": "ericsson/ran-optimization-sdk:2.0.1-hotfix"}]}}}}
+    r = rbtest.http_request("127.0.0.1", k.port, "PATCH", DEP + "cognitive-core",
+                            json.dumps(hot), {"Content-Type": SMP})
+    t.eq(r.status, 200, "undo over someone's change: a person patched the image meanwhile")
+    GATE_OPEN.set()
+    fin = rbtest.wait_finished(c.d, iid, 20) or {}
+    t.eq(fin.get("outcome"), "unverified", "undo over someone's change: outcome unverified")
+    t.eq([r["headers"].get("Content-Type") for r in c.writes()], [SMP, SMP],
+         "undo over someone's change: no JSON patch sent (runbookd's limits and the "
+         "person's image only)")
+    ev = c.ev(iid, "step refused")
+    t.check(ev and "changed by someone else" in ev[0]["detail"].get("note", ""),
+            "undo over someone's change: the roll-back is refused, saying why", ev)
+    esc = c.ev(iid, "escalation requested")
+    t.check(esc and "changed by someone else" in esc[-1]["detail"].get("reason", ""),
+            "undo over someone's change: escalated with the reason", esc)
+    t.eq(k.deployment("cognitive-core")["spec"]["template"]["spec"]["containers"][0]["image"],
+         "ericsson/ran-optimization-sdk:2.0.1-hotfix",
+         "undo over someone's change: the person's image stands")
 
 
 def case_wait(c):
@@ -816,7 +908,8 @@ def body(t):
     c.refused = refused
 
     for case in (case_restart, case_scale, case_check_config, case_resources, case_env,
-                 case_configmap, case_delete, case_undo, case_wait, case_exec,
+                 case_configmap, case_delete, case_undo, case_undo_on_failure, case_wait,
+                 case_exec,
                  case_pod, case_paused, case_faults):
         case(c)
     case_http(c, loop)

@@ -477,3 +477,73 @@ Test(kube, a_resume_resends_only_what_nobody_changed)
   kube_req_clear(&del);
   kube_req_clear(&undo);
 }
+
+/* ---- rollout_undo in on_failure: the run's own changes ---------------- */
+
+static cJSON *
+dep_tmpl(const char *image, const char *mem, const char *extra_meta)
+{
+  char d[1024];
+  snprintf(d, sizeof(d),
+           "{\"metadata\":{\"name\":\"d\",\"resourceVersion\":\"77\",\"annotations\":{"
+           "\"deployment.kubernetes.io/revision\":\"5\"%s}},\"spec\":{\"template\":{"
+           "\"metadata\":{\"labels\":{\"app\":\"d\"}},\"spec\":{\"containers\":[{\"name\":"
+           "\"c\",\"image\":\"%s\",\"resources\":{\"limits\":{\"memory\":\"%s\"}}}]}}}}",
+           extra_meta, image, mem);
+  return cJSON_Parse(d);
+}
+
+Test(kube, undo_in_on_failure_restores_the_runs_baseline_only_over_its_own_write)
+{
+  cJSON *before = dep_tmpl("app:1", "4Gi", ",\"team\":\"core\"");
+  cJSON *ours = dep_tmpl("app:1", "16Gi", "");
+  cJSON *theirs = dep_tmpl("app:2-hotfix", "16Gi", "");
+  cJSON *base = kube_template_of(before), *written = kube_template_of(ours);
+  const cJSON *bann = kube_jpath(before, "metadata", "annotations", NULL);
+  struct kube_req r;
+  char note[512];
+
+  /* Nothing of runbookd's was applied (its first PATCH failed): a person's
+   * release stays, whatever the revisions say. */
+  cr_assert_eq(kube_restore_decide("ns", "d", theirs, base, bann, NULL, 0, &r, note, sizeof(note)),
+               KUBE_UNDO_NOTHING);
+  cr_assert(strstr(note, "changed nothing"), "%s", note);
+  cr_assert_eq(kube_restore_decide("ns", "d", theirs, NULL, NULL, NULL, 0, &r, note, sizeof(note)),
+               KUBE_UNDO_NOTHING);
+  /* Its change is there and nobody else's: the baseline comes back, with
+   * a test of the resourceVersion read and kubectl's annotations. */
+  cr_assert_eq(kube_restore_decide("ns", "d", ours, base, bann, written, 0, &r, note, sizeof(note)),
+               KUBE_UNDO_PATCH);
+  expect(&r, "PATCH", "/apis/apps/v1/namespaces/ns/deployments/d", KUBE_CT_JSONPATCH,
+         "[{\"op\":\"test\",\"path\":\"/metadata/resourceVersion\",\"value\":\"77\"},"
+         "{\"op\":\"replace\",\"path\":\"/spec/template\",\"value\":{\"metadata\":{\"labels\":"
+         "{\"app\":\"d\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"app:1\","
+         "\"resources\":{\"limits\":{\"memory\":\"4Gi\"}}}]}}},{\"op\":\"replace\",\"path\":"
+         "\"/metadata/annotations\",\"value\":{\"deployment.kubernetes.io/revision\":\"5\","
+         "\"team\":\"core\"}}]");
+  kube_req_clear(&r);
+  /* Someone changed it after runbookd's last write: refused. */
+  cr_assert_eq(
+      kube_restore_decide("ns", "d", theirs, base, bann, written, 0, &r, note, sizeof(note)),
+      KUBE_UNDO_REFUSED);
+  cr_assert(strstr(note, "changed by someone else"), "%s", note);
+  cr_assert_null(r.body);
+  /* Already back at the baseline: nothing. */
+  cr_assert_eq(
+      kube_restore_decide("ns", "d", before, base, bann, written, 0, &r, note, sizeof(note)),
+      KUBE_UNDO_NOTHING);
+  cr_assert(strstr(note, "already has the template"), "%s", note);
+  /* Its last change got no answer: the template there may be anyone's. */
+  cr_assert_eq(kube_restore_decide("ns", "d", ours, base, bann, NULL, 1, &r, note, sizeof(note)),
+               KUBE_UNDO_REFUSED);
+  cr_assert(strstr(note, "got no answer"), "%s", note);
+  /* ... unless the template is still its earlier, known write. */
+  cr_assert_eq(kube_restore_decide("ns", "d", ours, base, bann, written, 1, &r, note, sizeof(note)),
+               KUBE_UNDO_PATCH);
+  kube_req_clear(&r);
+  cJSON_Delete(before);
+  cJSON_Delete(ours);
+  cJSON_Delete(theirs);
+  cJSON_Delete(base);
+  cJSON_Delete(written);
+}
