@@ -3,16 +3,18 @@
  * outbox, and notifier workers.
  *
  * Each open incident has an escalation row (struct esc_state) with its
- * next due time (wall clock); a min-heap of (due, incident) in memory,
- * on a monotonic clock, points at them and is rebuilt from the store at
- * start (cheap at 100,000 rows).  When a
- * timer fires, the decision (escalate.c) and the pages it produces are
- * committed together (the pages into an outbox), then notifier workers
- * send them, trying the severity's methods in order and recording every
- * attempt on the timeline.  After a crash, pages still in the outbox are
- * sent again with the same delivery id (PagerDuty's dedup_key and the
- * webhook's X-Runbookd-Delivery make that re-send idempotent), and no
- * decision is repeated because it was committed with its pages.
+ * next due time (wall clock); a min-heap of (due, incident) in memory, on
+ * a monotonic clock, points at them and is rebuilt from the store at start
+ * (cheap at 100,000 rows).  When a timer fires, the decision (escalate.c)
+ * and the pages it produces are committed together (the pages into an
+ * outbox), then notifier workers send them, one lane per destination
+ * (PAGER_DOWN_MS), trying the severity's methods in order and recording
+ * every attempt on the timeline.  After a crash, pages still in the outbox are
+ * sent again with the same delivery id: delivery is at least once
+ * (PagerDuty's dedup_key and a webhook receiver that drops a delivery id it
+ * has seen make the re-send harmless; Slack, phone and email may show it
+ * twice), and no decision is repeated because it was committed with its
+ * pages.
  */
 #ifndef RUNBOOKD_PAGER_H
 #define RUNBOOKD_PAGER_H
@@ -51,6 +53,16 @@ struct am_labels;
  * early and one of -1 h delays nothing.  Smaller changes add up until
  * they pass it. */
 #define PAGER_STEP_MS 1000LL
+
+/* Notifier workers (pager_options.workers, default 4) take pages from one
+ * lane per destination: a contact's pages, and apart from them its
+ * notices (progress, acknowledged, resolved).  One page of a lane is sent
+ * at a time and the ready lanes take turns, so a contact whose receiver
+ * hangs holds one worker and delays only its own pages.  A target (a
+ * method of a contact) that gave no usable answer (no connection,
+ * timeouts, 429 or 5xx after the retries) is down this long: pages with
+ * another method left skip it, the others make a single attempt. */
+#define PAGER_DOWN_MS 60000LL
 
 struct pager_options {
   struct store *store;

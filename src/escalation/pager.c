@@ -36,6 +36,29 @@ struct hook {
   char *reason;
 };
 
+/* A lane: the pages waiting for one destination, a contact's pages
+ * (first notices and escalations) or its notices (progress, acknowledged,
+ * resolved).  At most one of a lane's pages is sent at a time, so a
+ * contact whose receiver hangs holds one worker while the other lanes go
+ * on, and its notices do not wait behind its pages.  A lane exists while
+ * pages wait in it or one is being sent. */
+struct lane {
+  char *contact;
+  int notice;
+  int64_t *q; /* page ids, a ring */
+  size_t head, len, cap;
+  int busy;   /* a worker is sending one of its pages */
+  int queued; /* in the ready list */
+  struct lane *next;
+};
+
+struct target_down {
+  char *contact;
+  int method;
+  int64_t since, until; /* monotonic ms */
+  char detail[160];
+};
+
 struct pager {
   struct store *st;
   int64_t (*now_fn)(void *);
@@ -60,8 +83,17 @@ struct pager {
   struct esc_policy *pol;  /* guarded by mu */
   struct timer *heap;
   size_t nheap, capheap;
-  int64_t *work;           /* page ids to send */
-  size_t whead, wlen, wcap;
+  /* Pages to send, in one lane per destination (below); a worker takes
+   * the first lane of the ready list, sends one page and puts the lane
+   * back at the end when more wait.  (mu) */
+  struct lane **lanes;
+  size_t nlanes, caplanes;
+  struct lane *ready_head, *ready_tail;
+  size_t nready;
+  /* Targets (method of a contact) whose last send failed for lack of an
+   * answer, skipped while they are down (see PAGER_DOWN_MS).  (mu) */
+  struct target_down *down;
+  size_t ndown, capdown;
   int stopping;
   pthread_t timer_thread;
   int timer_started;
@@ -172,27 +204,114 @@ schedule(struct pager *p, int64_t due, int64_t id)
 
 static void *worker_main(void *arg);
 
+/* A page and the lane it waits in. */
+struct page_ref {
+  int64_t id;
+  const char *contact;
+  int notice;
+};
+
+static int
+is_notice(int event)
+{
+  return event == NE_PROGRESS || event == NE_ACKNOWLEDGED || event == NE_RESOLVED;
+}
+
+/* The lane of (contact, notice), made when missing (mu held). */
+static struct lane *
+lane_get(struct pager *p, const char *contact, int notice)
+{
+  struct lane *l;
+  for (size_t i = 0; i < p->nlanes; i++)
+    if (p->lanes[i]->notice == notice && strcmp(p->lanes[i]->contact, contact) == 0)
+      return p->lanes[i];
+  if (rb_grow((void **)&p->lanes, &p->caplanes, p->nlanes, sizeof(*p->lanes)))
+    return NULL;
+  l = calloc(1, sizeof(*l));
+  if (!l || !(l->contact = strdup(contact))) {
+    free(l);
+    return NULL;
+  }
+  l->notice = notice;
+  p->lanes[p->nlanes++] = l;
+  return l;
+}
+
 static void
-queue_pages(struct pager *p, const int64_t *ids, size_t n)
+lane_free(struct lane *l)
+{
+  free(l->contact);
+  free(l->q);
+  free(l);
+}
+
+/* Drops a lane nobody uses any more (mu held). */
+static void
+lane_drop_if_idle(struct pager *p, struct lane *l)
+{
+  if (l->len || l->busy || l->queued)
+    return;
+  for (size_t i = 0; i < p->nlanes; i++)
+    if (p->lanes[i] == l) {
+      p->lanes[i] = p->lanes[--p->nlanes];
+      break;
+    }
+  lane_free(l);
+}
+
+static int
+lane_push(struct lane *l, int64_t id)
+{
+  if (l->len == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    int64_t *q = malloc(cap * sizeof(*q));
+    if (!q)
+      return -1;
+    for (size_t k = 0; k < l->len; k++)
+      q[k] = l->q[(l->head + k) % l->cap];
+    free(l->q);
+    l->q = q;
+    l->head = 0;
+    l->cap = cap;
+  }
+  l->q[(l->head + l->len++) % l->cap] = id;
+  return 0;
+}
+
+/* Puts a lane with pages and no page being sent at the end of the ready
+ * list (mu held). */
+static void
+lane_ready(struct pager *p, struct lane *l)
+{
+  if (l->queued || l->busy || !l->len)
+    return;
+  l->queued = 1;
+  l->next = NULL;
+  if (p->ready_tail)
+    p->ready_tail->next = l;
+  else
+    p->ready_head = l;
+  p->ready_tail = l;
+  p->nready++;
+}
+
+static void
+queue_pages(struct pager *p, const struct page_ref *pages, size_t n)
 {
   pthread_mutex_lock(&p->mu);
   for (size_t i = 0; i < n; i++) {
-    if (p->wlen == p->wcap) {
-      size_t cap = p->wcap ? p->wcap * 2 : 256;
-      int64_t *w = malloc(cap * sizeof(*w));
-      if (!w)
-        break;
-      for (size_t k = 0; k < p->wlen; k++)
-        w[k] = p->work[(p->whead + k) % (p->wcap ? p->wcap : 1)];
-      free(p->work);
-      p->work = w;
-      p->whead = 0;
-      p->wcap = cap;
+    struct lane *l = lane_get(p, pages[i].contact ? pages[i].contact : "", pages[i].notice);
+    if (!l || lane_push(l, pages[i].id)) {
+      /* Left in the outbox: sent at the next start. */
+      rblog(LOG_ERROR, "out of memory: a page waits in the outbox until the next start", NULL);
+      if (l)
+        lane_drop_if_idle(p, l);
+      continue;
     }
-    p->work[(p->whead + p->wlen++) % p->wcap] = ids[i];
+    lane_ready(p, l);
   }
-  /* More pages waiting than workers waiting: all are busy. */
-  while (p->wlen > p->widle && !p->stopping && p->nworkers < p->maxworkers
+  /* More lanes ready than workers waiting: all are busy. */
+  while (p->nready > p->widle && !p->stopping && p->nworkers < p->maxworkers
          && pthread_create(&p->workers[p->nworkers], NULL, worker_main, p) == 0)
     p->nworkers++;
   pthread_cond_broadcast(&p->wcv);
@@ -211,7 +330,7 @@ struct esc_job {
   int64_t now;
   enum { J_OPEN, J_TIMER, J_ACK, J_UNACK, J_RESOLVE, J_URGENT } kind;
   const char *reason;
-  int64_t pages[MAX_PAGES];
+  struct page_ref pages[MAX_PAGES]; /* contacts point into pol */
   size_t npages;
   int64_t prev_due;  /* the due time before this job (-1: a new escalation) */
   int64_t next_due;
@@ -242,8 +361,11 @@ add_page(struct store *st, struct esc_job *j, const struct esc_state *s, const c
   pr.severity = (int)s->severity;
   pr.created_ms = j->now;
   rc = store_w_page_insert(st, &pr);
-  if (!rc)
-    j->pages[j->npages++] = pr.id;
+  if (!rc) {
+    j->pages[j->npages].id = pr.id;
+    j->pages[j->npages].contact = contact;
+    j->pages[j->npages++].notice = is_notice(pr.event);
+  }
   return rc;
 }
 
@@ -899,6 +1021,74 @@ done_fn(struct store *st, void *arg)
   return rc;
 }
 
+/* ---- targets that do not answer ------------------------------------------ */
+
+/* A target (one method of one contact) whose last send failed for lack of
+ * a usable answer (no connection, timeouts, 429, 5xx after the retries)
+ * is down for PAGER_DOWN_MS: a page that has another method left skips it
+ * ("page failed" with 0 attempts, saying so), one that has not makes a
+ * single attempt.  So a hanging or failing receiver costs its contact's
+ * pages the timeouts once, not at every page.  A delivery brings it back
+ * up.  (mu held for the table.) */
+static struct target_down *
+down_find(struct pager *p, const char *contact, int method)
+{
+  for (size_t i = 0; i < p->ndown; i++)
+    if (p->down[i].method == method && strcmp(p->down[i].contact, contact) == 0)
+      return &p->down[i];
+  return NULL;
+}
+
+static int
+target_down(struct pager *p, const char *contact, int method, int64_t now, int64_t *since,
+            char *detail, size_t dlen)
+{
+  struct target_down *t;
+  int down = 0;
+  pthread_mutex_lock(&p->mu);
+  t = down_find(p, contact, method);
+  if (t && now < t->until) {
+    down = 1;
+    *since = t->since;
+    snprintf(detail, dlen, "%s", t->detail);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return down;
+}
+
+static void
+target_result(struct pager *p, const char *contact, int method, int64_t now, int failed,
+              const char *detail)
+{
+  struct target_down *t;
+  pthread_mutex_lock(&p->mu);
+  t = down_find(p, contact, method);
+  if (!failed) {
+    if (t) {
+      free(t->contact);
+      *t = p->down[--p->ndown];
+    }
+  } else {
+    if (!t && p->ndown < 256
+        && !rb_grow((void **)&p->down, &p->capdown, p->ndown, sizeof(*p->down))) {
+      t = &p->down[p->ndown];
+      memset(t, 0, sizeof(*t));
+      t->contact = strdup(contact);
+      if (t->contact)
+        p->ndown++;
+      else
+        t = NULL;
+    }
+    if (t) {
+      t->method = method;
+      t->since = now;
+      t->until = now + PAGER_DOWN_MS;
+      snprintf(t->detail, sizeof(t->detail), "%s", detail);
+    }
+  }
+  pthread_mutex_unlock(&p->mu);
+}
+
 /* Asked before each method of a page and during its retries (through
  * notify_send_until): whether the page is no longer wanted.  A trigger or
  * escalated page stops once the incident is resolved, or acknowledged at
@@ -976,6 +1166,10 @@ send_page(struct pager *p, int64_t page_id)
     struct notify_result res;
     struct buf d;
     rb_status rc;
+    struct notify_settings ns;
+    int later = 0, down;
+    int64_t since = 0;
+    char why_down[160];
 
     if (!ct->has[m])
       continue;
@@ -983,17 +1177,36 @@ send_page(struct pager *p, int64_t page_id)
       cancelled = 1;
       break;
     }
-    fill_message(&msg, &pr, &inc, ct, title, sizeof(title), dedup, sizeof(dedup));
+    for (size_t k = i + 1; k < sp->n_methods && !later; k++)
+      later = ct->has[sp->methods[k]];
+    down = target_down(p, ct->id, m, mono_of(p), &since, why_down, sizeof(why_down));
     memset(&res, 0, sizeof(res));
-    rc = notify_send_until(&pol->notify, &ct->targets[m], &msg, &res, page_unwanted, &chk);
-    if (res.cancelled) {
-      cancelled = 1;
-      cancel_method = notify_method_name(m);
-      cancel_attempts = res.attempts;
-      break;
+    if (down && later) {
+      /* Down: straight to the next method (recorded as not tried). */
+      snprintf(res.detail, sizeof(res.detail),
+               "not tried: no answer from this %s target %llds ago (%s); the next method is "
+               "used while it is down",
+               notify_method_name(m), (long long)((mono_of(p) - since) / 1000), why_down);
+      memset(&msg, 0, sizeof(msg));
+      msg.event = (enum notify_event)pr.event;
+      rc = RB_EUNAVAIL;
+    } else {
+      fill_message(&msg, &pr, &inc, ct, title, sizeof(title), dedup, sizeof(dedup));
+      ns = pol->notify;
+      if (down)
+        ns.retries = 0; /* the last method: one attempt while it is down */
+      rc = notify_send_until(&ns, &ct->targets[m], &msg, &res, page_unwanted, &chk);
+      if (res.cancelled) {
+        cancelled = 1;
+        cancel_method = notify_method_name(m);
+        cancel_attempts = res.attempts;
+        break;
+      }
+      if ((rc == RB_OK && res.ok) || rc == RB_EUNAVAIL)
+        target_result(p, ct->id, m, mono_of(p), rc != RB_OK, res.detail);
+      metrics_page(notify_method_name(m), rc == RB_OK && res.ok);
     }
     delivered = rc == RB_OK && res.ok;
-    metrics_page(notify_method_name(m), delivered);
     buf_init(&d, 0);
     buf_puts(&d, "{\"contact\":");
     buf_json_str(&d, ct->name);
@@ -1059,24 +1272,35 @@ worker_main(void *arg)
 
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&p->mu);
   for (;;) {
+    struct lane *l;
     int64_t id;
-    pthread_mutex_lock(&p->mu);
-    while (!p->wlen && !p->stopping) {
+    while (!p->nready && !p->stopping) {
       p->widle++;
       pthread_cond_wait(&p->wcv, &p->mu);
       p->widle--;
     }
-    if (p->stopping) {
-      pthread_mutex_unlock(&p->mu);
+    if (p->stopping)
       break;
-    }
-    id = p->work[p->whead];
-    p->whead = (p->whead + 1) % p->wcap;
-    p->wlen--;
+    l = p->ready_head;
+    p->ready_head = l->next;
+    if (!p->ready_head)
+      p->ready_tail = NULL;
+    p->nready--;
+    l->queued = 0;
+    l->busy = 1;
+    id = l->q[l->head];
+    l->head = (l->head + 1) % l->cap;
+    l->len--;
     pthread_mutex_unlock(&p->mu);
     send_page(p, id);
+    pthread_mutex_lock(&p->mu);
+    l->busy = 0;
+    lane_ready(p, l); /* its next page, after the other lanes ready now */
+    lane_drop_if_idle(p, l);
   }
+  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
@@ -1137,8 +1361,10 @@ pager_start(const struct pager_options *o, struct esc_policy *pol, struct pager 
   pthread_mutex_unlock(&p->mu);
   free(due);
   /* Pages a previous process left unsent go out now. */
-  for (size_t i = 0; i < npages; i++)
-    queue_pages(p, &pages[i].id, 1);
+  for (size_t i = 0; i < npages; i++) {
+    struct page_ref r = { pages[i].id, pages[i].contact, is_notice(pages[i].event) };
+    queue_pages(p, &r, 1);
+  }
   page_rows_free(pages, npages);
   if (!o->manual && pthread_create(&p->timer_thread, NULL, timer_main, p) == 0)
     p->timer_started = 1;
@@ -1233,7 +1459,12 @@ pager_stop(struct pager *p)
     free(p->hooks[i].reason);
   free(p->hooks);
   free(p->heap);
-  free(p->work);
+  for (size_t i = 0; i < p->nlanes; i++)
+    lane_free(p->lanes[i]);
+  free(p->lanes);
+  for (size_t i = 0; i < p->ndown; i++)
+    free(p->down[i].contact);
+  free(p->down);
   esc_policy_drop(p->pol);
   pthread_cond_destroy(&p->tcv);
   pthread_cond_destroy(&p->wcv);

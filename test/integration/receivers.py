@@ -235,7 +235,8 @@ class Receiver:
     """Slack, PagerDuty, signed-webhook and phone receivers on one loopback
     port.  Paths: /slack/... (200 ok; a path containing "flaky429" answers
     429 with Retry-After: 1 to its first request), /pagerduty/v2/enqueue
-    (202 with the dedup_key; 400 without one), /hook/... (verified with
+    (202 with the dedup_key; 400 without one; any path containing "/hang/"
+    answers only after 8 s, a receiver that hangs), /hook/... (verified with
     secret: 204, else 401), /phone/... (202; under a path containing
     "busy503", trigger/escalated/progress calls get 503 with Retry-After:
     4, so a page waits 4 s for its next attempt).  .hits(prefix) lists Hit
@@ -284,6 +285,9 @@ class Receiver:
                          daemon=True).start()
 
     def route(self, path, hit, count):
+        if "/hang/" in path:
+            time.sleep(8)  # longer than the notifiers' timeout: no answer
+            return 200, b"ok", []
         if path.startswith("/slack/"):
             if "flaky429" in path and count == 1:
                 return 429, b"rate_limited", [("Retry-After", "1")]

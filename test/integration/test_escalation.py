@@ -16,6 +16,8 @@ observed with a bounded poll (docs/escalation.md):
     -> `escalated` with the reason and an immediate page;
   - a restart in the middle of an escalation: no page repeated, the next
     level (the signed webhook, signature checked here) still comes;
+  - a receiver that hangs (twelve pages to it) does not delay another
+    contact's page;
   - the daemon's wall clock stepped (libfaketime, when installed): +1 h
     escalates nothing early, -1 h delays nothing;
   - ack, and resolve, while a page is being retried (the phone provider
@@ -153,6 +155,36 @@ def check_slack_shape(t, hit, iid, what):
         urls = [e.get("url") for e in msg["blocks"][-1].get("elements", [])]
         t.eq(urls, ["%s/#/incidents/%s/ack" % (EXTERNAL, iid), "%s/#/incidents/%s" % (EXTERNAL, iid)],
              "%s: Slack ack and open buttons" % what)
+
+
+def hanging_receiver(t, rx):
+    """Twelve pages to Hal, whose Slack never answers (2 s timeout each),
+    then one to Bob: Bob's page goes out at once instead of waiting for
+    Hal's (with four workers in one queue, about 6 s)."""
+    sev = {"respond_within_seconds": 600, "path": ["hal"], "methods": ["slack"]}
+    cfg = {"escalation": {
+        "progress_interval_seconds": 0, "multi_component": {"deployments": 0},
+        "policy": dict({k: sev for k in ("emergency", "critical", "medium", "low")},
+                       high=dict(sev, path=["bobby"])),
+        "contacts": {"hal": {"name": "Hal", "slack": {"url_file": "secrets/slack-hal"}},
+                     "bobby": {"name": "Bobby", "slack": {"url_file": "secrets/slack-bobby"}}},
+        "notifiers": {"timeout_seconds": 2, "retries": 0, "backoff_ms": 100}}}
+    h = t.daemon(name="hang", start=False, config=cfg)
+    os.makedirs(os.path.join(h.dir, "secrets"), exist_ok=True)
+    h.file("secrets/slack-hal", "%s/slack/hang/hal/T\n" % rx.url)
+    h.file("secrets/slack-bobby", "%s/slack/bobby/T\n" % rx.url)
+    h.start()
+    alerts = [rbtest.alert("Hanging%d" % i, labels={"namespace": NS}, severity="critical")
+              for i in range(12)]
+    t.eq(h.post_webhook(rbtest.payload(alerts)).status, 200, "twelve pages for Hal")
+    t.check(rbtest.wait_for(lambda: rx.hits("/slack/hang/hal/"), 10), "Hal's receiver is hanging")
+    t0 = time.monotonic()
+    iid, _, _ = fire(t, h, "BobbysTurn", "high")
+    got = rbtest.wait_for(lambda: slack_for(rx, "bobby", iid), 15)
+    took = time.monotonic() - t0
+    t.check(got and took < 1.5, "Bobby paged %.1f s after his alert (Hal's pages take 2 s each)"
+            % took)
+    h.kill9()
 
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
@@ -418,6 +450,10 @@ def main(t):
         t.eq([h.json.get("text", "")[:40] for h in slack_for(rx, "frank", iid6)], [],
              "%s: the next method (Slack) got nothing" % how)
         t.eq(len(rbtest.events(d, iid6, "page failed")), 0, "%s: no page failed" % how)
+
+    # ------------------------------------------------------------------
+    t.section("a hanging receiver delays only its own pages")
+    hanging_receiver(t, rx)
 
     # ------------------------------------------------------------------
     t.section("steps of the wall clock (libfaketime)")

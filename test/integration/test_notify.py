@@ -173,7 +173,7 @@ def check_pagerduty():
 def check_webhook():
     _, h, body = only("/hook")
     check(verify(h.get("X-Runbookd-Signature", ""), body), "webhook: signature verifies")
-    check(h.get("X-Runbookd-Delivery") == "42-1-L1-slack", "webhook: delivery id")
+    check(h.get("X-Runbookd-Delivery") == "42-1796311182911-7", "webhook: delivery id")
     check(h.get("X-Runbookd-Event") == "escalated", "webhook: event header")
     doc = json.loads(body)
     for k in ("event", "incident", "severity", "state", "labels", "links"):
@@ -224,7 +224,7 @@ def check_smtp():
         for k in ("Date", "Message-ID", "Subject", "From", "To"):
             check(msg[k], f"smtp: {k} header")
         check("Störung" in str(msg["Subject"]), f"smtp: UTF-8 subject {msg['Subject']!r}")
-        check(msg["Message-ID"] == "<runbookd.42-1-L1-slack@example.net>", "smtp: Message-ID")
+        check(msg["Message-ID"] == "<runbookd.42-1796311182911-7@example.net>", "smtp: Message-ID")
         check(email.utils.parsedate_to_datetime(msg["Date"]) is not None, "smtp: Date parses")
         check(f"{EXTERNAL}/#/incidents/42/ack" in msg.get_content(), "smtp: ack link in body")
         check(all(len(ln) <= 998 for ln in data.split(b"\r\n")), "smtp: line length")

@@ -50,7 +50,8 @@ static const char GOLDEN_PD_TRIGGER[]
       "\"ran-optimization\",\"class\":\"HighResponseTime\",\"custom_details\":{\"incident\":\"4"
       "2\",\"event\":\"trigger\",\"severity\":\"critical\",\"state\":\"open\",\"level\":\"L2 su"
       "pport\",\"recipient\":\"Alice\",\"reason\":\"escalation: not acknowledged within 1h\",\""
-      "summary\":\"p95 latency 2.3s > 1s for 5m <check>\",\"delivery_id\":\"42-1-L1-slack\",\"l"
+      "summary\":\"p95 latency 2.3s > 1s for 5m <check>\",\"delivery_id\":"
+      "\"42-1796311182911-7\",\"l"
       "abels\":{\"alertname\":\"HighResponseTime\",\"namespace\":\"ran-optimization\",\"deploym"
       "ent\":\"api-gateway\",\"severity\":\"critical\"}}},\"client\":\"runbookd\",\"client_url\""
       ":\"https://runbookd.example.net/#/incidents/42\",\"links\":[{\"href\":\"https://runbookd"
@@ -61,7 +62,8 @@ static const char GOLDEN_PD_ACK[]
       "dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\"}";
 
 static const char GOLDEN_WEBHOOK[]
-    = "{\"version\":\"1\",\"event\":\"trigger\",\"delivery_id\":\"42-1-L1-slack\",\"dedup_key\""
+    = "{\"version\":\"1\",\"event\":\"trigger\",\"delivery_id\":\"42-1796311182911-7\","
+      "\"dedup_key\""
       ":\"runbookd-3f2a9c1e5b7d0a11-42\",\"at\":\"2026-12-03T15:19:42.911Z\",\"incident\":{\"id"
       "\":\"42\",\"title\":\"[CRITICAL] HighResponseTime ran-optimization/api-gateway\",\"summa"
       "ry\":\"p95 latency 2.3s > 1s for 5m <check>\",\"severity\":\"critical\",\"state\":\"open"
@@ -76,7 +78,7 @@ static const char GOLDEN_EMAIL[]
     = "Date: Thu, 03 Dec 2026 15:19:42 +0000\r\n"
       "From: runbookd <runbookd@example.net>\r\n"
       "To: <oncall@example.org>\r\n"
-      "Message-ID: <runbookd.42-1-L1-slack@example.net>\r\n"
+      "Message-ID: <runbookd.42-1796311182911-7@example.net>\r\n"
       "References: <runbookd.incident.42@example.net>\r\n"
       "Subject: [runbookd] Triggered: [CRITICAL] HighResponseTime ran-optimization/api-gateway\r"
       "\n"
@@ -108,13 +110,14 @@ static const char GOLDEN_EMAIL[]
       "Incident:  https://runbookd.example.net/#/incidents/42\r\n"
       "\r\n"
       "-- \r\n"
-      "runbookd, delivery 42-1-L1-slack\r\n";
+      "runbookd, delivery 42-1796311182911-7\r\n";
 
 static const char GOLDEN_PHONE[]
     = "{\"to\":\"+4915112345678\",\"message\":\"This is runbookd. Critical incident 42 triggere"
       "d: High Response Time ran optimization api gateway. Please acknowledge in runbookd.\",\""
       "incident\":\"42\",\"dedup_key\":\"runbookd-3f2a9c1e5b7d0a11-42\",\"event\":\"trigger\",\""
-      "severity\":\"critical\",\"delivery_id\":\"42-1-L1-slack\",\"link\":\"https://runbookd.ex"
+      "severity\":\"critical\",\"delivery_id\":\"42-1796311182911-7\",\"link\":\"https://"
+      "runbookd.ex"
       "ample.net/#/incidents/42/ack\"}";
 
 #define LABELS                                                                                     \
@@ -138,7 +141,7 @@ message(void)
   m.event = NE_TRIGGER;
   m.incident_id = 42;
   m.dedup_key = "runbookd-3f2a9c1e5b7d0a11-42";
-  m.delivery_id = "42-1-L1-slack";
+  m.delivery_id = "42-1796311182911-7";
   m.title = "[CRITICAL] HighResponseTime ran-optimization/api-gateway";
   m.summary = "p95 latency 2.3s > 1s for 5m <check>";
   m.severity = "critical";
@@ -830,7 +833,8 @@ Test(send, webhook_signed_and_headers)
   cr_assert_eq(notify_verify("hmac-key-1", sig, body, strlen(body), rb_wall_ms() / 1000, 60), 1,
                "%s", sig);
   cr_assert_eq(notify_verify("other-key", sig, body, strlen(body), rb_wall_ms() / 1000, 60), 0);
-  cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Delivery", h, sizeof(h)), "42-1-L1-slack");
+  cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Delivery", h, sizeof(h)),
+                   "42-1796311182911-7");
   cr_assert_str_eq(header_of(r->requests[0], "X-Runbookd-Event", h, sizeof(h)), "trigger");
   cr_assert_str_eq(header_of(r->requests[0], "Authorization", h, sizeof(h)), "");
   receiver_free(r);

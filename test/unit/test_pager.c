@@ -1635,3 +1635,125 @@ Test(pager, wall_clock_jitter_is_not_a_step)
     cr_expect_eq(due[0].due_ms, T0 + 60 * S);
   free(due);
 }
+
+/* ------------------------------------- slow receivers delay only their own */
+
+/* A port that accepts connections (the kernel's backlog) and never
+ * answers: a receiver that hangs. */
+static int
+hanging_port(int *fd)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET };
+  socklen_t al = sizeof(a);
+  *fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(*fd, 0);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(*fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(listen(*fd, 128), 0);
+  getsockname(*fd, (struct sockaddr *)&a, &al);
+  return ntohs(a.sin_port);
+}
+
+static int64_t
+real_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Twenty pages to Hal, whose receiver never answers (2 s each), and then
+ * one to Bob: Bob's page does not wait behind Hal's; Hal's pages hold one
+ * worker, not all four. */
+Test(pager, a_hanging_receiver_delays_only_its_own_contacts_pages)
+{
+  int64_t ids[20], bob, t0, took;
+  int bh, port = hanging_port(&bh);
+  char json[2048];
+
+  write_file("hmac", "pager-test-hmac-key\n");
+  snprintf(json, sizeof(json),
+           "{\"progress_interval_seconds\":0,\"multi_component\":{\"deployments\":0},\"policy\":{"
+           "\"critical\":{\"path\":[\"h\"],\"methods\":[\"webhook\"]},"
+           "\"emergency\":{\"path\":[\"b\"],\"methods\":[\"webhook\"]},"
+           "\"high\":{\"path\":[\"b\"],\"methods\":[\"webhook\"]},"
+           "\"medium\":{\"path\":[\"b\"],\"methods\":[\"webhook\"]},"
+           "\"low\":{\"path\":[\"b\"],\"methods\":[\"webhook\"]}},\"contacts\":{"
+           "\"h\":{\"name\":\"Hal\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/h\","
+           "\"secret_file\":\"hmac\"}},"
+           "\"b\":{\"name\":\"Bob\",\"webhook\":{\"url\":\"http://127.0.0.1:%d/hook/b\","
+           "\"secret_file\":\"hmac\"}}},"
+           "\"notifiers\":{\"timeout_seconds\":2,\"retries\":0,\"backoff_ms\":1}}",
+           port, rx.port);
+  start_pager_with(load_policy(json), 4);
+  open_incidents("Hanging", "critical", 20, ids);
+  for (int i = 0; i < 20; i++)
+    pager_opened(pg, ids[i]);
+  pager_tick(pg, T0);
+  open_incidents("BobsTurn", "high", 1, &bob);
+  pager_opened(pg, bob);
+  t0 = real_ms();
+  pager_tick(pg, T0);
+  WAIT_FOR(rx_count("/hook/b", "trigger") == 1);
+  took = real_ms() - t0;
+  cr_expect_lt(took, 1500, "Bob paged after %lld ms (Hal's pages take 2 s each)", (long long)took);
+  pager_stop(pg); /* waits for Hal's page in flight (at most 2 s) */
+  pg = NULL;
+  close(bh);
+  cr_expect_gt(pending(), 15, "Hal's pages wait in the outbox for the next start");
+}
+
+/* A target that gave no answer is down for PAGER_DOWN_MS: the next pages
+ * skip it for the contact's next method, saying so, then try it again. */
+Test(pager, a_target_that_does_not_answer_is_skipped_while_down)
+{
+  int64_t id1, id2, id3;
+
+  start_pager("\"progress_interval_seconds\":0", 1);
+  id1 = open_one("DiskFull", "high");
+  tick(T0);
+  cr_expect_eq(events(id1, "page failed", "\"attempts\":1"), 1, "Dave's webhook: no answer");
+  cr_expect_eq(events(id1, "paged", "\"method\":\"phone\""), 1);
+
+  atomic_store(&clock_ms, T0 + 10 * S);
+  id2 = open_one("DiskFull2", "high");
+  tick(T0 + 10 * S);
+  cr_expect_eq(events(id2, "page failed", "\"attempts\":0"), 1, "down: not tried");
+  cr_expect_eq(events(id2, "page failed", "not tried: no answer from this webhook target 10s ago"),
+               1);
+  cr_expect_eq(events(id2, "paged", "\"method\":\"phone\""), 1, "straight to the phone");
+
+  atomic_store(&clock_ms, T0 + PAGER_DOWN_MS);
+  id3 = open_one("DiskFull3", "high");
+  tick(T0 + PAGER_DOWN_MS);
+  cr_expect_eq(events(id3, "page failed", "\"attempts\":1"), 1, "tried again once the time is up");
+  cr_expect_eq(rx_count("/phone/dead", NULL), 3);
+}
+
+/* Notices do not wait behind pages: Sam's pages are being retried (503)
+ * on one of two workers, the others wait in Sam's lane, and the
+ * acknowledged notice to Sam goes out on the other worker at once. */
+Test(pager, notices_do_not_wait_behind_pages)
+{
+  int64_t ids[3], w;
+
+  start_pager_with(retry_policy(), 2);
+  open_incidents("Retried", "critical", 3, ids);
+  for (int i = 0; i < 3; i++)
+    pager_opened(pg, ids[i]);
+  pager_tick(pg, T0);
+  WAIT_FOR(rx_count("/fail/s", "trigger") >= 2);
+  w = open_one("AckedSoon", "critical");
+  pager_tick(pg, T0);
+  atomic_store(&clock_ms, T0 + S);
+  act(w, ACT_ACK);
+  pager_acked(pg, w);
+  pager_tick(pg, T0 + S);
+  WAIT_FOR(rx_count("/fail/s", "acknowledged") == 1);
+  /* Done: resolving stops the pages still being sent or waiting. */
+  for (int i = 0; i < 3; i++)
+    act(ids[i], ACT_RESOLVE);
+  act(w, ACT_RESOLVE);
+  wait_drained();
+  cr_expect_eq(rx_count("/phone/s", NULL), 0);
+}
