@@ -152,6 +152,15 @@ enum kube_undo kube_undo_decide(const char *ns, const char *name, const struct c
                                 const struct cJSON *rs_list, struct kube_req *out, char *note,
                                 size_t notelen);
 
+struct step;
+/* A scale step's new count, from the current one: 1 with *want, or 0 when
+ * the step must not move the count (it is there already; a positive by at
+ * or above max, a negative at or below min; an absolute replicas the other
+ * way than its direction).  note (notelen) says what was decided, with the
+ * count before. */
+int kube_scale_decide(const char *name, long current, const struct step *s, long *want, char *note,
+                      size_t notelen);
+
 /* ---- undoing a run's own changes (rollout_undo in on_failure) ----------
  *
  * The Deployment's pod template is recorded before the run's first change

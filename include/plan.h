@@ -53,11 +53,16 @@ struct step {
   unsigned timeout_s;    /* per request or for the whole wait */
   unsigned interval_s;   /* polling interval of waits and checks */
   int optional;          /* a failure is recorded but does not fail the run */
-  /* scale */
+  /* scale: a step moves the count one way only.  by's sign gives the way
+   * (a positive by never lowers, a negative never raises); an absolute
+   * replicas goes by direction: SCALE_UP (the default: raises to it,
+   * never lowers), SCALE_DOWN (lowers to it, never raises) or SCALE_ANY
+   * (sets it). */
   int has_replicas;
   int replicas;          /* absolute */
   int by;                /* relative, when !has_replicas */
   int min_replicas, max_replicas;
+  enum scale_direction { SCALE_UP = 0, SCALE_DOWN, SCALE_ANY } direction;
   /* set_resources, set_env */
   char *container;
   struct kvlist limits, requests, env;

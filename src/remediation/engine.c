@@ -521,14 +521,23 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
   long current, want;
   rb_status rc;
 
-  if (s->has_replicas)
-    return kube_req_scale(ns, d, s->replicas, push_req(k)) ? C_FAILED : C_OK;
+  /* Always read first: the count before goes on the timeline, and decides
+   * whether the step may move it at all (kube_scale_decide). */
   kube_path_scale(path, sizeof(path), ns, d);
   if (!c->e->kube) {
     kube_req_get(path, push_req(k));
+    if (s->has_replicas) {
+      snprintf(k->note, sizeof(k->note), "no cluster: sets %d replicas if the current count is %s",
+               s->replicas,
+               s->direction == SCALE_UP     ? "lower (direction up)"
+               : s->direction == SCALE_DOWN ? "higher (direction down)"
+                                            : "another (direction any)");
+      return kube_req_scale(ns, d, s->replicas, push_req(k)) ? C_FAILED : C_OK;
+    }
     snprintf(k->note, sizeof(k->note),
-             "no cluster: the new count is the current one %+d, kept within %d..%d", s->by,
-             s->min_replicas, s->max_replicas);
+             "no cluster: the new count is the current one %+d, kept within %d..%d, and "
+             "never %s the current one",
+             s->by, s->min_replicas, s->max_replicas, s->by > 0 ? "below" : "above");
     return C_OK;
   }
   rc = kube_get_json(c, path, &obj, k->note, sizeof(k->note));
@@ -538,13 +547,10 @@ compute_scale(struct runctx *c, const struct step *s, const char *ns, const char
     const cJSON *rep = kube_jpath(obj, "spec", "replicas", NULL);
     current = cJSON_IsNumber(rep) ? (long)rb_double_clamp(rep->valuedouble, 0, INT32_MAX, 0) : 0;
   }
-  want = current + s->by;
-  if (want > s->max_replicas)
-    want = s->max_replicas;
-  if (want < s->min_replicas)
-    want = s->min_replicas;
-  snprintf(k->note, sizeof(k->note), "%s has %ld replicas; %+d within %d..%d gives %ld", d,
-           current, s->by, s->min_replicas, s->max_replicas, want);
+  if (!kube_scale_decide(d, current, s, &want, k->note, sizeof(k->note))) {
+    cJSON_Delete(obj);
+    return C_NOTHING;
+  }
   rc = kube_req_scale(ns, d, (int)want, push_req(k));
   guard_last(k, obj);
   cJSON_Delete(obj);

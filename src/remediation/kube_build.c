@@ -874,3 +874,62 @@ kube_resume_decide(const struct kube_req *r, const struct cJSON *guard, const st
   }
   return KUBE_RESUME_CHANGED;
 }
+
+/* ---- scale ------------------------------------------------------------- */
+
+int
+kube_scale_decide(const char *name, long current, const struct step *s, long *want, char *note,
+                  size_t notelen)
+{
+  long w;
+
+  if (s->has_replicas) {
+    w = s->replicas;
+    if (w == current) {
+      snprintf(note, notelen, "%s has %ld replicas already: nothing to do", name, current);
+      return 0;
+    }
+    if (w < current && s->direction == SCALE_UP) {
+      snprintf(note, notelen,
+               "%s has %ld replicas, more than %ld: this step only raises the count "
+               "(direction up), so nothing is done",
+               name, current, w);
+      return 0;
+    }
+    if (w > current && s->direction == SCALE_DOWN) {
+      snprintf(note, notelen,
+               "%s has %ld replicas, fewer than %ld: this step only lowers the count "
+               "(direction down), so nothing is done",
+               name, current, w);
+      return 0;
+    }
+    snprintf(note, notelen, "%s had %ld replicas; set to %ld", name, current, w);
+    *want = w;
+    return 1;
+  }
+  if (s->by > 0) {
+    if (current >= s->max_replicas) {
+      snprintf(note, notelen,
+               "%s has %ld replicas, at or above this step's max %d: a positive by never "
+               "lowers the count, so nothing is done",
+               name, current, s->max_replicas);
+      return 0;
+    }
+    w = current + s->by < s->max_replicas ? current + s->by : s->max_replicas;
+    if (w < s->min_replicas)
+      w = s->min_replicas;
+  } else {
+    if (current <= s->min_replicas) {
+      snprintf(note, notelen,
+               "%s has %ld replicas, at or below this step's min %d: a negative by never "
+               "raises the count, so nothing is done",
+               name, current, s->min_replicas);
+      return 0;
+    }
+    w = current + s->by > s->min_replicas ? current + s->by : s->min_replicas;
+  }
+  snprintf(note, notelen, "%s had %ld replicas; %+d within %d..%d gives %ld", name, current, s->by,
+           s->min_replicas, s->max_replicas, w);
+  *want = w;
+  return 1;
+}

@@ -253,11 +253,37 @@ valid_quantity(const char *q)
 }
 
 static const char *const known_step_keys[] = {
-  "name", "kind", "deployment", "timeout_seconds", "interval_seconds", "replicas", "by",
-  "min", "max", "container", "limits", "requests", "env", "configmap", "data",
-  "selector", "max_pods", "url", "method", "expect_status", "max_latency_ms", "query",
-  "prometheus_url", "op", "threshold", "maintenance", "max_rows", "argv", "comment",
+  "name",
+  "kind",
+  "deployment",
+  "timeout_seconds",
+  "interval_seconds",
+  "replicas",
+  "by",
+  "min",
+  "max",
+  "container",
+  "limits",
+  "requests",
+  "env",
+  "configmap",
+  "data",
+  "selector",
+  "max_pods",
+  "url",
+  "method",
+  "expect_status",
+  "max_latency_ms",
+  "query",
+  "prometheus_url",
+  "op",
+  "threshold",
+  "maintenance",
+  "max_rows",
+  "argv",
+  "comment",
   "optional",
+  "direction",
 };
 
 static void
@@ -394,6 +420,22 @@ parse_step(struct ctx *c, const struct plan *p, const cJSON *o, const char *fiel
               s->min_replicas, s->max_replicas);
     if (has_by && s->by == 0)
       problem(c, field, "by must not be 0");
+    {
+      char *dir = get_str(c, o, "direction", field, 0);
+      if (dir) {
+        if (strcmp(dir, "up") == 0)
+          s->direction = SCALE_UP;
+        else if (strcmp(dir, "down") == 0)
+          s->direction = SCALE_DOWN;
+        else if (strcmp(dir, "any") == 0)
+          s->direction = SCALE_ANY;
+        else
+          problem(c, field, "direction \"%s\" is not up, down or any", dir);
+        if (has_by)
+          problem(c, field, "direction goes with replicas; by's sign is its direction");
+        free(dir);
+      }
+    }
     break;
   }
   case STEP_SET_RESOURCES:

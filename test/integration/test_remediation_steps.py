@@ -66,6 +66,10 @@ def build_plans(t, loop_url):
              target="agentdb"),
         plan("scale-up", [{"kind": "scale", "by": 5, "min": 1, "max": 4}]),
         plan("scale-down", [{"kind": "scale", "by": -10, "min": 1, "max": 5}]),
+        plan("scale-by-one", [{"kind": "scale", "by": 1, "min": 1, "max": 3}],
+             target="agentdb"),
+        plan("scale-abs-down", [{"kind": "scale", "replicas": 2, "min": 1, "max": 3,
+                                 "direction": "down"}], target="agentdb"),
         plan("resources", [{"kind": "set_resources", "container": "cognitive-core",
                             "limits": {"memory": "16Gi", "cpu": "6000m"}}]),
         plan("resources-bad", [{"kind": "set_resources", "container": "sidecar",
@@ -271,8 +275,12 @@ def case_scale(c):
     t.section("scale")
     iid, fin = c.fire("scale-abs")
     outcome_is(c, fin, "succeeded", "scale absolute")
-    t.eq([r["method"] for r in k.requests()], ["PATCH"],
-         "scale absolute: no read needed, one PATCH")
+    t.eq([(r["method"], r["path"]) for r in k.requests()],
+         [("GET", DEP + "agentdb/scale"), ("PATCH", DEP + "agentdb/scale")],
+         "scale absolute: GET /scale (the count before), then one PATCH")
+    ev = c.ev(iid, "step started")
+    t.check(ev and ev[0]["detail"].get("note") == "agentdb had 1 replicas; set to 3",
+            "scale absolute: the count before is on the timeline", ev)
     r = one_write(c, "scale absolute", "PATCH", DEP + "agentdb/scale", MERGE)
     if r:
         t.eq(json.loads(r["body"]), {"spec": {"replicas": 3}}, "scale absolute: body")
@@ -298,6 +306,31 @@ def case_scale(c):
         t.eq(json.loads(r["body"]), {"spec": {"replicas": 1}},
              "scale relative: 2 - 10 clamped to min 1, never 0")
     t.eq(k.deployment("cognitive-core")["spec"]["replicas"], 1, "scale -10: 1 replica")
+
+    # A scale step never moves the count the other way (the audit: agentdb
+    # at 8 replicas, by +1 with max 3, was patched down to 3).
+    def eight():
+        r = rbtest.http_request("127.0.0.1", k.port, "PATCH", DEP + "agentdb/scale",
+                                body=json.dumps({"spec": {"replicas": 8}}),
+                                headers={"Content-Type": MERGE})
+        t.eq(r.status, 200, "scale direction: agentdb scaled to 8 by someone")
+        k.clear_requests()
+    for name, what in (("scale-by-one", "by +1 (max 3)"),
+                       ("scale-abs", "replicas 3 (direction up, the default)")):
+        iid, fin = c.fire(name, setup=eight)
+        outcome_is(c, fin, "succeeded", "8 replicas, %s" % what)
+        t.eq(c.writes(), [], "8 replicas, %s: nothing sent" % what)
+        t.eq(k.deployment("agentdb")["spec"]["replicas"], 8,
+             "8 replicas, %s: still 8, never lowered" % what)
+        ev = c.ev(iid, "step succeeded")
+        t.check(ev and "has 8 replicas" in ev[0]["detail"].get("note", "")
+                and ev[0]["detail"].get("sent") is False,
+                "8 replicas, %s: the step says why nothing was done" % what, ev)
+    iid, fin = c.fire("scale-abs-down", setup=eight)
+    t.eq([json.loads(r["body"]) for r in c.writes()], [{"spec": {"replicas": 2}}],
+         "replicas 2, direction down: 8 lowered to 2")
+    iid, fin = c.fire("scale-abs-down")
+    t.eq(c.writes(), [], "replicas 2, direction down, at 1 replica: not raised")
 
 
 def case_check_config(c):

@@ -547,3 +547,56 @@ Test(kube, undo_in_on_failure_restores_the_runs_baseline_only_over_its_own_write
   cJSON_Delete(base);
   cJSON_Delete(written);
 }
+
+/* ---- scale: one way only ------------------------------------------------ */
+
+Test(kube, a_scale_step_moves_the_count_one_way_only)
+{
+  struct step s;
+  long want = -1;
+  char note[512];
+
+  memset(&s, 0, sizeof(s));
+  s.min_replicas = 1;
+  s.max_replicas = 3;
+  /* The audit's case: 8 replicas, by +1, max 3 must not become 3. */
+  s.by = 1;
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 0);
+  cr_assert(strstr(note, "has 8 replicas, at or above this step's max 3"), "%s", note);
+  cr_assert_eq(kube_scale_decide("agentdb", 3, &s, &want, note, sizeof(note)), 0);
+  cr_assert_eq(kube_scale_decide("agentdb", 2, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 3);
+  s.by = 5;
+  cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 3);
+  cr_assert_str_eq(note, "agentdb had 1 replicas; +5 within 1..3 gives 3");
+  /* Negative: never raises (a count below max is not pushed up to it). */
+  s.by = -1;
+  s.min_replicas = 2;
+  cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 0);
+  cr_assert(strstr(note, "at or below this step's min 2"), "%s", note);
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 7);
+  s.by = -10;
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 2);
+  /* Absolute: up by default, down or any when the plan says so; the count
+   * before is in the note. */
+  s.by = 0;
+  s.has_replicas = 1;
+  s.replicas = 3;
+  s.max_replicas = 3;
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 0);
+  cr_assert(strstr(note, "only raises"), "%s", note);
+  cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 3);
+  cr_assert_str_eq(note, "agentdb had 1 replicas; set to 3");
+  cr_assert_eq(kube_scale_decide("agentdb", 3, &s, &want, note, sizeof(note)), 0);
+  s.direction = SCALE_DOWN;
+  cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 0);
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(want, 3);
+  s.direction = SCALE_ANY;
+  cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 1);
+  cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 1);
+}

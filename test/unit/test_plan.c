@@ -142,3 +142,37 @@ Test(plan, missing_directory_is_empty)
   cr_assert_eq(s->n, 0);
   plan_set_drop(s);
 }
+
+Test(plan, scale_direction)
+{
+  static const char text[]
+      = "{\"name\":\"s\",\"match\":[\"a=\\\"b\\\"\"],"
+        "\"allow\":{\"namespaces\":[\"ns\"],\"deployments\":[\"web\"]},"
+        "\"target\":{\"deployment\":\"web\"},\"steps\":["
+        "{\"kind\":\"scale\",\"replicas\":3,\"max\":3},"
+        "{\"kind\":\"scale\",\"replicas\":1,\"max\":3,\"direction\":\"down\"},"
+        "{\"kind\":\"scale\",\"replicas\":2,\"max\":3,\"direction\":\"any\"}]}";
+  static const char bad[]
+      = "{\"name\":\"s\",\"match\":[\"a=\\\"b\\\"\"],"
+        "\"allow\":{\"namespaces\":[\"ns\"],\"deployments\":[\"web\"]},"
+        "\"target\":{\"deployment\":\"web\"},\"steps\":["
+        "{\"kind\":\"scale\",\"replicas\":3,\"max\":3,\"direction\":\"sideways\"},"
+        "{\"kind\":\"scale\",\"by\":1,\"max\":3,\"direction\":\"down\"}]}";
+  struct config_errors e;
+  struct plan p;
+
+  config_errors_init(&e);
+  cr_assert_eq(plan_parse("s.json", text, &p, &e), RB_OK);
+  cr_assert_eq(p.steps[0].direction, SCALE_UP); /* the default: never lowers */
+  cr_assert_eq(p.steps[1].direction, SCALE_DOWN);
+  cr_assert_eq(p.steps[2].direction, SCALE_ANY);
+  plan_clear(&p);
+  config_errors_free(&e);
+  config_errors_init(&e);
+  cr_assert_eq(plan_parse("s.json", bad, &p, &e), RB_EINVAL);
+  dump(&e);
+  cr_assert(has_error(&e, "s.json: steps[0]", "\"sideways\" is not up, down or any"));
+  cr_assert(has_error(&e, "s.json: steps[1]", "by's sign is its direction"));
+  plan_clear(&p);
+  config_errors_free(&e);
+}
