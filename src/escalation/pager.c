@@ -478,9 +478,12 @@ follow_incident(struct store *st, struct esc_job *j, struct esc_state *s,
     return notify_paged(st, j, s, NE_RESOLVED, "resolved");
   }
   if (inc->state == INC_ACKED && inc->acked_ms != s->ack_seen_ms) {
+    /* Acknowledged with no ack recorded: a row stored by an older runbookd,
+     * which told those paged already. */
+    int told = s->phase == ESC_ACKED && !s->ack_seen_ms;
     esc_ack(s, j->now);
     s->ack_seen_ms = inc->acked_ms;
-    return notify_paged(st, j, s, NE_ACKNOWLEDGED, "acknowledged");
+    return told ? RB_OK : notify_paged(st, j, s, NE_ACKNOWLEDGED, "acknowledged");
   }
   if (inc->state == INC_OPEN && s->phase == ESC_ACKED) {
     esc_unack(s, j->pol, j->now);

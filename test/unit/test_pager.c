@@ -1757,3 +1757,35 @@ Test(pager, notices_do_not_wait_behind_pages)
   wait_drained();
   cr_expect_eq(rx_count("/phone/s", NULL), 0);
 }
+
+/* An acknowledged escalation stored by an older runbookd (no ack recorded
+ * with it): its ack was told then, and is not told again. */
+static rb_status
+put_old_acked_row(struct store *s, void *arg)
+{
+  struct esc_state e;
+  memset(&e, 0, sizeof(e));
+  e.incident_id = *(int64_t *)arg;
+  e.severity = SEV_CRITICAL;
+  e.phase = ESC_ACKED;
+  e.level = 0;
+  e.opened_ms = T0;
+  e.progress_due_ms = T0 + 60 * S;
+  e.legacy_mask = 1u << 0; /* a */
+  return store_w_esc_put(s, &e, e.progress_due_ms);
+}
+
+Test(pager, an_ack_from_an_older_runbookd_is_not_told_again)
+{
+  int64_t id;
+
+  open_incidents("OldAck", "critical", 1, &id);
+  act(id, ACT_ACK);
+  cr_assert_eq(store_submit(st, put_old_acked_row, &id), RB_OK);
+  start_pager("\"progress_interval_seconds\":600", 1);
+  tick(T0);
+  tick(T0 + 60 * S);
+  cr_expect_eq(rx_count("/hook/a", "progress"), 1, "its progress update");
+  cr_expect_eq(rx_count(NULL, "acknowledged"), 0, "no second acknowledged notice");
+  cr_expect_eq(rx_count("/hook/b", NULL), 0, "still acknowledged");
+}
