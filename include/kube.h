@@ -152,6 +152,11 @@ enum kube_undo kube_undo_decide(const char *ns, const char *name, const struct c
                                 const struct cJSON *rs_list, struct kube_req *out, char *note,
                                 size_t notelen);
 
+/* obj's controller (the ownerReference with controller true): 1 with its
+ * kind, name and uid copied (truncated to kn, nn, un bytes), else 0. */
+int kube_controller(const struct cJSON *obj, char *kind, size_t kn, char *name, size_t nn,
+                    char *uid, size_t un);
+
 struct step;
 /* A scale step's new count, from the current one: 1 with *want, or 0 when
  * the step must not move the count (it is there already; a positive by at

@@ -615,6 +615,72 @@ compute_configmap(struct runctx *c, const struct step *s, const char *ns, struct
   return rc ? C_FAILED : C_OK;
 }
 
+/* Whether every pod of list is a pod of a Deployment the plan allows:
+ * its controller is a ReplicaSet (the same one: uid) whose controller is
+ * an allowed Deployment.  A selector is free text, and a pod of a
+ * StatefulSet, a DaemonSet, a Job or no controller, or of a Deployment
+ * outside the allow-list, is not the plan's to delete: the note names
+ * every such pod and why. */
+static int
+pods_allowed(struct runctx *c, const char *ns, const cJSON *list, struct computed *k)
+{
+  const cJSON *it;
+  struct buf why;
+  int refused = 0;
+  char rs_seen[256] = "", rs_deploy[256] = "", rs_uid[128] = "";
+
+  buf_init(&why, sizeof(k->note));
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
+  {
+    const cJSON *nm = kube_jpath(it, "metadata", "name", NULL);
+    const char *pod = cJSON_IsString(nm) ? nm->valuestring : "?";
+    char kind[64], name[256], uid[128], path[512], ek[64], en[256], eu[128];
+    char problem[400] = "";
+
+    if (!kube_controller(it, kind, sizeof(kind), name, sizeof(name), uid, sizeof(uid))) {
+      snprintf(problem, sizeof(problem), "no controller");
+    } else if (strcmp(kind, "ReplicaSet") != 0 || !kube_valid_subdomain(name)) {
+      snprintf(problem, sizeof(problem), "controlled by %s %.200s", kind, name);
+    } else {
+      /* One read per ReplicaSet (the pods of a Deployment share one). */
+      if (strcmp(rs_seen, name) != 0) {
+        cJSON *rs = NULL;
+        char err[512];
+        kube_path_replicaset(path, sizeof(path), ns, name);
+        snprintf(rs_seen, sizeof(rs_seen), "%s", name);
+        rs_deploy[0] = rs_uid[0] = '\0';
+        if (kube_get_json(c, path, &rs, err, sizeof(err)) == RB_OK) {
+          const cJSON *ru = kube_jpath(rs, "metadata", "uid", NULL);
+          snprintf(rs_uid, sizeof(rs_uid), "%s", cJSON_IsString(ru) ? ru->valuestring : "");
+          if (kube_controller(rs, ek, sizeof(ek), en, sizeof(en), eu, sizeof(eu))
+              && strcmp(ek, "Deployment") == 0)
+            snprintf(rs_deploy, sizeof(rs_deploy), "%s", en);
+        }
+        cJSON_Delete(rs);
+      }
+      if (uid[0] && strcmp(uid, rs_uid) != 0)
+        snprintf(problem, sizeof(problem), "its ReplicaSet %.200s could not be read as its owner",
+                 name);
+      else if (!rs_deploy[0])
+        snprintf(problem, sizeof(problem), "ReplicaSet %.200s is not controlled by a Deployment",
+                 name);
+      else if (!plan_allows_deployment(c->plan, rs_deploy))
+        snprintf(problem, sizeof(problem), "a pod of deployment %.200s, not in the allow-list",
+                 rs_deploy);
+    }
+    if (problem[0]) {
+      buf_puts(&why, refused++ ? "; " : "");
+      buf_printf(&why, "%s (%s)", pod, problem);
+    }
+  }
+  if (refused)
+    snprintf(k->note, sizeof(k->note),
+             "refused: %d matching pod%s not of a Deployment this plan may touch: %s", refused,
+             refused == 1 ? " is" : "s are", why.data ? why.data : "");
+  buf_free(&why);
+  return !refused;
+}
+
 static enum compute
 compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, const char *d,
                     struct computed *k)
@@ -631,7 +697,9 @@ compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, cons
   if (!c->e->kube) {
     kube_req_get(path, push_req(k));
     snprintf(k->note, sizeof(k->note),
-             "no cluster: one DELETE per pod matching %s, at most %d", sel, s->max_pods);
+             "no cluster: one DELETE per pod matching %s, at most %d, each read first to be a "
+             "pod of an allowed Deployment (its ReplicaSet's owner)",
+             sel, s->max_pods);
     free(sel);
     return C_OK;
   }
@@ -649,6 +717,8 @@ compute_delete_pods(struct runctx *c, const struct step *s, const char *ns, cons
   } else if (count == 0) {
     snprintf(k->note, sizeof(k->note), "no pod matches %s", sel);
     ret = C_NOTHING;
+  } else if (!pods_allowed(c, ns, list, k)) {
+    ret = C_REFUSED;
   } else {
     snprintf(k->note, sizeof(k->note), "%d pod%s match %s", count, count == 1 ? "" : "s",
              sel);

@@ -933,3 +933,28 @@ kube_scale_decide(const char *name, long current, const struct step *s, long *wa
   *want = w;
   return 1;
 }
+
+/* ---- owners ------------------------------------------------------------- */
+
+int
+kube_controller(const struct cJSON *obj, char *kind, size_t kn, char *name, size_t nn, char *uid,
+                size_t un)
+{
+  const cJSON *o;
+
+  kind[0] = name[0] = uid[0] = '\0';
+  cJSON_ArrayForEach(o, kube_jpath(obj, "metadata", "ownerReferences", NULL))
+  {
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "uid");
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "controller")) && cJSON_IsString(k)
+        && cJSON_IsString(n)) {
+      snprintf(kind, kn, "%s", k->valuestring);
+      snprintf(name, nn, "%s", n->valuestring);
+      snprintf(uid, un, "%s", cJSON_IsString(u) ? u->valuestring : "");
+      return 1;
+    }
+  }
+  return 0;
+}

@@ -85,6 +85,11 @@ def build_plans(t, loop_url):
                          "max_pods": 4}], target="swarm-agent"),
         plan("delete-too-many", [{"kind": "delete_pods", "selector": "app=swarm-agent",
                                   "max_pods": 2}], target="swarm-agent"),
+        plan("delete-agentdb", [{"kind": "delete_pods", "selector": "app=agentdb",
+                                 "max_pods": 3}], target="agentdb"),
+        plan("delete-two-apps", [{"kind": "delete_pods",
+                                  "selector": "app in (agentdb,swarm-agent)", "max_pods": 10}],
+             target="agentdb"),
         plan("undo", [{"kind": "rollout_undo"}]),
         plan("wait", [{"kind": "rollout_restart"},
                       {"kind": "wait_rollout", "timeout_seconds": 10,
@@ -455,6 +460,48 @@ def case_delete(c):
             "delete_pods over max_pods: step refused (4 match, max 2)", ev)
     t.eq(len(k.pods_of("swarm-agent")), 4, "delete_pods over max_pods: pods untouched")
     t.check(c.ev(iid, "escalation requested"), "delete_pods refused: escalation requested")
+
+    # The audit: app=agentdb also matched a StatefulSet's pod, and it was
+    # deleted.  Only pods whose ReplicaSet belongs to an allowed Deployment
+    # may be; otherwise the whole step is refused, naming the pods.
+    sts_pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "agentdb-backup-0", "namespace": NS, "labels": {"app": "agentdb"},
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                             "name": "agentdb-backup",
+                             "uid": "11111111-2222-3333-4444-555555555555",
+                             "controller": True}]},
+        "spec": {"containers": [{"name": "backup", "image": "pg-backup:1"}]}}
+
+    def add_sts_pod():
+        k.load({"pods": [sts_pod]})
+        k.clear_requests()
+    iid, fin = c.fire("delete-agentdb", setup=add_sts_pod)
+    outcome_is(c, fin, "failed", "delete_pods matching a StatefulSet's pod")
+    t.eq(c.writes(), [], "delete_pods matching a StatefulSet's pod: no DELETE at all")
+    ev = c.ev(iid, "step refused")
+    t.check(ev and "agentdb-backup-0 (controlled by StatefulSet agentdb-backup)"
+            in ev[0]["detail"].get("note", ""),
+            "delete_pods matching a StatefulSet's pod: refused, naming the pod and its owner", ev)
+    t.check("agentdb-backup-0" in [p["metadata"]["name"] for p in k.pods_of("agentdb")],
+            "delete_pods matching a StatefulSet's pod: the StatefulSet's pod is still there")
+    t.check(c.ev(iid, "escalation requested"), "delete_pods refused: escalation requested")
+
+    iid, fin = c.fire("delete-two-apps")
+    outcome_is(c, fin, "failed", "delete_pods matching another Deployment's pods")
+    t.eq(c.writes(), [], "delete_pods matching another Deployment's pods: no DELETE")
+    ev = c.ev(iid, "step refused")
+    t.check(ev and "4 matching pods are not of a Deployment this plan may touch"
+            in ev[0]["detail"].get("note", "")
+            and "a pod of deployment swarm-agent, not in the allow-list"
+            in ev[0]["detail"].get("note", ""),
+            "delete_pods matching another Deployment's pods: refused, naming them", ev)
+
+    iid, fin = c.fire("delete-agentdb")
+    outcome_is(c, fin, "succeeded", "delete_pods of the allowed Deployment only")
+    t.eq([r["method"] for r in c.writes()], ["DELETE"],
+         "delete_pods of the allowed Deployment: its one pod deleted")
+    t.check([r for r in k.requests() if r["method"] == "GET" and "/replicasets/" in r["path"]],
+            "delete_pods: the pod's ReplicaSet was read to find its Deployment")
 
 
 def case_undo(c):

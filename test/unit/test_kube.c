@@ -600,3 +600,22 @@ Test(kube, a_scale_step_moves_the_count_one_way_only)
   cr_assert_eq(kube_scale_decide("agentdb", 1, &s, &want, note, sizeof(note)), 1);
   cr_assert_eq(kube_scale_decide("agentdb", 8, &s, &want, note, sizeof(note)), 1);
 }
+
+Test(kube, the_controller_of_an_object)
+{
+  cJSON *sts = cJSON_Parse("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"Node\",\"name\":\"n\","
+                           "\"uid\":\"x\"},{\"kind\":\"StatefulSet\",\"name\":\"db-backup\","
+                           "\"uid\":\"u-9\",\"controller\":true}]}}");
+  cJSON *none = cJSON_Parse("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"ReplicaSet\","
+                            "\"name\":\"r\",\"controller\":false}]}}");
+  char kind[64], name[64], uid[64];
+
+  cr_assert_eq(kube_controller(sts, kind, sizeof(kind), name, sizeof(name), uid, sizeof(uid)), 1);
+  cr_assert_str_eq(kind, "StatefulSet");
+  cr_assert_str_eq(name, "db-backup");
+  cr_assert_str_eq(uid, "u-9");
+  cr_assert_eq(kube_controller(none, kind, sizeof(kind), name, sizeof(name), uid, sizeof(uid)), 0);
+  cr_assert_str_eq(kind, "");
+  cJSON_Delete(sts);
+  cJSON_Delete(none);
+}
