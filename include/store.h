@@ -273,7 +273,10 @@ rb_status store_w_silence_upstream(struct store *st, const char *id, const char 
 rb_status store_w_silence_purge(struct store *st, int64_t ended_ms, size_t *n);
 /* Active escalations' due times (0 excluded). */
 rb_status store_esc_due_all(struct store *st, struct esc_due_row **out, size_t *n);
-/* Unresolved incidents without an escalation row. */
+/* Incidents whose escalation does not follow their state: unresolved ones
+ * without an escalation row, and escalations still going whose incident
+ * was resolved, reopened (unacked) or acknowledged meanwhile (the pager
+ * brings them in line at start and when paging comes back on). */
 rb_status store_esc_missing(struct store *st, int64_t **ids, size_t *n);
 rb_status store_pages_pending(struct store *st, struct page_row **out, size_t *n);
 rb_status store_page_get(struct store *st, int64_t id, struct page_row *out);
