@@ -149,6 +149,15 @@ int plan_allows_namespace(const struct plan *p, const char *ns);
 int plan_allows_deployment(const struct plan *p, const char *name);
 int plan_allows_configmap(const struct plan *p, const char *name);
 
+/* The objects a run of p on target (a Deployment in namespace ns) may
+ * change: the target, each cluster-changing step's Deployment (its own or
+ * the target) or ConfigMap, in steps and on_failure, and, for delete_pods,
+ * every allowed Deployment (its selector may match their pods).  One per
+ * line, "deployment NS/NAME" or "configmap NS/NAME", the list starting
+ * with a newline (ratelimit.h's format).  The caller frees it; NULL when
+ * out of memory.  p may be NULL (the target alone). */
+char *plan_objects(const struct plan *p, const char *ns, const char *target);
+
 const char *step_kind_name(enum step_kind k);
 /* Whether a step changes the cluster (and so is withheld in dry-run). */
 int step_mutates(enum step_kind k);

@@ -7,6 +7,11 @@
  * incident; the target's cooldown; the plan's circuit breaker; the plan's
  * caps per target ("3 an hour, 7 a day"); the global actions per minute and
  * per hour.  The first that refuses names itself in `reason`.
+ *
+ * "Target" for the first and the cooldown means every object a run may
+ * change (plan_objects: its target, the other Deployments and ConfigMaps
+ * its steps name): a run is busy, or cooling down, for another whose
+ * objects overlap its own, whatever their primary targets.
  */
 #ifndef RUNBOOKD_RATELIMIT_H
 #define RUNBOOKD_RATELIMIT_H
@@ -25,6 +30,11 @@ struct rl_run {
   int64_t started_ms;
   int64_t finished_ms; /* 0 while running */
   enum rl_outcome outcome;
+  /* The objects the run may change, as plan_objects writes them
+   * ("\ndeployment NS/NAME\nconfigmap NS/NAME\n"); NULL: the target
+   * Deployment alone.  rl_history_add copies it; the history owns its
+   * copy. */
+  char *objects;
 };
 
 /* Runs in start order.  Not thread-safe: the engine guards it. */
@@ -57,6 +67,16 @@ enum rl_verdict ratelimit_check(const struct rl_global *g, const struct plan_lim
                                 const char *plan, const char *target, int64_t incident_id,
                                 const struct rl_history *h, int64_t now_ms, char *reason,
                                 size_t reason_len);
+/* The same for a run that may change objects (plan_objects' format; NULL:
+ * the target alone).  *other_target (may be NULL) is set to 1 when
+ * RL_TARGET_BUSY or RL_COOLDOWN comes from a run of another primary target
+ * whose objects overlap these (the engine then escalates instead of
+ * coalescing), else 0. */
+enum rl_verdict ratelimit_check_objects(const struct rl_global *g, const struct plan_limits *l,
+                                        const char *plan, const char *target, const char *objects,
+                                        int64_t incident_id, const struct rl_history *h,
+                                        int64_t now_ms, char *reason, size_t reason_len,
+                                        int *other_target);
 
 rb_status rl_history_add(struct rl_history *h, const struct rl_run *r);
 /* Marks run_id finished; no-op when unknown. */

@@ -1945,7 +1945,8 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
   struct rem_run *run;
   struct rl_run hr;
   int64_t now;
-  int dry;
+  int dry, other_target = 0;
+  char *objects;
 
   memset(&c, 0, sizeof(c));
   memset(&t, 0, sizeof(t));
@@ -2026,18 +2027,24 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
   snprintf(target, sizeof(target), "%s/%s", ns, deploy);
   now = rb_wall_ms();
   memset(&hr, 0, sizeof(hr));
+  /* Every object the run may change, not only its target: a run of
+   * another plan changing one of them is as busy as one on the target. */
+  objects = plan_objects(p, ns, deploy);
   pthread_mutex_lock(&e->mu);
-  v = ratelimit_check(&e->global, &p->limits, p->name, target, incident_id, &e->hist, now, why,
-                      sizeof(why));
+  v = ratelimit_check_objects(&e->global, &p->limits, p->name, target, objects, incident_id,
+                              &e->hist, now, why, sizeof(why), &other_target);
   if (v == RL_ALLOW) {
     hr.run_id = --e->provisional;
     snprintf(hr.plan, sizeof(hr.plan), "%s", p->name);
     snprintf(hr.target, sizeof(hr.target), "%s", target);
     hr.incident_id = incident_id;
     hr.started_ms = now;
+    hr.objects = objects;
     rl_history_add(&e->hist, &hr);
+    hr.objects = NULL;
   }
   pthread_mutex_unlock(&e->mu);
+  free(objects);
   if (v != RL_ALLOW) {
     buf_init(&d, 0);
     buf_puts(&d, "{\"plan\":");
@@ -2048,12 +2055,16 @@ evaluate(struct engine *e, int64_t incident_id, int64_t received_ns)
     buf_json_str(&d, why);
     buf_puts(&d, "}");
     tx_event(&t, "rate-limited", &d);
-    if (v != RL_TARGET_BUSY) {
+    /* Coalesced into the run already going on the same target; a run of
+     * another target that changes the same objects will not look after
+     * this alert's target, so a person is asked. */
+    if (v != RL_TARGET_BUSY || other_target) {
       struct runctx cc = c;
       t.incident_id = incident_id;
       escalate(&cc, &t, why);
     }
-    decide(e, incident_id, v == RL_TARGET_BUSY ? DEC_COALESCED : DEC_REFUSED, NULL, NULL, &t);
+    decide(e, incident_id, v == RL_TARGET_BUSY && !other_target ? DEC_COALESCED : DEC_REFUSED, NULL,
+           NULL, &t);
     goto out;
   }
   run = calloc(1, sizeof(*run));
@@ -2227,7 +2238,12 @@ engine_start(const struct engine_options *o, struct plan_set *plans, struct engi
     hr.outcome = runs[i].state == RUN_RUNNING   ? RL_RUNNING
                  : runs[i].state == RUN_FAILED ? RL_FAILED
                                                : RL_SUCCEEDED;
+    /* The objects from the plan as loaded now (the target alone when the
+     * plan is gone). */
+    hr.objects
+        = plan_objects(find_plan(plans, runs[i].plan), runs[i].namespace_, runs[i].deployment);
     rl_history_add(&e->hist, &hr);
+    free(hr.objects);
     if (runs[i].state == RUN_RUNNING) {
       struct work w = { runs[i].incident_id, 0, calloc(1, sizeof(struct rem_run)) };
       if (w.run) {

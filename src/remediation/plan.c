@@ -8,6 +8,7 @@
  * Deployment and ConfigMap a step names must be in the plan's allow-list.
  */
 #include "plan.h"
+#include "buf.h"
 #include "matcher.h"
 #include "payload.h"
 #include "rbfile.h"
@@ -869,4 +870,59 @@ int
 plan_allows_configmap(const struct plan *p, const char *name)
 {
   return in_list(p->allow_configmaps, p->n_allow_configmaps, name);
+}
+
+/* Adds "\nKIND NS/NAME\n" to b unless it is there. */
+static void
+add_object(struct buf *b, const char *kind, const char *ns, const char *name)
+{
+  char e[600];
+
+  snprintf(e, sizeof(e), "\n%s %s/%s\n", kind, ns, name);
+  if (!b->data || !strstr(b->data, e))
+    buf_puts(b, e + 1); /* the list ends with a newline already */
+}
+
+static void
+list_objects(struct buf *b, const struct plan *p, const struct step *v, size_t n, const char *ns,
+             const char *target)
+{
+  for (size_t i = 0; i < n; i++) {
+    const struct step *s = &v[i];
+    switch (s->kind) {
+    case STEP_ROLLOUT_RESTART:
+    case STEP_SCALE:
+    case STEP_SET_RESOURCES:
+    case STEP_SET_ENV:
+    case STEP_ROLLOUT_UNDO:
+      add_object(b, "deployment", ns, s->deployment ? s->deployment : target);
+      break;
+    case STEP_PATCH_CONFIGMAP:
+      if (s->configmap)
+        add_object(b, "configmap", ns, s->configmap);
+      break;
+    case STEP_DELETE_PODS:
+      /* Its selector may match the pods of any allowed Deployment. */
+      for (size_t k = 0; k < p->n_allow_deployments; k++)
+        add_object(b, "deployment", ns, p->allow_deployments[k]);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+char *
+plan_objects(const struct plan *p, const char *ns, const char *target)
+{
+  struct buf b;
+
+  buf_init(&b, 0);
+  buf_puts(&b, "\n");
+  add_object(&b, "deployment", ns, target);
+  if (p) {
+    list_objects(&b, p, p->steps, p->n_steps, ns, target);
+    list_objects(&b, p, p->on_failure, p->n_on_failure, ns, target);
+  }
+  return buf_steal(&b);
 }

@@ -191,6 +191,44 @@ def case_busy(t, k):
     d.stop()
 
 
+def case_overlap(t, k):
+    """The audit: plan 01 (target api-gateway) restarts cognitive-core too,
+    and plan 11 (target cognitive-core) ran at the same time.  One run per
+    target, and the cooldown, cover every object a plan may change."""
+    t.section("one run per object a plan changes, whatever its target")
+    k.reset()
+    outage = plan("outage", [{"kind": "rollout_restart", "deployment": "cognitive-core"},
+                             {"kind": "rollout_restart"},
+                             {"kind": "wait_rollout", "timeout_seconds": 30,
+                              "interval_seconds": 1}],
+                  target="api-gateway", deployments=["api-gateway", "cognitive-core"],
+                  cooldown_seconds=600)
+    health = plan("health", RESTART, cooldown_seconds=600)
+    d = daemon(t, k, [outage, health], "overlap")
+    k.rollout("api-gateway", "after:4")
+    a = run_ok(t, d, {"instance": "a"}, "outage")
+    t.check(rbtest.wait_event(d, a, "step succeeded", 10, count=2),
+            "overlap: the outage run restarted cognitive-core and api-gateway")
+    b = run_ok(t, d, {"instance": "b"}, "health")
+    limited(t, d, b, "target_busy", "another plan whose target the running run changes")
+    ev = rbtest.events(d, b, "rate-limited")
+    t.check(ev and "may change deployment ran-optimization/cognitive-core"
+            in ev[0]["detail"].get("reason", ""),
+            "overlap: the reason names the run and the shared Deployment", ev)
+    t.check(not rbtest.events(d, a, "remediation finished"),
+            "overlap: the outage run was still going")
+    t.eq((rbtest.wait_finished(d, a, 20) or {}).get("outcome"), "succeeded",
+         "overlap: the outage run finished")
+    c = run_ok(t, d, {"instance": "c"}, "health")
+    limited(t, d, c, "cooldown", "after the outage run, cognitive-core cools down")
+    ev = rbtest.events(d, c, "rate-limited")
+    t.check(ev and "of ran-optimization/api-gateway changed it" in ev[0]["detail"].get(
+        "reason", ""), "overlap: the cooldown names the run that changed it", ev)
+    t.eq(len([r for r in patches(k) if r["path"] == DEP + "cognitive-core"]), 1,
+         "overlap: cognitive-core restarted once, by the outage run alone")
+    d.stop()
+
+
 def case_storm(t, k):
     t.section("a storm of 400 alerts for one Deployment")
     k.reset()
@@ -428,7 +466,8 @@ def case_resolved(t, k):
 def body(t):
     k = rbtest.StandIn(t)
     for case in (case_attempts, case_cooldown, case_hourly, case_breaker, case_global,
-                 case_busy, case_parallel, case_injection, case_resolved, case_storm):
+                 case_busy, case_overlap, case_parallel, case_injection, case_resolved,
+                 case_storm):
         case(t, k)
     k.stop()
 

@@ -4,6 +4,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -174,5 +175,33 @@ Test(plan, scale_direction)
   cr_assert(has_error(&e, "s.json: steps[0]", "\"sideways\" is not up, down or any"));
   cr_assert(has_error(&e, "s.json: steps[1]", "by's sign is its direction"));
   plan_clear(&p);
+  config_errors_free(&e);
+}
+
+Test(plan, objects_a_plan_may_change)
+{
+  struct config_errors e;
+  struct plan_set *s;
+  char *o;
+
+  config_errors_init(&e);
+  s = plan_load_dir(REMEDIATION_DIR, &e);
+  cr_assert_not_null(s);
+  for (size_t i = 0; i < s->n; i++) {
+    const struct plan *p = &s->plans[i];
+    o = plan_objects(p, "ran-optimization", p->target_deployment ? p->target_deployment : "x");
+    if (strcmp(p->name, "complete-outage") == 0)
+      cr_assert_str_eq(o, "\ndeployment ran-optimization/api-gateway\n"
+                          "deployment ran-optimization/cognitive-core\n"
+                          "deployment ran-optimization/swarm-coordination\n");
+    if (strcmp(p->name, "agentdb-sync-latency") == 0)
+      cr_assert_str_eq(o, "\ndeployment ran-optimization/agentdb\n"
+                          "configmap ran-optimization/agentdb-config\n");
+    free(o);
+  }
+  o = plan_objects(NULL, "ns", "d");
+  cr_assert_str_eq(o, "\ndeployment ns/d\n");
+  free(o);
+  plan_set_drop(s);
   config_errors_free(&e);
 }

@@ -148,3 +148,92 @@ Test(ratelimit, history_finish_and_prune)
   cr_assert_eq(h.n, 0);
   rl_history_free(&h);
 }
+
+/* A run's objects: every Deployment and ConfigMap it may change. */
+static void
+add_objects(struct rl_history *h, int64_t id, const char *plan, const char *target,
+            const char *objects, int64_t start, int64_t end, enum rl_outcome o)
+{
+  struct rl_run r;
+  char copy[512];
+  memset(&r, 0, sizeof(r));
+  r.run_id = id;
+  snprintf(r.plan, sizeof(r.plan), "%s", plan);
+  snprintf(r.target, sizeof(r.target), "%s", target);
+  r.incident_id = id;
+  r.started_ms = start;
+  r.finished_ms = end;
+  r.outcome = o;
+  snprintf(copy, sizeof(copy), "%s", objects);
+  r.objects = copy; /* copied by rl_history_add */
+  cr_assert_eq(rl_history_add(h, &r), RB_OK);
+}
+
+#define OUTAGE                                                                                     \
+  "\ndeployment ns/api-gateway\ndeployment ns/cognitive-core\ndeployment ns/swarm-coordination\n"
+
+Test(ratelimit, one_run_per_object_whatever_the_target)
+{
+  struct rl_history h = { 0 };
+  char why[512];
+  int other = -1;
+
+  /* Plan 01 targets api-gateway and restarts cognitive-core too. */
+  add_objects(&h, 7, "complete-outage", "ns/api-gateway", OUTAGE, 0, 0, RL_RUNNING);
+  /* Plan 11 on cognitive-core: busy, and not coalesced (another target). */
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "failed-health-check", "ns/cognitive-core",
+                                       "\ndeployment ns/cognitive-core\n", 2, &h, MIN, why,
+                                       sizeof(why), &other),
+               RL_TARGET_BUSY);
+  cr_assert_eq(other, 1);
+  cr_assert(strstr(why, "run 7 (plan complete-outage) of ns/api-gateway is still running and "
+                        "may change deployment ns/cognitive-core"),
+            "%s", why);
+  /* The old entry point (replay: its own objects are its target alone)
+   * still sees the running run's objects. */
+  cr_assert_eq(ratelimit_check(&g, &lim, "p", "ns/cognitive-core", 2, &h, MIN, why, sizeof(why)),
+               RL_TARGET_BUSY);
+  /* A ConfigMap shared is an overlap too; nothing shared is none. */
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "q", "ns/agentdb",
+                                       "\ndeployment ns/agentdb\nconfigmap ns/agentdb-config\n", 3,
+                                       &h, MIN, why, sizeof(why), &other),
+               RL_ALLOW);
+  /* The same target: coalesced as before. */
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "complete-outage", "ns/api-gateway", OUTAGE, 4, &h,
+                                       MIN, why, sizeof(why), &other),
+               RL_TARGET_BUSY);
+  cr_assert_eq(other, 0);
+  rl_history_free(&h);
+}
+
+Test(ratelimit, cooldown_covers_every_object_a_run_changed)
+{
+  struct rl_history h = { 0 };
+  char why[512];
+  int other = -1;
+
+  add_objects(&h, 7, "complete-outage", "ns/api-gateway", OUTAGE, 0, 10 * MIN, RL_SUCCEEDED);
+  add_objects(&h, 8, "tune", "ns/agentdb", "\ndeployment ns/agentdb\nconfigmap ns/shared\n", 0,
+              10 * MIN, RL_SUCCEEDED);
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "failed-health-check", "ns/cognitive-core",
+                                       "\ndeployment ns/cognitive-core\n", 2, &h, 11 * MIN, why,
+                                       sizeof(why), &other),
+               RL_COOLDOWN);
+  cr_assert_eq(other, 1);
+  cr_assert(strstr(why, "deployment ns/cognitive-core is cooling down: remediation run 7 "
+                        "(plan complete-outage) of ns/api-gateway changed it"),
+            "%s", why);
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "other", "ns/web",
+                                       "\ndeployment ns/web\nconfigmap ns/shared\n", 3, &h,
+                                       11 * MIN, why, sizeof(why), &other),
+               RL_COOLDOWN);
+  cr_assert(strstr(why, "configmap ns/shared"), "%s", why);
+  /* After the cooldown (900 s). */
+  cr_assert_eq(ratelimit_check_objects(&g, &lim, "failed-health-check", "ns/cognitive-core",
+                                       "\ndeployment ns/cognitive-core\n", 2, &h, 26 * MIN, why,
+                                       sizeof(why), &other),
+               RL_ALLOW);
+  rl_history_prune(&h, 30 * HOUR, HOUR); /* frees the copies */
+  cr_assert_eq(h.n, 0);
+  rl_history_free(&h);
+}
