@@ -88,6 +88,7 @@ struct step {
   /* exec */
   char **argv;
   size_t argc;
+  int idempotent; /* may be run again after a restart that interrupted it */
 };
 
 struct plan_limits {

@@ -1498,6 +1498,83 @@ run_check(struct runctx *c, const struct step *s, int index, struct tx *out)
   return pass == 1 ? S_OK : S_FAILED;
 }
 
+/* An exec step of a live run.  What it runs is committed (`step
+ * started`, with the expanded argv, and "exec" in the run's state) before
+ * the fork, so a restart finds it: a program that may have run, or be
+ * half done, is not run again (unless the step is idempotent) but its
+ * outcome is unknown, which fails the step and asks a person at once. */
+static enum step_result
+run_exec(struct runctx *c, const struct step *s, int index, struct tx *out)
+{
+  const char *d = s->deployment ? s->deployment : c->run->deployment;
+  const char *phase = run_phase_name(c->run->phase);
+  cJSON *m = c->state ? cJSON_GetObjectItemCaseSensitive(c->state, "exec") : NULL;
+  const cJSON *mp = cJSON_GetObjectItemCaseSensitive(m, "phase");
+  const cJSON *mi = cJSON_GetObjectItemCaseSensitive(m, "index");
+  int resumed = m && cJSON_IsString(mp) && strcmp(mp->valuestring, phase) == 0 && cJSON_IsNumber(mi)
+                && (int)mi->valuedouble == index;
+  cJSON *argv = cJSON_CreateArray();
+  char *aj;
+  struct buf det;
+  struct tx t;
+  enum step_result res;
+
+  for (size_t i = 0; i < s->argc; i++) {
+    char *a = expand(s->argv[i], c->run->namespace_, d);
+    cJSON_AddItemToArray(argv, cJSON_CreateString(a ? a : ""));
+    free(a);
+  }
+  aj = cJSON_PrintUnformatted(argv);
+  cJSON_Delete(argv);
+  buf_init(&det, 0);
+  detail_head(&det, c, s, phase, index, d);
+  buf_puts(&det, ",\"argv\":");
+  buf_puts(&det, aj ? aj : "[]");
+  if (resumed && !s->idempotent) {
+    char reason[512];
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(m, "startedMs");
+    snprintf(reason, sizeof(reason),
+             "exec step %s of plan %s was running when runbookd stopped (started %llds "
+             "before this restart): its outcome is unknown and it was not run again",
+             s->name, c->plan->name,
+             cJSON_IsNumber(at) ? (long long)((rb_wall_ms() - (int64_t)at->valuedouble) / 1000)
+                                : -1LL);
+    buf_puts(&det, ",\"outcome\":\"unknown\",\"note\":");
+    buf_json_str(&det, reason);
+    buf_puts(&det, "}");
+    tx_event(out, c->run->phase == PHASE_VERIFY ? "verification failed" : "step failed", &det);
+    out->incident_id = c->run->incident_id;
+    escalate(c, out, reason);
+    metrics_rem_step(c->plan->name, "exec", "unknown");
+    cJSON_DeleteItemFromObjectCaseSensitive(c->state, "exec");
+    free(aj);
+    return S_FAILED;
+  }
+  /* Recorded before the fork: never run unrecorded. */
+  if (c->state) {
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "phase", phase);
+    cJSON_AddNumberToObject(rec, "index", index);
+    cJSON_AddItemToObject(rec, "argv", aj ? cJSON_Parse(aj) : cJSON_CreateArray());
+    cJSON_AddNumberToObject(rec, "startedMs", (double)rb_wall_ms());
+    cJSON_DeleteItemFromObjectCaseSensitive(c->state, "exec");
+    cJSON_AddItemToObject(c->state, "exec", rec);
+  }
+  free(aj);
+  if (resumed)
+    buf_puts(&det, ",\"note\":\"it was running when runbookd stopped; run again (the step "
+                   "is idempotent)\"");
+  buf_puts(&det, "}");
+  memset(&t, 0, sizeof(t));
+  tx_event(&t, resumed ? "step resumed" : "step started", &det);
+  if (save_run(c, &t) != RB_OK)
+    return S_STOPPED;
+  res = run_check(c, s, index, out);
+  if (res != S_STOPPED && c->state)
+    cJSON_DeleteItemFromObjectCaseSensitive(c->state, "exec");
+  return res;
+}
+
 static enum step_result
 run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
 {
@@ -1521,6 +1598,8 @@ run_step(struct runctx *c, const struct step *s, int index, struct tx *out)
     c->withheld += (unsigned)held;
     return S_OK;
   }
+  if (s->kind == STEP_EXEC)
+    return run_exec(c, s, index, out);
   return run_check(c, s, index, out);
 }
 

@@ -254,37 +254,11 @@ valid_quantity(const char *q)
 }
 
 static const char *const known_step_keys[] = {
-  "name",
-  "kind",
-  "deployment",
-  "timeout_seconds",
-  "interval_seconds",
-  "replicas",
-  "by",
-  "min",
-  "max",
-  "container",
-  "limits",
-  "requests",
-  "env",
-  "configmap",
-  "data",
-  "selector",
-  "max_pods",
-  "url",
-  "method",
-  "expect_status",
-  "max_latency_ms",
-  "query",
-  "prometheus_url",
-  "op",
-  "threshold",
-  "maintenance",
-  "max_rows",
-  "argv",
-  "comment",
-  "optional",
-  "direction",
+  "name", "kind", "deployment", "timeout_seconds", "interval_seconds", "replicas", "by",
+  "min", "max", "container", "limits", "requests", "env", "configmap", "data",
+  "selector", "max_pods", "url", "method", "expect_status", "max_latency_ms", "query",
+  "prometheus_url", "op", "threshold", "maintenance", "max_rows", "argv", "comment",
+  "optional", "direction", "idempotent"
 };
 
 static void
@@ -401,6 +375,17 @@ parse_step(struct ctx *c, const struct plan *p, const cJSON *o, const char *fiel
     s->optional = cJSON_IsTrue(opt);
     if (s->optional && step_mutates(s->kind) && s->kind != STEP_EXEC)
       problem(c, f, "only checks and diagnostics can be optional, not cluster changes");
+  }
+
+  {
+    const cJSON *idem = cJSON_GetObjectItemCaseSensitive(o, "idempotent");
+    char f[256];
+    snprintf(f, sizeof(f), "%s.idempotent", field);
+    if (idem && !cJSON_IsBool(idem))
+      problem(c, f, "must be true or false");
+    else if (idem && s->kind != STEP_EXEC)
+      problem(c, f, "only exec steps can be marked idempotent");
+    s->idempotent = cJSON_IsTrue(idem);
   }
 
   switch (s->kind) {

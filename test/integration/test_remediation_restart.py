@@ -380,8 +380,60 @@ def case_undo_across_restart(t, k):
     d.stop()
 
 
+EXEC_SCRIPT = """#!/bin/sh
+echo "run $RUNBOOKD_INCIDENT_ID" >> "$1"
+exec /bin/sleep 3
+"""
+
+
+def case_exec(t, k, idempotent):
+    """kill -9 while an exec step runs: it was recorded before the fork;
+    after the restart it is not run again (its outcome is unknown, the step
+    fails and a person is asked), unless the plan marks it idempotent."""
+    how = "idempotent" if idempotent else "plain"
+    t.section("kill -9 while an exec step runs (%s)" % how)
+    k.reset()
+    script = t.write("exec-%s.sh" % how, EXEC_SCRIPT, mode=0o700)
+    count = t.path("exec-%s.count" % how)
+    step = {"name": "hook", "kind": "exec", "argv": ["/bin/sh", script, count],
+            "timeout_seconds": 20}
+    if idempotent:
+        step["idempotent"] = True
+    pd = rbtest.write_plans(t, "plans-exec-" + how, [plan("exec-" + how, [step])])
+    d = t.daemon(name="exec-" + how, args=rbtest.remediation_args(k, pd, extra=ARGS))
+    iid, _ = rbtest.fire(d, "exec-" + how, {"namespace": NS})
+    st = rbtest.wait_event(d, iid, "step started", 10)
+    t.check(st and st[0]["detail"].get("argv") == ["/bin/sh", script, count],
+            "%s: `step started` with the argv, committed before the program runs" % how, st)
+    t.check(rbtest.wait_for(lambda: os.path.exists(count), 10), "%s: the program ran" % how)
+    d.kill9()
+    d.restart()
+    fin = rbtest.wait_finished(d, iid, 30) or {}
+    runs = open(count).read().splitlines() if os.path.exists(count) else []
+    if idempotent:
+        t.eq(fin.get("outcome"), "succeeded", "idempotent: the run succeeded")
+        t.eq(len(rbtest.events(d, iid, "step resumed")), 1, "idempotent: `step resumed`")
+        t.eq(len(runs), 2, "idempotent: the program ran again after the restart")
+    else:
+        t.eq(fin.get("outcome"), "failed", "plain: the run failed")
+        t.eq(len(runs), 1, "plain: the program was not run again")
+        f = rbtest.events(d, iid, "step failed")
+        t.check(f and f[0]["detail"].get("outcome") == "unknown"
+                and "was running when runbookd stopped" in f[0]["detail"].get("note", ""),
+                "plain: `step failed` with outcome unknown, saying why", f)
+        esc = rbtest.events(d, iid, "escalation requested")
+        t.check(esc and "its outcome is unknown" in esc[0]["detail"].get("reason", ""),
+                "plain: escalation requested with the reason", esc)
+        t.eq([k_ for k_ in rbtest.timeline_kinds(d, iid) if k_.startswith("step ")],
+             ["step started", "step failed"],
+             "plain: the timeline shows the one run it started, and its unknown end")
+    d.stop()
+
+
 def body(t):
     k = rbtest.StandIn(t)
+    case_exec(t, k, False)
+    case_exec(t, k, True)
     case_undo_across_restart(t, k)
     case_no_cluster(t, k)
     for how in ("applied", "lost", "hotfix", "stale"):

@@ -205,3 +205,27 @@ Test(plan, objects_a_plan_may_change)
   plan_set_drop(s);
   config_errors_free(&e);
 }
+
+Test(plan, idempotent_is_for_exec)
+{
+  static const char text[] =
+    "{\"name\":\"s\",\"match\":[\"a=\\\"b\\\"\"],"
+    "\"allow\":{\"namespaces\":[\"ns\"],\"deployments\":[\"web\"]},"
+    "\"target\":{\"deployment\":\"web\"},\"steps\":["
+    "{\"kind\":\"exec\",\"argv\":[\"/bin/true\"],\"idempotent\":true},"
+    "{\"kind\":\"exec\",\"argv\":[\"/bin/true\"]},"
+    "{\"kind\":\"rollout_restart\",\"idempotent\":true},"
+    "{\"kind\":\"exec\",\"argv\":[\"/bin/true\"],\"idempotent\":\"yes\"}]}";
+  struct config_errors e;
+  struct plan p;
+
+  config_errors_init(&e);
+  cr_assert_eq(plan_parse("i.json", text, &p, &e), RB_EINVAL);
+  dump(&e);
+  cr_assert_eq(p.steps[0].idempotent, 1);
+  cr_assert_eq(p.steps[1].idempotent, 0);
+  cr_assert(has_error(&e, "i.json: steps[2].idempotent", "only exec steps"));
+  cr_assert(has_error(&e, "i.json: steps[3].idempotent", "must be true or false"));
+  plan_clear(&p);
+  config_errors_free(&e);
+}
