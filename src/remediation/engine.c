@@ -160,24 +160,31 @@ tx_event(struct tx *t, const char *kind, struct buf *detail)
 
 static int engine_wait(struct engine *e, int64_t ms);
 
-/* Commits t, retrying a store that is briefly unavailable.  Frees the
- * event details either way. */
+/* How long a commit is retried while the store is unavailable. */
+#define TX_RETRY_NS (15LL * 1000000000)
+
+/* Commits t, retrying a store that is briefly unavailable (backoff from
+ * 500 ms, for TX_RETRY_NS in all, however long each attempt takes: a
+ * locked SQLite answers only after its busy timeout).  Frees the event
+ * details either way. */
 static rb_status
 tx_commit(struct engine *e, struct tx *t)
 {
   rb_status rc = RB_EUNAVAIL;
+  int64_t deadline = rb_mono_ns() + TX_RETRY_NS;
 
   t->now = rb_wall_ms();
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0;; i++) {
+    int64_t wait_ms = 500LL << (i < 4 ? i : 4);
     rc = store_submit(e->st, tx_fn, t);
-    if (rc != RB_EUNAVAIL || engine_wait(e, 500 << i))
+    if (rc != RB_EUNAVAIL || rb_mono_ns() + wait_ms * 1000000 > deadline || engine_wait(e, wait_ms))
       break;
   }
   if (rc) {
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)t->incident_id);
-    rblog(LOG_ERROR, "remediation could not record its progress; it resumes after a restart",
-          "incident", id, "error", rb_strerror(rc), NULL);
+    rblog(LOG_ERROR, "remediation could not record its progress", "incident", id, "error",
+          rb_strerror(rc), NULL);
   }
   for (size_t i = 0; i < t->nev; i++)
     free(t->ev[i].detail);
@@ -1711,6 +1718,83 @@ abandon_run(struct runctx *c, const char *why)
   finish_run(c);
 }
 
+/* The store stayed unavailable through tx_commit's retries (about 15 s)
+ * while the engine is not stopping: the run cannot record its progress,
+ * so it goes no further.  It must not stay "running" in the limits (every
+ * later alert for its objects would be target_busy until a restart), and a
+ * person must know: it is logged at error with its id, marked failed in
+ * the history, escalated through the hook, and recorded as abandoned (and
+ * finished, failed) as soon as the store answers again.  If the daemon
+ * stops first, the run is still running in the store and resumes at the
+ * next start (docs/remediation.md). */
+static void
+store_lost(struct runctx *c)
+{
+  struct engine *e = c->e;
+  struct rem_run *r = c->run;
+  char id[32], inc[32], reason[512];
+  struct tx t;
+  struct buf d;
+  int64_t now = rb_wall_ms();
+
+  snprintf(id, sizeof(id), "%lld", (long long)r->id);
+  snprintf(inc, sizeof(inc), "%lld", (long long)r->incident_id);
+  snprintf(reason, sizeof(reason),
+           "remediation run %lld (plan %s) stopped at %s step %d: the store was unavailable for "
+           "more than 15 s, so its progress could not be recorded",
+           (long long)r->id, r->plan, run_phase_name(r->phase), r->step_index);
+  rblog(LOG_ERROR, "remediation run abandoned: the store is unavailable", "run", id, "incident",
+        inc, "plan", r->plan, "phase", run_phase_name(r->phase), NULL);
+  pthread_mutex_lock(&e->mu);
+  rl_history_finish(&e->hist, r->id, RL_FAILED, now);
+  pthread_mutex_unlock(&e->mu);
+  metrics_rem_escalation();
+  if (e->escalate)
+    e->escalate(e->hook_arg, r->incident_id, reason);
+  metrics_rem_run("failed");
+
+  /* What the store gets once it answers: abandoned, finished, escalated. */
+  memset(&t, 0, sizeof(t));
+  t.incident_id = r->incident_id;
+  buf_init(&d, 0);
+  buf_printf(&d, "{\"run\":\"%lld\",\"plan\":", (long long)r->id);
+  buf_json_str(&d, r->plan);
+  buf_printf(&d, ",\"phase\":\"%s\",\"index\":%d,\"reason\":", run_phase_name(r->phase),
+             r->step_index);
+  buf_json_str(&d, reason);
+  buf_puts(&d, "}");
+  tx_event(&t, "step abandoned", &d);
+  buf_init(&d, 0);
+  buf_printf(&d, "{\"run\":\"%lld\",\"plan\":", (long long)r->id);
+  buf_json_str(&d, r->plan);
+  buf_printf(&d, ",\"outcome\":\"failed\",\"durationMs\":%lld}", (long long)(now - r->started_ms));
+  tx_event(&t, "remediation finished", &d);
+  buf_init(&d, 0);
+  buf_puts(&d, "{\"reason\":");
+  buf_json_str(&d, reason);
+  buf_puts(&d, "}");
+  tx_event(&t, "escalation requested", &d);
+  cJSON_Delete(c->state);
+  c->state = NULL;
+  state_sync(c);
+  free(r->outcome);
+  r->outcome = strdup("failed");
+  r->failed = 1;
+  r->state = RUN_FAILED;
+  r->phase = PHASE_DONE;
+  r->finished_ms = r->updated_ms = now;
+  t.update = r;
+  while (!engine_wait(e, 5000)) {
+    t.now = rb_wall_ms();
+    if (store_submit(e->st, tx_fn, &t) == RB_OK) {
+      rblog(LOG_INFO, "remediation run recorded as abandoned", "run", id, "incident", inc, NULL);
+      break;
+    }
+  }
+  for (size_t i = 0; i < t.nev; i++)
+    free(t.ev[i].detail);
+}
+
 /* Runs a plan from the run's stored position to the end. */
 static void
 execute(struct runctx *c)
@@ -1739,8 +1823,11 @@ execute(struct runctx *c)
       r->step_index = 0;
       if (r->phase == PHASE_DONE)
         break;
-      if (save_run(c, &t) != RB_OK)
+      if (save_run(c, &t) != RB_OK) {
+        if (!stopping(c->e))
+          store_lost(c);
         return;
+      }
       continue;
     }
     res = run_step(c, &list[r->step_index], r->step_index, &t);
@@ -1751,6 +1838,8 @@ execute(struct runctx *c)
         free(t.ev[i].detail);
       if (res == S_ABANDONED)
         abandon_run(c, c->fail_reason);
+      else if (!stopping(c->e))
+        store_lost(c); /* its commit failed: the store is unavailable */
       return;
     }
     if (res == S_OK) {
@@ -1766,8 +1855,11 @@ execute(struct runctx *c)
       r->phase = PHASE_ON_FAILURE;
       r->step_index = 0;
     }
-    if (save_run(c, &t) != RB_OK)
+    if (save_run(c, &t) != RB_OK) {
+      if (!stopping(c->e))
+        store_lost(c);
       return;
+    }
   }
   finish_run(c);
 }

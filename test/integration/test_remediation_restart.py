@@ -430,8 +430,53 @@ def case_exec(t, k, idempotent):
     d.stop()
 
 
+def case_store_unavailable(t, k):
+    """The store unavailable for longer than a run's commits retry (about
+    15 s, SQLite locked by another process): the run is abandoned loudly,
+    and its target is not left busy until a restart."""
+    t.section("the store unavailable while a run goes")
+    k.reset()
+    pd = rbtest.write_plans(t, "plans-store", [plan("store-gone", [
+        {"name": "restart", "kind": "rollout_restart"},
+        {"name": "rolled-out", "kind": "wait_rollout", "timeout_seconds": 30,
+         "interval_seconds": 1}])])
+    d = t.daemon(name="store-gone", args=rbtest.remediation_args(k, pd, extra=ARGS))
+    k.rollout("cognitive-core", "after:2")
+    iid, _ = rbtest.fire(d, "store-gone", {"namespace": NS, "instance": "a"})
+    t.check(rbtest.wait_event(d, iid, "step succeeded", 10), "store: the restart is done")
+    db = sqlite3.connect(store_db(d), timeout=1, isolation_level=None)
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        # The wait ends a few seconds later; its commit is retried for
+        # about 15 s, then the run gives up.
+        line = rbtest.wait_for(lambda: [ln for ln in d.log_text().splitlines()
+                                        if "remediation run abandoned" in ln], 40, interval=0.2)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    t.check(line and "level=error" in line[0] and "run=1" in line[0]
+            and "incident=%s" % iid in line[0],
+            "store: logged at error with the run and incident ids", line)
+    fin = rbtest.wait_finished(d, iid, 20) or {}
+    t.eq(fin.get("outcome"), "failed", "store: once the store answers, the run is recorded failed")
+    ab = rbtest.events(d, iid, "step abandoned")
+    t.check(ab and "store was unavailable" in ab[0]["detail"].get("reason", ""),
+            "store: `step abandoned` says the store was unavailable", ab)
+    t.check(rbtest.events(d, iid, "escalation requested"), "store: escalation requested")
+    t.check((d.metric("runbookd_remediation_escalations_total") or 0) >= 1,
+            "store: the escalation hook was called")
+    k.rollout("cognitive-core", "instant")
+    iid2, _ = rbtest.fire(d, "store-gone", {"namespace": NS, "instance": "b"})
+    fin2 = rbtest.wait_finished(d, iid2, 20) or {}
+    t.eq(rbtest.events(d, iid2, "rate-limited"), [],
+         "store: a later alert for the target is not refused as target_busy")
+    t.eq(fin2.get("outcome"), "succeeded", "store: ... and its run goes")
+    d.stop()
+
+
 def body(t):
     k = rbtest.StandIn(t)
+    case_store_unavailable(t, k)
     case_exec(t, k, False)
     case_exec(t, k, True)
     case_undo_across_restart(t, k)
