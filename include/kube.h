@@ -71,7 +71,9 @@ void kube_resp_clear(struct kube_resp *r);
  * digits included (kube_do then waits its own backoff). */
 long kube_retry_after_ms(const char *line, size_t n);
 /* Fills r->reason and r->message from a Status object in a failed answer's
- * body (status >= 300); leaves them NULL for any other body. */
+ * body (status >= 300); for a body that is not JSON (a text/plain 429),
+ * r->message gets its first line (printable ASCII, at most 200 bytes);
+ * leaves them NULL for any other body. */
 void kube_status_parse(struct kube_resp *r);
 void kube_req_clear(struct kube_req *r);
 

@@ -979,6 +979,11 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
       buf_puts(detail, ",\"message\":");
       buf_json_str(detail, resp.message);
     }
+    /* No answer (a timeout included) or a server error: the API server
+     * may have applied the change before failing to say so. */
+    if (strcmp(reqs[i].method, "GET") != 0
+        && (rc != RB_OK || resp.status == 500 || resp.status == 504))
+      buf_puts(detail, ",\"mayHaveBeenApplied\":true");
     buf_puts(detail, "}");
     if (template_write(&reqs[i])) {
       /* What runbookd's change left (on_failure's undo compares with it),
@@ -987,7 +992,7 @@ send_all(struct runctx *c, const struct kube_req *reqs, size_t n, struct buf *de
         cJSON *obj = cJSON_ParseWithLength(resp.body, resp.len);
         note_written(c, template_write(&reqs[i]), obj);
         cJSON_Delete(obj);
-      } else if (rc != RB_OK || resp.status >= 500 || resp.status == 429) {
+      } else if (rc != RB_OK || resp.status == 500 || resp.status == 504) {
         note_written(c, template_write(&reqs[i]), NULL);
       }
     }
@@ -1308,6 +1313,9 @@ run_mutating(struct runctx *c, const struct step *s, int index, struct tx *out)
       resumed = 0;
       continue;
     }
+    if (sent != 1 && strstr(det.data ? det.data : "", "\"mayHaveBeenApplied\":true"))
+      buf_puts(&det, ",\"note\":\"the API gave no answer, or a timeout or internal error, for "
+                     "a change: it may have been applied\"");
     buf_puts(&det, "}");
     tx_event(out, sent == 1 ? "step succeeded" : "step failed", &det);
     metrics_rem_step(c->plan->name, step_kind_name(s->kind), sent == 1 ? "succeeded" : "failed");

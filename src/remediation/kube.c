@@ -205,6 +205,26 @@ kube_status_parse(struct kube_resp *r)
     v = cJSON_GetObjectItemCaseSensitive(o, "message");
     if (cJSON_IsString(v))
       r->message = strdup(v->valuestring);
+  } else if (!o && r->len) {
+    /* Not JSON: a text answer (the API Priority and Fairness filter's
+     * 429, a proxy's error page), its first line, printable ASCII only,
+     * at most 200 bytes. */
+    size_t n = 0;
+    char *m = malloc(201);
+    for (size_t i = 0; m && i < r->len && n < 200; i++) {
+      unsigned char ch = (unsigned char)r->body[i];
+      if (ch == '\n' || ch == '\r')
+        break;
+      m[n++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    while (m && n && m[n - 1] == ' ')
+      n--;
+    if (m && n) {
+      m[n] = '\0';
+      r->message = m;
+    } else {
+      free(m);
+    }
   }
   cJSON_Delete(o);
 }

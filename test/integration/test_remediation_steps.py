@@ -132,6 +132,7 @@ def build_plans(t, loop_url):
         plan("fault-500-once", [{"kind": "rollout_restart"}]),
         plan("fault-429", [{"kind": "rollout_restart"}]),
         plan("fault-429-plain", [{"kind": "rollout_restart"}]),
+        plan("fault-429-plain-always", [{"kind": "rollout_restart"}]),
         plan("fault-409", [{"kind": "rollout_restart"}]),
         plan("fault-409-always", [{"kind": "rollout_restart"}]),
         plan("fault-undo-422", [{"kind": "rollout_undo"}]),
@@ -845,6 +846,15 @@ def case_faults(c):
         method="PATCH", path=path_re, status=429, retry_after=1, plain=True, times=1))
     outcome_is(c, fin, "succeeded", "429 text/plain (APF) then success")
 
+    iid, fin = c.fire("fault-429-plain-always", setup=lambda: k.fault(
+        method="PATCH", path=path_re, status=429, retry_after=1, plain=True, times=-1))
+    outcome_is(c, fin, "failed", "persistent 429 text/plain")
+    ev = c.ev(iid, "step failed")
+    resp = (ev[0]["detail"].get("responses") or [{}])[0] if ev else {}
+    t.check(resp.get("status") == 429 and "Too many requests" in resp.get("message", "")
+            and not resp.get("mayHaveBeenApplied"),
+            "persistent 429 text/plain: the text answer is the message on the timeline", ev)
+
     iid, fin = c.fire("fault-409", setup=lambda: k.fault(
         method="PATCH", path=path_re, status=409, times=1))
     outcome_is(c, fin, "succeeded", "409 then success")
@@ -957,6 +967,9 @@ def case_token_and_timeout(t):
     t.check(resp.get("attempts") == 2 and resp.get("status") in (0, None)
             and resp.get("message"),
             "kube.timeout: each attempt timed out, the error is on the timeline", ev)
+    t.check(resp.get("mayHaveBeenApplied") is True
+            and "it may have been applied" in ev[0]["detail"].get("note", ""),
+            "kube.timeout: the timeline says the change may have been applied", ev)
     t.check(time.monotonic() - t0 < 10, "kube.timeout: bounded (%.1fs)" % (
         time.monotonic() - t0))
     d.stop()

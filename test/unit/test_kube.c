@@ -619,3 +619,33 @@ Test(kube, the_controller_of_an_object)
   cJSON_Delete(sts);
   cJSON_Delete(none);
 }
+
+Test(kube, a_text_answer_is_the_message)
+{
+  struct kube_resp r;
+  char plain[] = "Too many requests, please try again later.\n";
+  char bin[] = "\x01\x02";
+
+  memset(&r, 0, sizeof(r));
+  r.status = 429;
+  r.body = plain;
+  r.len = strlen(plain);
+  kube_status_parse(&r);
+  cr_assert_null(r.reason);
+  cr_assert_str_eq(r.message, "Too many requests, please try again later.");
+  free(r.message);
+  r.message = NULL;
+  /* Control bytes are not copied as they are. */
+  r.body = bin;
+  r.len = 2;
+  kube_status_parse(&r);
+  cr_assert_str_eq(r.message, "??");
+  free(r.message);
+  /* A success keeps no message. */
+  r.message = NULL;
+  r.status = 200;
+  r.body = plain;
+  r.len = strlen(plain);
+  kube_status_parse(&r);
+  cr_assert_null(r.message);
+}
