@@ -111,6 +111,7 @@ struct runctx {
   /* Why the run failed, for its escalation, when more is known than
    * "failed" (e.g. it was abandoned); NULL otherwise. */
   char fail_reason[384];
+  int escalated; /* the run asked for a person already (its end does not again) */
 };
 
 /* ---- store transactions ---------------------------------------------- */
@@ -1560,6 +1561,7 @@ run_exec(struct runctx *c, const struct step *s, int index, struct tx *out)
     tx_event(out, c->run->phase == PHASE_VERIFY ? "verification failed" : "step failed", &det);
     out->incident_id = c->run->incident_id;
     escalate(c, out, reason);
+    c->escalated = 1;
     metrics_rem_step(c->plan->name, "exec", "unknown");
     cJSON_DeleteItemFromObjectCaseSensitive(c->state, "exec");
     free(aj);
@@ -1650,7 +1652,7 @@ finish_run(struct runctx *c)
   buf_puts(&d, "}");
   tx_event(&t, "remediation finished", &d);
   t.incident_id = r->incident_id; /* escalate() pages this incident */
-  if (r->failed) {
+  if (r->failed && !c->escalated) {
     char reason[512];
     if (c->fail_reason[0])
       snprintf(reason, sizeof(reason), "remediation plan %s failed: %s", r->plan, c->fail_reason);
