@@ -159,7 +159,12 @@ def body(t):
     ex.value = 0.3
     t.check(rbtest.wait_for(lambda: prom.value(metric) == 0.3, 30, interval=0.25),
             "Prometheus sees 0.3", prom.query(metric))
-    k.clear_requests()
+    # Back to the seed state: the restart below then changes the template
+    # even within the second of the first run's restart (restartedAt has
+    # kubectl's one-second resolution, and a same-second restart changes
+    # nothing, leaving on_failure's undo nothing to undo).
+    k.reset()
+    tmpl0 = k.deployment("cognitive-core")["spec"]["template"]
     iid, _ = rbtest.fire(d, "consciousness", {"namespace": NS, "instance": "b"})
     fin = rbtest.wait_finished(d, iid, 30) or {}
     t.eq(fin.get("outcome"), "unverified", "0.3: outcome unverified")
@@ -171,7 +176,11 @@ def body(t):
     undo = [r for r in k.requests() if r["method"] == "PATCH"
             and r["headers"].get("Content-Type") == "application/json-patch+json"]
     t.check(len(undo) == 1 and undo[0]["path"] == DEP and undo[0]["code"] == 200,
-            "0.3: on_failure rollout_undo sent kubectl's JSON patch", undo)
+            "0.3: on_failure rollout_undo sent kubectl's JSON patch",
+            [(e["kind"], e["detail"].get("note"), e["detail"].get("responses"))
+             for e in rbtest.events(d, iid) if e["detail"].get("phase") == "on_failure"])
+    t.eq(k.deployment("cognitive-core")["spec"]["template"], tmpl0,
+         "0.3: the roll-back restored the template from before the run (the restart undone)")
     onf = [e for e in rbtest.events(d, iid, "step succeeded")
            if e["detail"].get("phase") == "on_failure"]
     t.check(onf and onf[0]["detail"].get("step") == "roll-back",
