@@ -2631,6 +2631,8 @@ remediation_preview(const struct plan *p, const char *ns, const char *deploy, FI
   c.run = &run;
   c.plan = p;
   preview_list(&c, "step", p->steps, p->n_steps, out);
+  run.phase = PHASE_VERIFY;
   preview_list(&c, "verify", p->verify, p->n_verify, out);
+  run.phase = PHASE_ON_FAILURE; /* rollout_undo there undoes the run's own changes */
   preview_list(&c, "on_failure", p->on_failure, p->n_on_failure, out);
 }
