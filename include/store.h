@@ -54,9 +54,11 @@ enum run_state { RUN_RUNNING = 0, RUN_SUCCEEDED, RUN_FAILED };
 enum run_phase { PHASE_STEPS = 0, PHASE_VERIFY, PHASE_ON_FAILURE, PHASE_DONE };
 
 /* One remediation run: a plan applied to a target for an incident.  Its
- * position (phase, step_index) and the concrete requests of the step in
- * flight (pending) are stored before each request is sent, so a restart
- * resumes without losing a step or applying one twice. */
+ * position (phase, step_index) and its state (pending: the concrete
+ * requests of the step in flight with what each object looked like when
+ * they were decided, and what on_failure needs to undo the run) are stored
+ * before each request is sent, so a restart resumes without losing a step,
+ * and re-sends nothing over someone else's change (docs/remediation.md). */
 struct rem_run {
   int64_t id;
   int64_t incident_id;
@@ -66,7 +68,8 @@ struct rem_run {
   enum run_state state;
   enum run_phase phase;
   int step_index;
-  char *pending;      /* JSON array of requests being sent, or NULL */
+  char *pending;      /* the run's state, a JSON object (engine.c, struct
+                       * runctx); a JSON array from older versions; or NULL */
   int dry_run;
   int failed;         /* a step or verification failed: end as failed */
   char *outcome;      /* "succeeded", "failed", "unverified" when done */
