@@ -14,8 +14,20 @@
  * machine: runbookd's figure divided by it says how much of the machine's
  * durable capacity runbookd's own work leaves.
  *
- *   ceiling LOGFILE [THREADS]    listens on 127.0.0.1, an ephemeral port,
- *                                printed as "msg=listening port=N" on stderr
+ *   ceiling LOGFILE [THREADS [MODE]]
+ *       listens on 127.0.0.1, an ephemeral port, printed as
+ *       "msg=listening port=N" on stderr.  MODE is how a body is made
+ *       durable and how its connection waits (bench/run.sh uses the first,
+ *       the fastest here; the others are there to show that it is):
+ *         resume  pwrite + fdatasync; connections suspended, resumed after
+ *                 the sync (runbookd's way)                    [default]
+ *         block   pwrite + fdatasync; a thread per connection, which waits
+ *                 in the handler (no suspend/resume, no thread pool)
+ *         dsync   the log opened O_DSYNC: each group's pwrite is durable
+ *                 when it returns, no fdatasync
+ *         direct  O_DIRECT | O_DSYNC: groups padded to 4 KB from aligned
+ *                 buffers, bypassing the page cache (FUA writes where the
+ *                 disk has them)
  *
  * Stops on SIGTERM or SIGINT.  Bodies over 1 MiB get 413.
  */
@@ -47,8 +59,13 @@ struct req {
   struct req *next;
 };
 
+enum mode { MODE_RESUME, MODE_BLOCK, MODE_DSYNC, MODE_DIRECT };
+static const char *const mode_names[] = { "resume", "block", "dsync", "direct" };
+static enum mode mode;
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t durable = PTHREAD_COND_INITIALIZER; /* MODE_BLOCK */
 static struct req *queue, **qtail = &queue;
 static int stopping;
 static int logfd;
@@ -81,9 +98,14 @@ syncer(void *arg)
 
     for (r = list; r; r = r->next)
       len += r->len + 1;
+    if (mode == MODE_DIRECT) /* O_DIRECT: whole blocks at aligned offsets */
+      len = (len + 4095) & ~(size_t)4095;
     if (len > cap) {
-      char *nb = realloc(buf, len);
-      if (!nb)
+      void *nb = NULL;
+      free(buf);
+      buf = NULL;
+      cap = 0;
+      if (posix_memalign(&nb, 4096, len) != 0)
         failed = 1;
       else {
         buf = nb;
@@ -97,17 +119,26 @@ syncer(void *arg)
         at += r->len;
         buf[at++] = '\n';
       }
+      memset(buf + at, '\n', len - at);
       if (logoff + (off_t)len > (off_t)LOG_BYTES)
         logoff = 0;
-      failed = pwrite(logfd, buf, len, logoff) != (ssize_t)len || fdatasync(logfd) != 0;
+      failed = pwrite(logfd, buf, len, logoff) != (ssize_t)len
+               || ((mode == MODE_RESUME || mode == MODE_BLOCK) && fdatasync(logfd) != 0);
       logoff += (off_t)len;
       syncs++;
     }
+    if (mode == MODE_BLOCK)
+      pthread_mutex_lock(&mu);
     for (r = list; r; r = next) {
-      next = r->next;
+      next = r->next; /* r may be freed once resumed or woken */
       synced++;
       r->state = failed ? 3 : 2;
-      MHD_resume_connection(r->c);
+      if (mode != MODE_BLOCK)
+        MHD_resume_connection(r->c);
+    }
+    if (mode == MODE_BLOCK) {
+      pthread_cond_broadcast(&durable);
+      pthread_mutex_unlock(&mu);
     }
   }
   free(buf);
@@ -163,12 +194,20 @@ handler(void *cls, struct MHD_Connection *c, const char *url, const char *method
   switch (r->state) {
   case 0:
     r->state = 1;
-    MHD_suspend_connection(c);
+    if (mode != MODE_BLOCK)
+      MHD_suspend_connection(c);
     pthread_mutex_lock(&mu);
     r->next = NULL;
     *qtail = r;
     qtail = &r->next;
     pthread_cond_signal(&wake);
+    if (mode == MODE_BLOCK) {
+      while (r->state == 1)
+        pthread_cond_wait(&durable, &mu);
+      pthread_mutex_unlock(&mu);
+      return r->state == 2 ? reply(c, MHD_HTTP_OK, "{\"status\":\"success\"}\n")
+                           : reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"log write failed\"}\n");
+    }
     pthread_mutex_unlock(&mu);
     return MHD_YES;
   case 2:
@@ -199,18 +238,35 @@ int
 main(int argc, char **argv)
 {
   unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
-  static char zero[1 << 16];
+  static char zero[1 << 16] __attribute__((aligned(4096)));
   struct MHD_Daemon *d;
   const union MHD_DaemonInfo *info;
   pthread_t th;
   sigset_t set;
   int sig;
 
+  int flags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC;
+  unsigned mhd_flags;
+
+  if (argc > 3) {
+    unsigned m = 0;
+    while (m < sizeof(mode_names) / sizeof(*mode_names) && strcmp(argv[3], mode_names[m]) != 0)
+      m++;
+    if (m == sizeof(mode_names) / sizeof(*mode_names)) {
+      fprintf(stderr, "ceiling: unknown mode %s (resume, block, dsync or direct)\n", argv[3]);
+      return 2;
+    }
+    mode = (enum mode)m;
+  }
   if (argc < 2 || threads < 1) {
-    fprintf(stderr, "usage: ceiling LOGFILE [THREADS]\n");
+    fprintf(stderr, "usage: ceiling LOGFILE [THREADS [resume|block|dsync|direct]]\n");
     return 2;
   }
-  logfd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (mode == MODE_DSYNC)
+    flags |= O_DSYNC;
+  else if (mode == MODE_DIRECT)
+    flags |= O_DIRECT | O_DSYNC;
+  logfd = open(argv[1], flags, 0600);
   if (logfd < 0) {
     fprintf(stderr, "ceiling: %s: %s\n", argv[1], strerror(errno));
     return 1;
@@ -238,17 +294,21 @@ main(int argc, char **argv)
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
-                         | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
-                       0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+  mhd_flags = mode == MODE_BLOCK
+                ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL
+                : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+                    | MHD_USE_ITC;
+  d = MHD_start_daemon(mhd_flags, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                        MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_END);
+                       /* a thread per connection takes no pool */
+                       MHD_OPTION_THREAD_POOL_SIZE, mode == MODE_BLOCK ? 0u : threads,
+                       MHD_OPTION_END);
   if (!d) {
     fprintf(stderr, "ceiling: cannot start the HTTP daemon\n");
     return 1;
   }
   info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-  fprintf(stderr, "msg=listening port=%u\n", info ? info->port : 0);
+  fprintf(stderr, "msg=listening port=%u mode=%s\n", info ? info->port : 0, mode_names[mode]);
   sigwait(&set, &sig);
   MHD_stop_daemon(d);
   pthread_mutex_lock(&mu);

@@ -12,6 +12,8 @@
 # A third server, bench/ceiling.c (HTTP on the same library plus an
 # fdatasync'd append of each body, nothing else), takes the single-alert
 # distinct load too: the most any durable intake gets out of this machine.
+# CEILING_MODES=all runs it in each of its ways of waiting and flushing
+# (ceiling.c's MODE), to show that the default one is the fastest here.
 # A fourth, "rb-noflush", is runbookd again under bench/noflush.c (an
 # LD_PRELOAD shim that makes fsync and fdatasync no-ops; NOT durable) and
 # takes both loads: runbookd's own work with the disk's flush time taken
@@ -35,6 +37,9 @@
 #   BENCH_TMPDIR=/tmp   where the stores live (must be a real disk: on
 #                       tmpfs fsync costs nothing and the figures flatter)
 #   KEEP_TMP=0      1 keeps the temporary directory
+#   CEILING_MODES=resume  the ceiling's modes (bench/ceiling.c), any of
+#                   "resume block dsync direct", or "all"; resume is always
+#                   run and is the row "ceiling", the others "ceiling-MODE"
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -52,6 +57,16 @@ RUNBOOKD=${RUNBOOKD:-$root/build-bench/runbookd}
 ALERTMANAGER=${ALERTMANAGER:-/usr/bin/prometheus-alertmanager}
 BENCH_TMPDIR=${BENCH_TMPDIR:-/tmp}
 KEEP_TMP=${KEEP_TMP:-0}
+CEILING_MODES=${CEILING_MODES:-resume}
+[ "$CEILING_MODES" = all ] && CEILING_MODES="resume block dsync direct"
+ce_modes=resume
+for m in $CEILING_MODES; do
+  case $m in
+    resume) ;;
+    block|dsync|direct) ce_modes="$ce_modes $m" ;;
+    *) echo "bench: CEILING_MODES: unknown mode $m (resume, block, dsync, direct or all)" >&2; exit 2 ;;
+  esac
+done
 # One startsAt for every alert of the run, so a re-delivery is a repeat.
 BENCH_STARTS=$(date -u +%Y-%m-%dT%H:%M:%S.000000000Z)
 export BENCH_STARTS
@@ -76,15 +91,16 @@ tmp=$(mktemp -d "$BENCH_TMPDIR/runbookd-bench.XXXXXX")
 res=$tmp/results
 rb_pid=
 am_pid=
-ce_pid=
+ce_pids=
+declare -A ce_pid ce_url
 nf_pid=
 
 cleanup() {
   local p
-  for p in $rb_pid $am_pid $ce_pid $nf_pid; do
+  for p in $rb_pid $am_pid $ce_pids $nf_pid; do
     kill -TERM "$p" 2>/dev/null || true
   done
-  for p in $rb_pid $am_pid $ce_pid $nf_pid; do
+  for p in $rb_pid $am_pid $ce_pids $nf_pid; do
     for _ in $(seq 1 50); do
       kill -0 "$p" 2>/dev/null || break
       sleep 0.1
@@ -132,8 +148,14 @@ am_pid=$!
 
 ${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -o "$tmp/ceiling" "$here/ceiling.c" -lmicrohttpd -lpthread \
   || die "cannot build bench/ceiling.c (libmicrohttpd-dev)"
-"$tmp/ceiling" "$tmp/ceiling.wal" 2>"$tmp/ceiling.log" &
-ce_pid=$!
+# ceiling_name MODE: the server's row, "ceiling" for the default mode.
+ceiling_name() { if [ "$1" = resume ]; then echo ceiling; else echo "ceiling-$1"; fi; }
+for m in $ce_modes; do
+  n=$(ceiling_name "$m")
+  "$tmp/ceiling" "$tmp/$n.wal" 2 "$m" 2>"$tmp/$n.log" &
+  ce_pid[$n]=$!
+  ce_pids="$ce_pids $!"
+done
 
 ${CC:-cc} -O2 -Wall -Wextra -shared -fPIC -o "$tmp/noflush.so" "$here/noflush.c" \
   || die "cannot build bench/noflush.c"
@@ -153,10 +175,12 @@ port_of() {
   die "$1 did not log its port within 10 s"
 }
 rb_port=$(port_of runbookd "$rb_pid")
-ce_port=$(port_of ceiling "$ce_pid")
+for m in $ce_modes; do
+  n=$(ceiling_name "$m")
+  ce_url[$n]=http://127.0.0.1:$(port_of "$n" "${ce_pid[$n]}")
+done
 nf_port=$(port_of noflush "$nf_pid")
 rb=http://127.0.0.1:$rb_port
-ce=http://127.0.0.1:$ce_port
 nf=http://127.0.0.1:$nf_port
 am=http://127.0.0.1:$am_port
 py wait-ready "$rb/-/ready" 15 || die "runbookd not ready"
@@ -188,7 +212,7 @@ wrk_run() {
     runbookd) url=$rb; pid=$rb_pid ;;
     alertmanager) url=$am; pid=$am_pid ;;
     noflush) url=$nf; pid=$nf_pid ;;
-    *) url=$ce; pid=$ce_pid ;;
+    *) url=${ce_url[$target]}; pid=${ce_pid[$target]} ;;
   esac
   if [ "$WARMUP" -gt 0 ] && [ "$round" = 1 ]; then
     run_no=$((run_no + 1))
@@ -222,7 +246,9 @@ for round in $(seq 1 "$ROUNDS"); do
     wrk_run alertmanager "$mode" "$round"
   done
   # The ceiling does the same work for a repeated alert: distinct only.
-  wrk_run ceiling distinct "$round"
+  for m in $ce_modes; do
+    wrk_run "$(ceiling_name "$m")" distinct "$round"
+  done
 done
 
 sleep "$SETTLE"
