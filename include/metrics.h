@@ -44,8 +44,8 @@ void metrics_truncated(int64_t n);
 void metrics_request(enum http_handler h, int64_t duration_ns);
 /* Request body bytes held by requests in progress, on all connections
  * (runbookd_http_body_bytes_held): holds n more unless that would pass max
- * (then -1); *held is the total after it, or the total that refused it. */
-int metrics_body_hold(size_t n, size_t max, size_t *held);
+ * (then -1). */
+int metrics_body_hold(size_t n, size_t max);
 void metrics_body_release(size_t n);
 void metrics_commit(int64_t duration_ns, size_t jobs);
 /* One flush of the store to disk (the sync that makes commits durable). */

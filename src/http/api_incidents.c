@@ -188,13 +188,6 @@ action_body_object(const char *body, size_t len, char *why, size_t whylen)
   return root;
 }
 
-/* Whether s holds something besides white space. */
-static int
-has_text(const char *s)
-{
-  return s[strspn(s, " \t\r\n")] != '\0';
-}
-
 /* Copies root's string field name (absent: left "") into out (max bytes
  * and a NUL); -1 and why filled when it is not such a string.  A name
  * (single_line) takes no control character at all, a comment takes tabs
@@ -217,7 +210,7 @@ action_field(const cJSON *root, const char *name, char *out, size_t max, int sin
                (size_t)(c - (const unsigned char *)v->valuestring));
       return -1;
     }
-  if (v->valuestring[0] && !has_text(v->valuestring)) {
+  if (v->valuestring[0] && json_only_space(v->valuestring, strlen(v->valuestring))) {
     snprintf(why, whylen, "%s: must not be only white space", name);
     return -1;
   }

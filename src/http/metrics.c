@@ -196,17 +196,14 @@ void metrics_rem_escalation(void) { atomic_fetch_add(&m.escalations, 1); }
 void metrics_rem_queue(size_t len) { atomic_store(&m.queue_len, len); }
 
 int
-metrics_body_hold(size_t n, size_t max, size_t *held)
+metrics_body_hold(size_t n, size_t max)
 {
   unsigned long long cur = atomic_load(&m.body_held);
 
   do {
-    if (cur > max || n > max - cur) {
-      *held = (size_t)cur;
+    if (cur > max || n > max - cur)
       return -1;
-    }
   } while (!atomic_compare_exchange_weak(&m.body_held, &cur, cur + n));
-  *held = (size_t)(cur + n);
   return 0;
 }
 

@@ -200,11 +200,9 @@ http_resume(struct http_req *r)
 static int
 body_hold(struct http_req *r, size_t total)
 {
-  size_t now;
-
   if (total <= r->held)
     return 0;
-  if (metrics_body_hold(total - r->held, r->cfg->max_body_bytes_in_flight, &now))
+  if (metrics_body_hold(total - r->held, r->cfg->max_body_bytes_in_flight))
     return -1;
   r->held = total;
   return 0;
@@ -420,6 +418,7 @@ static enum MHD_Result
 first_call(struct http_req *r, const struct route *rt)
 {
   const char *why = NULL, *cl, *ct;
+  unsigned long long clen;
   size_t max = rt->body == WEBHOOK_BODY ? r->cfg->max_body_bytes : API_BODY_MAX;
 
   if (!method_allowed(rt, r->method)) {
@@ -467,14 +466,15 @@ first_call(struct http_req *r, const struct route *rt)
                             ct ? ct : "missing");
   }
   cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-  if (cl && strtoull(cl, NULL, 10) > max) {
+  clen = cl ? strtoull(cl, NULL, 10) : 0;
+  if (clen > max) {
     if (rt->body == WEBHOOK_BODY)
       metrics_webhook(WH_TOO_LARGE);
     return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
                             "body of %s bytes is larger than the limit of %zu", cl, max);
   }
-  if (cl && body_hold(r, (size_t)strtoull(cl, NULL, 10)))
-    return reply_busy(r, (size_t)strtoull(cl, NULL, 10));
+  if (body_hold(r, (size_t)clen))
+    return reply_busy(r, (size_t)clen);
   buf_init(&r->body, max);
   return MHD_YES;
 }
